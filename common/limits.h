@@ -1,0 +1,52 @@
+/*
+ * common/limits.h — every cap of the project in one place (after jech/dht's DHT_MAX_*).
+ * A table, queue or buffer that is not bounded by one of these is a bug.
+ */
+#ifndef CORDON_COMMON_LIMITS_H
+#define CORDON_COMMON_LIMITS_H
+
+/* Identities */
+#define CORDON_NODE_ID_LEN 32      /* bytes in a node ID (256 bits) */
+#define CORDON_SERIAL_LEN 16       /* bytes in a certificate serial number */
+#define CORDON_OVERLAY_NAME_MAX 63 /* overlay names: [a-z0-9-], 1..63 chars */
+#define CORDON_SIG_MAX 80          /* DER ECDSA P-256 (<= 72) or Ed25519 (64) */
+
+/* Certificates, CSRs, CRLs */
+#define CORDON_CSR_MAX 8192           /* PEM or DER CSR, bytes */
+#define CORDON_CERT_MAX 8192          /* one certificate, PEM or DER */
+#define CORDON_CHAIN_MAX 16384        /* PEM chain (leaf + CA) */
+#define CORDON_CRL_MAX (1024 * 1024)  /* CRL, PEM or DER */
+#define CORDON_CRL_ENTRIES_MAX 100000 /* revoked serials in one CRL */
+#define CORDON_SERVER_NAMES_MAX 16    /* names in the enrollment server's certificate */
+#define CORDON_SERVER_NAME_MAX 253
+
+/* Enrollment tokens */
+#define CORDON_TOKEN_BYTES 32 /* random bytes in a token */
+#define CORDON_TOKEN_PREFIX "cdt_"
+#define CORDON_TOKEN_TEXT_LEN (4 + 2 * CORDON_TOKEN_BYTES) /* prefix + hex */
+#define CORDON_TOKEN_LABEL_MAX 128
+#define CORDON_TOKEN_MAX_NODES 1000000
+
+/* Overlay document */
+#define CORDON_OVERLAY_DOC_MAX (64 * 1024)       /* the signed JSON document, bytes */
+#define CORDON_OVERLAY_ENVELOPE_MAX (128 * 1024) /* the served envelope, bytes */
+#define CORDON_BOOTSTRAP_MAX 64                  /* bootstrap peers in the document */
+#define CORDON_ADDR_TEXT_MAX 64                  /* "[v6]:port" text */
+
+/* Enrollment server */
+#define CORDON_HTTP_BODY_MAX CORDON_CSR_MAX   /* POST /v1/enroll body */
+#define CORDON_HTTP_CONN_MAX 256              /* concurrent connections */
+#define CORDON_HTTP_CONN_PER_IP_MAX 64        /* concurrent connections from one address */
+#define CORDON_HTTP_CONN_TIMEOUT 10           /* seconds a connection may sit idle */
+#define CORDON_HTTP_THREADS 8                 /* worker threads */
+#define CORDON_RATE_SOURCES_MAX 4096          /* source addresses tracked by the rate limiter */
+#define CORDON_RATE_TOKENS_MAX 4096           /* tokens tracked by the rate limiter */
+#define CORDON_COMMIT_BATCH_MAX 256           /* issuances committed in one transaction */
+#define CORDON_ISSUE_QUEUE_MAX 1024           /* issuances waiting for a commit */
+#define CORDON_CERT_VALIDITY_MAX (30 * 86400) /* longest node certificate the signer signs */
+#define CORDON_DB_MAP_SIZE (1024ULL * 1024 * 1024) /* LMDB map size of the enrollment db */
+
+/* Signer channel (front <-> signer process) */
+#define CORDON_IPC_MSG_MAX (CORDON_CRL_MAX + 4096)
+
+#endif

@@ -1,0 +1,155 @@
+/* common/ratelimit.c — see ratelimit.h. Open addressing with linear probing; the table is
+ * rebuilt (dropping refilled entries) when it reaches its capacity. */
+#include "common/ratelimit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct entry {
+    uint8_t used;
+    uint8_t key_len;
+    uint8_t key[CORDON_RATE_KEY_MAX];
+    double tokens;
+    uint64_t last_ms;
+};
+
+struct cordon_ratelimit {
+    double rate_per_ms;
+    double burst;
+    size_t capacity; /* keys tracked at most */
+    size_t slots;    /* a power of two, at least 2 * capacity */
+    size_t count;
+    uint64_t seed;
+    struct entry *table;
+};
+
+static uint64_t hash(const cordon_ratelimit *rl, const uint8_t *key, size_t len)
+{
+    /* FNV-1a, seeded, then mixed (splitmix64 finalizer). */
+    uint64_t h = 0xcbf29ce484222325ULL ^ rl->seed;
+    for (size_t i = 0; i < len; i++) {
+        h ^= key[i];
+        h *= 0x100000001b3ULL;
+    }
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+cordon_err cordon_ratelimit_new(double rate, double burst, size_t capacity, uint64_t seed,
+                                cordon_ratelimit **out)
+{
+    if (!(rate > 0) || !(burst >= 1) || capacity == 0 ||
+        capacity > (SIZE_MAX / 4) / sizeof(struct entry))
+        return CORDON_ERR_INVAL;
+    cordon_ratelimit *rl = calloc(1, sizeof(*rl));
+    if (rl == NULL)
+        return CORDON_ERR_NOMEM;
+    rl->slots = 16;
+    while (rl->slots < 2 * capacity)
+        rl->slots *= 2;
+    rl->table = calloc(rl->slots, sizeof(struct entry));
+    if (rl->table == NULL) {
+        free(rl);
+        return CORDON_ERR_NOMEM;
+    }
+    rl->rate_per_ms = rate / 1000.0;
+    rl->burst = burst;
+    rl->capacity = capacity;
+    rl->seed = seed;
+    *out = rl;
+    return CORDON_OK;
+}
+
+void cordon_ratelimit_free(cordon_ratelimit *rl)
+{
+    if (rl == NULL)
+        return;
+    free(rl->table);
+    free(rl);
+}
+
+size_t cordon_ratelimit_size(const cordon_ratelimit *rl)
+{
+    return rl->count;
+}
+
+static void refill(const cordon_ratelimit *rl, struct entry *e, uint64_t now_ms)
+{
+    if (now_ms > e->last_ms) {
+        e->tokens += (double)(now_ms - e->last_ms) * rl->rate_per_ms;
+        if (e->tokens > rl->burst)
+            e->tokens = rl->burst;
+    }
+    e->last_ms = now_ms > e->last_ms ? now_ms : e->last_ms;
+}
+
+static struct entry *probe(cordon_ratelimit *rl, const uint8_t *key, size_t len, bool *found)
+{
+    size_t mask = rl->slots - 1;
+    for (size_t i = hash(rl, key, len) & mask;; i = (i + 1) & mask) {
+        struct entry *e = &rl->table[i];
+        if (!e->used) {
+            *found = false;
+            return e;
+        }
+        if (e->key_len == len && memcmp(e->key, key, len) == 0) {
+            *found = true;
+            return e;
+        }
+    }
+}
+
+/* Drops every entry whose bucket is full again; such a key behaves as a new one. */
+static void sweep(cordon_ratelimit *rl, uint64_t now_ms)
+{
+    struct entry *old = rl->table;
+    struct entry *fresh = calloc(rl->slots, sizeof(struct entry));
+    if (fresh == NULL)
+        return; /* keep the table as it is: new keys are refused until memory returns */
+    rl->table = fresh;
+    rl->count = 0;
+    for (size_t i = 0; i < rl->slots; i++) {
+        if (!old[i].used)
+            continue;
+        refill(rl, &old[i], now_ms);
+        if (old[i].tokens >= rl->burst)
+            continue;
+        bool found;
+        struct entry *e = probe(rl, old[i].key, old[i].key_len, &found);
+        *e = old[i];
+        rl->count++;
+    }
+    free(old);
+}
+
+bool cordon_ratelimit_take(cordon_ratelimit *rl, const void *key, size_t key_len, uint64_t now_ms)
+{
+    if (key_len > CORDON_RATE_KEY_MAX)
+        return false;
+    bool found;
+    struct entry *e = probe(rl, key, key_len, &found);
+    if (!found) {
+        if (rl->count >= rl->capacity) {
+            sweep(rl, now_ms);
+            if (rl->count >= rl->capacity)
+                return false;
+            e = probe(rl, key, key_len, &found);
+        }
+        memset(e, 0, sizeof(*e));
+        e->used = 1;
+        e->key_len = (uint8_t)key_len;
+        memcpy(e->key, key, key_len);
+        e->tokens = rl->burst;
+        e->last_ms = now_ms;
+        rl->count++;
+    }
+    refill(rl, e, now_ms);
+    if (e->tokens < 1.0)
+        return false;
+    e->tokens -= 1.0;
+    return true;
+}

@@ -1,0 +1,190 @@
+/*
+ * crypto/crypto.h — the overlay's cryptography behind opaque handles: keys, CSRs,
+ * certificates that bind a node ID, CRLs, signatures over byte strings, hashing and the
+ * CSPRNG. This module and the peer's link layer are the only code that includes OpenSSL
+ * headers; everyone else sees only the handles below.
+ *
+ * Conventions:
+ * - Times are Unix seconds (int64_t), always passed in by the caller, never read from the
+ *   clock here, so tests can place "now" anywhere.
+ * - Parsers take untrusted bytes (PEM or DER, detected by the leading "-----BEGIN") with
+ *   an explicit length, refuse more than the caps of common/limits.h, and never need a
+ *   NUL after the input.
+ * - Every handle is owned by whoever received it from a _new/_create/_parse/_load call and
+ *   released with its _free, which accepts NULL. Handles are immutable once made and may
+ *   be shared read-only between threads.
+ * - Private keys are wiped when freed, written with mode 0600 and never printed.
+ *
+ * Node IDs: 32 bytes, carried in the certificate as exactly one subjectAltName URI
+ *   cordon://<overlay>/node/<64 lower-case hex digits>
+ */
+#ifndef CORDON_CRYPTO_CRYPTO_H
+#define CORDON_CRYPTO_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/limits.h"
+
+typedef struct cordon_key cordon_key;
+typedef struct cordon_csr cordon_csr;
+typedef struct cordon_cert cordon_cert;
+typedef struct cordon_crl cordon_crl;
+
+typedef enum cordon_key_type {
+    CORDON_KEY_NONE = 0,
+    CORDON_KEY_P256 = 1,    /* ECDSA over P-256, signatures with SHA-256 (the default) */
+    CORDON_KEY_ED25519 = 2, /* Ed25519 (pure) */
+} cordon_key_type;
+
+/* ---- randomness and hashing ---------------------------------------------------------- */
+
+/* n bytes from the CSPRNG (OpenSSL RAND_bytes). CORDON_ERR_CRYPTO if it is not seeded. */
+CORDON_MUST_CHECK cordon_err cordon_random(void *out, size_t n);
+void cordon_sha256(const void *data, size_t len, uint8_t out[32]);
+
+/* ---- keys ----------------------------------------------------------------------------- */
+
+CORDON_MUST_CHECK cordon_err cordon_key_generate(cordon_key_type type, cordon_key **out);
+/* Loads a private key (PEM, PKCS#8 or traditional). CORDON_ERR_KEY_TYPE for other types. */
+CORDON_MUST_CHECK cordon_err cordon_key_load(const char *path, cordon_key **out);
+/* Writes the private key as PKCS#8 PEM, mode 0600, creating the file exclusively:
+ * CORDON_ERR_EXISTS if path exists. The file is fsync'ed before return. */
+CORDON_MUST_CHECK cordon_err cordon_key_save(const cordon_key *key, const char *path);
+/* The private key as PKCS#8 PEM in out (a secret buffer: init it with secret = true). */
+CORDON_MUST_CHECK cordon_err cordon_key_private_pem(const cordon_key *key, cordon_buf *out);
+cordon_key_type cordon_key_type_of(const cordon_key *key);
+void cordon_key_free(cordon_key *key);
+
+/* ---- signatures over byte strings (objects, the overlay document) ---------------------- */
+
+/* sig must hold CORDON_SIG_MAX bytes; *sig_len receives the length used. */
+CORDON_MUST_CHECK cordon_err cordon_sign(const cordon_key *key, const void *msg, size_t len,
+                                         uint8_t *sig, size_t *sig_len);
+/* CORDON_OK or CORDON_ERR_BAD_SIGNATURE (also for a malformed signature). */
+CORDON_MUST_CHECK cordon_err cordon_verify(const cordon_cert *signer, const void *msg,
+                                           size_t len, const uint8_t *sig, size_t sig_len);
+
+/* ---- certificate signing requests ---------------------------------------------------- */
+
+/* A CSR for key, self-signed. Its subject holds only CN=cordon-node: the server decides
+ * every identity. */
+CORDON_MUST_CHECK cordon_err cordon_csr_create(const cordon_key *key, cordon_csr **out);
+/* Parses a CSR (PEM or DER, at most CORDON_CSR_MAX bytes) and checks it:
+ * CORDON_ERR_TOO_LARGE, CORDON_ERR_MALFORMED (not a CSR, or trailing data),
+ * CORDON_ERR_KEY_TYPE (public key not P-256 or Ed25519), CORDON_ERR_BAD_SIGNATURE
+ * (self-signature does not verify). */
+CORDON_MUST_CHECK cordon_err cordon_csr_parse(const void *data, size_t len, cordon_csr **out);
+CORDON_MUST_CHECK cordon_err cordon_csr_pem(const cordon_csr *csr, cordon_buf *out);
+CORDON_MUST_CHECK cordon_err cordon_csr_der(const cordon_csr *csr, cordon_buf *out);
+void cordon_csr_free(cordon_csr *csr);
+
+/* ---- certificates -------------------------------------------------------------------- */
+
+/* Parses one certificate (PEM or DER, at most CORDON_CERT_MAX bytes; with PEM, the first
+ * certificate of the input). CORDON_ERR_TOO_LARGE / CORDON_ERR_MALFORMED. */
+CORDON_MUST_CHECK cordon_err cordon_cert_parse(const void *data, size_t len, cordon_cert **out);
+CORDON_MUST_CHECK cordon_err cordon_cert_load(const char *path, cordon_cert **out);
+CORDON_MUST_CHECK cordon_err cordon_cert_pem(const cordon_cert *cert, cordon_buf *out);
+CORDON_MUST_CHECK cordon_err cordon_cert_der(const cordon_cert *cert, cordon_buf *out);
+/* SHA-256 over the DER encoding (what `openssl x509 -fingerprint -sha256` shows). */
+CORDON_MUST_CHECK cordon_err cordon_cert_fingerprint(const cordon_cert *cert, uint8_t out[32]);
+/* The serial number as 16 bytes, big-endian, left-padded with zeros.
+ * CORDON_ERR_MALFORMED if negative or longer than 16 bytes. */
+CORDON_MUST_CHECK cordon_err cordon_cert_serial(const cordon_cert *cert,
+                                                uint8_t out[CORDON_SERIAL_LEN]);
+CORDON_MUST_CHECK cordon_err cordon_cert_validity(const cordon_cert *cert, int64_t *not_before,
+                                                  int64_t *not_after);
+/* The node ID of overlay that the certificate carries. CORDON_ERR_CERT_NODE_ID when it
+ * carries none, several, one of another overlay, or one that is not 64 hex digits. */
+CORDON_MUST_CHECK cordon_err cordon_cert_node_id(const cordon_cert *cert, const char *overlay,
+                                                 uint8_t out[CORDON_NODE_ID_LEN]);
+/* true when cert certifies the public half of key. */
+bool cordon_cert_matches_key(const cordon_cert *cert, const cordon_key *key);
+void cordon_cert_free(cordon_cert *cert);
+
+/* A self-signed CA certificate for the overlay: CN=<overlay> overlay CA, basicConstraints
+ * CA:TRUE pathlen:0 (critical), keyUsage keyCertSign+cRLSign (critical), SKI. */
+CORDON_MUST_CHECK cordon_err cordon_ca_create(const cordon_key *ca_key, const char *overlay,
+                                              int64_t not_before, int64_t not_after,
+                                              cordon_cert **out);
+
+struct cordon_node_cert_params {
+    const char *overlay;
+    uint8_t node_id[CORDON_NODE_ID_LEN];
+    uint8_t serial[CORDON_SERIAL_LEN]; /* the top bit must be clear (positive INTEGER) */
+    int64_t not_before;
+    int64_t not_after;
+};
+
+/* Issues a node certificate for the CSR's public key. Everything the CSR asks for besides
+ * its key (subject, extensions) is ignored: subject CN=<node ID hex>, the one SAN URI
+ * above, basicConstraints CA:FALSE (critical), keyUsage digitalSignature (critical),
+ * extendedKeyUsage serverAuth+clientAuth, AKI and SKI. Signed by ca_key. */
+CORDON_MUST_CHECK cordon_err cordon_cert_issue_node(const cordon_csr *csr,
+                                                    const struct cordon_node_cert_params *p,
+                                                    const cordon_key *ca_key,
+                                                    const cordon_cert *ca_cert,
+                                                    cordon_cert **out);
+
+/* Issues the enrollment server's TLS certificate for key: SANs are DNS names, or IP
+ * addresses where a name parses as IPv4/IPv6; extendedKeyUsage serverAuth. */
+CORDON_MUST_CHECK cordon_err cordon_cert_issue_server(const cordon_key *key,
+                                                      const char *const *names, size_t n_names,
+                                                      const uint8_t serial[CORDON_SERIAL_LEN],
+                                                      int64_t not_before, int64_t not_after,
+                                                      const cordon_key *ca_key,
+                                                      const cordon_cert *ca_cert,
+                                                      cordon_cert **out);
+
+/* Verifies a node certificate against the overlay CA at time now and returns its node
+ * ID. crl may be NULL (no revocation check); when given, it must verify against ca and
+ * cover now (else CORDON_ERR_CRL). Errors: CORDON_ERR_CERT_UNTRUSTED (other issuer, bad
+ * signature, not a CA-issued leaf), CORDON_ERR_CERT_EXPIRED, CORDON_ERR_CERT_NOT_YET_VALID,
+ * CORDON_ERR_CERT_REVOKED, CORDON_ERR_CERT_NODE_ID, CORDON_ERR_KEY_TYPE, CORDON_ERR_CRL. */
+CORDON_MUST_CHECK cordon_err cordon_cert_verify_node(const cordon_cert *leaf,
+                                                     const cordon_cert *ca,
+                                                     const cordon_crl *crl, const char *overlay,
+                                                     int64_t now,
+                                                     uint8_t node_id[CORDON_NODE_ID_LEN]);
+
+/* ---- certificate revocation lists ---------------------------------------------------- */
+
+struct cordon_revoked {
+    uint8_t serial[CORDON_SERIAL_LEN];
+    int64_t revoked_at;
+};
+
+/* A CRL signed by the CA with the given CRL number (crlNumber extension), lastUpdate and
+ * nextUpdate, listing n revoked serials (n <= CORDON_CRL_ENTRIES_MAX). */
+CORDON_MUST_CHECK cordon_err cordon_crl_create(const cordon_key *ca_key,
+                                               const cordon_cert *ca_cert, uint64_t number,
+                                               int64_t this_update, int64_t next_update,
+                                               const struct cordon_revoked *revoked, size_t n,
+                                               cordon_crl **out);
+/* Parses a CRL (PEM or DER, at most CORDON_CRL_MAX bytes). Does not verify it. */
+CORDON_MUST_CHECK cordon_err cordon_crl_parse(const void *data, size_t len, cordon_crl **out);
+CORDON_MUST_CHECK cordon_err cordon_crl_load(const char *path, cordon_crl **out);
+/* CORDON_OK when the CRL is signed by ca and now is within [lastUpdate, nextUpdate];
+ * CORDON_ERR_CRL otherwise. */
+CORDON_MUST_CHECK cordon_err cordon_crl_verify(const cordon_crl *crl, const cordon_cert *ca,
+                                               int64_t now);
+/* The crlNumber; CORDON_ERR_CRL when absent or longer than 64 bits. */
+CORDON_MUST_CHECK cordon_err cordon_crl_number(const cordon_crl *crl, uint64_t *number);
+bool cordon_crl_lists(const cordon_crl *crl, const uint8_t serial[CORDON_SERIAL_LEN]);
+CORDON_MUST_CHECK cordon_err cordon_crl_pem(const cordon_crl *crl, cordon_buf *out);
+CORDON_MUST_CHECK cordon_err cordon_crl_der(const cordon_crl *crl, cordon_buf *out);
+void cordon_crl_free(cordon_crl *crl);
+
+/* ---- encodings ---------------------------------------------------------------------- */
+
+/* Standard base64 without line breaks (out is a text buffer, NUL-terminated). */
+CORDON_MUST_CHECK cordon_err cordon_base64_encode(const void *in, size_t len, cordon_buf *out);
+/* Decodes standard base64 (padding required, no white space); CORDON_ERR_MALFORMED on any
+ * other character or a wrong length. */
+CORDON_MUST_CHECK cordon_err cordon_base64_decode(const char *in, size_t len, cordon_buf *out);
+
+#endif

@@ -1,0 +1,390 @@
+/* peer/enroll_client.c — see enroll_client.h. */
+#include "peer/enroll_client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/file.h"
+#include "common/hex.h"
+#include "common/mem.h"
+#include "crypto/crypto.h"
+#include "crypto/overlay.h"
+#include "wire/overlay_doc.h"
+
+struct http_reply {
+    long status;
+    cordon_buf body;
+    char error[CURL_ERROR_SIZE];
+};
+
+cordon_err cordon_parse_fingerprint(const char *text, uint8_t out[32])
+{
+    static const char prefix[] = "sha256:";
+    char hex[65];
+    size_t n = 0;
+    if (text == NULL || strncasecmp(text, prefix, sizeof(prefix) - 1) != 0)
+        return CORDON_ERR_INVAL;
+    for (const char *p = text + sizeof(prefix) - 1; *p; p++) {
+        if (*p == ':')
+            continue;
+        if (n == 64)
+            return CORDON_ERR_INVAL;
+        hex[n++] = *p;
+    }
+    if (n != 64)
+        return CORDON_ERR_INVAL;
+    return cordon_hex_decode(hex, 64, out, 32) == CORDON_OK ? CORDON_OK : CORDON_ERR_INVAL;
+}
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    cordon_buf *b = userdata;
+    size_t n = size * nmemb;
+    /* Returning less than n makes libcurl abort the transfer: the reply is over its cap. */
+    return cordon_buf_append(b, ptr, n) == CORDON_OK ? n : 0;
+}
+
+/* One HTTPS request. ca_pem NULL: no TLS verification (only for fetching the CA that is
+ * then checked against the pin). */
+static cordon_err request(const struct cordon_enroll_options *o, const char *path,
+                          const cordon_buf *ca_pem, const char *auth, const cordon_buf *body,
+                          size_t reply_max, struct http_reply *reply)
+{
+    char url[2048];
+    struct curl_slist *headers = NULL;
+    cordon_err err = CORDON_OK;
+    int n = snprintf(url, sizeof(url), "%s%s", o->server, path);
+    if (n < 0 || (size_t)n >= sizeof(url))
+        return CORDON_ERR_INVAL;
+    cordon_buf_init(&reply->body, reply_max, false);
+    reply->status = 0;
+    reply->error[0] = '\0';
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return CORDON_ERR_NOMEM;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, o->timeout);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o->timeout);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, reply->error);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply->body);
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    if (ca_pem != NULL) {
+        struct curl_blob blob = {.data = ca_pem->data, .len = ca_pem->len, .flags = CURL_BLOB_COPY};
+        curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+        curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    } else {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (auth != NULL)
+        headers = curl_slist_append(headers, auth);
+    if (body != NULL) {
+        headers = curl_slist_append(headers, "Content-Type: application/pkcs10");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->data);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body->len);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_WRITE_ERROR) {
+        snprintf(reply->error, sizeof(reply->error), "reply larger than %zu bytes", reply_max);
+        err = CORDON_ERR_TOO_LARGE;
+    } else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+               rc == CURLE_SSL_CONNECT_ERROR) {
+        if (reply->error[0] == '\0')
+            snprintf(reply->error, sizeof(reply->error), "%s", curl_easy_strerror(rc));
+        err = CORDON_ERR_CERT_UNTRUSTED;
+    } else if (rc != CURLE_OK) {
+        if (reply->error[0] == '\0')
+            snprintf(reply->error, sizeof(reply->error), "%s", curl_easy_strerror(rc));
+        err = CORDON_ERR_NETWORK;
+    } else {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply->status);
+    }
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(c);
+    return err;
+}
+
+static void reply_free(struct http_reply *r)
+{
+    cordon_buf_free(&r->body);
+}
+
+/* The server's {"error": "..."} message, or a placeholder. */
+static void server_message(const struct http_reply *r, char *out, size_t len)
+{
+    json_error_t jerr;
+    json_t *o = json_loadb((const char *)r->body.data, r->body.len, 0, &jerr);
+    const char *msg = o ? json_string_value(json_object_get(o, "error")) : NULL;
+    snprintf(out, len, "%s", msg ? msg : "(no message)");
+    for (char *p = out; *p; p++)
+        if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f)
+            *p = '?'; /* never print control characters a server sent */
+    json_decref(o);
+}
+
+static cordon_err fetch(const struct cordon_enroll_options *o, const char *path,
+                        const cordon_buf *ca_pem, size_t max, struct http_reply *reply)
+{
+    cordon_err err = request(o, path, ca_pem, NULL, NULL, max, reply);
+    if (err != CORDON_OK) {
+        fprintf(stderr, "cordon-peer: cannot fetch %s%s: %s\n", o->server, path, reply->error);
+        return err;
+    }
+    if (reply->status != 200) {
+        char msg[256];
+        server_message(reply, msg, sizeof(msg));
+        fprintf(stderr, "cordon-peer: %s%s answered HTTP %ld: %s\n", o->server, path, reply->status,
+                msg);
+        return CORDON_ERR_REFUSED;
+    }
+    return CORDON_OK;
+}
+
+/* Establishes the CA to trust: the --cacert file, or /v1/ca checked against the pin. */
+static cordon_err trust_ca(const struct cordon_enroll_options *o, cordon_cert **ca,
+                           cordon_buf *ca_pem)
+{
+    cordon_err err;
+    if (o->cacert != NULL) {
+        err = cordon_cert_load(o->cacert, ca);
+        if (err != CORDON_OK) {
+            fprintf(stderr, "cordon-peer: cannot read the CA certificate %s: %s\n", o->cacert,
+                    cordon_strerror(err));
+            return err;
+        }
+    } else {
+        uint8_t pin[32], fp[32];
+        char hex[65];
+        struct http_reply r;
+        if (cordon_parse_fingerprint(o->ca_fingerprint, pin) != CORDON_OK) {
+            fprintf(stderr, "cordon-peer: --ca-fingerprint must be sha256:<64 hex digits>, as "
+                            "cordon-enroll init prints it\n");
+            return CORDON_ERR_INVAL;
+        }
+        err = fetch(o, "/v1/ca", NULL, CORDON_CERT_MAX, &r);
+        if (err == CORDON_OK) {
+            err = cordon_cert_parse(r.body.data, r.body.len, ca);
+            if (err != CORDON_OK)
+                fprintf(stderr, "cordon-peer: the server's /v1/ca is not a certificate\n");
+        }
+        reply_free(&r);
+        if (err != CORDON_OK)
+            return err;
+        err = cordon_cert_fingerprint(*ca, fp);
+        if (err != CORDON_OK)
+            return err;
+        if (!cordon_ct_equal(fp, pin, sizeof(pin))) {
+            cordon_hex_encode(fp, sizeof(fp), hex);
+            fprintf(stderr,
+                    "cordon-peer: the server's CA has fingerprint sha256:%s, which does not "
+                    "match --ca-fingerprint; refusing to enroll (wrong server, or someone in "
+                    "between)\n",
+                    hex);
+            cordon_cert_free(*ca);
+            *ca = NULL;
+            return CORDON_ERR_FINGERPRINT;
+        }
+    }
+    err = cordon_cert_pem(*ca, ca_pem);
+    return err;
+}
+
+static cordon_err load_or_make_key(const char *path, cordon_key **key)
+{
+    cordon_err err = cordon_key_load(path, key);
+    if (err != CORDON_ERR_NOT_FOUND && err != CORDON_ERR_IO)
+        return err; /* loaded, or a key file we must not silently replace */
+    if (cordon_path_exists(path))
+        return err;
+    err = cordon_key_generate(CORDON_KEY_P256, key);
+    if (err == CORDON_OK)
+        err = cordon_key_save(*key, path);
+    return err;
+}
+
+static cordon_err write_enrollment_json(const char *path, const char *server,
+                                        const uint8_t node_id[CORDON_NODE_ID_LEN])
+{
+    char hex[65];
+    cordon_hex_encode(node_id, CORDON_NODE_ID_LEN, hex);
+    json_t *o = json_pack("{s:s,s:s}", "server", server, "node_id", hex);
+    char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+    cordon_err err = text ? cordon_write_file(path, text, strlen(text), 0644) : CORDON_ERR_NOMEM;
+    free(text);
+    json_decref(o);
+    return err;
+}
+
+#define FILE_ERR(what)                                                                             \
+    do {                                                                                           \
+        if (err != CORDON_OK) {                                                                    \
+            fprintf(stderr, "cordon-peer: %s: %s\n", what, cordon_strerror(err));                  \
+            goto out;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+cordon_err cordon_enroll_node(const struct cordon_enroll_options *o,
+                              uint8_t node_id[CORDON_NODE_ID_LEN])
+{
+    char path[CORDON_PATH_MAX], auth[32 + CORDON_TOKEN_TEXT_LEN];
+    cordon_cert *ca = NULL, *leaf = NULL;
+    cordon_key *key = NULL;
+    cordon_csr *csr = NULL;
+    cordon_crl *crl = NULL;
+    struct cordon_overlay_doc doc;
+    struct http_reply overlay = {0}, crl_reply = {0}, chain = {0};
+    cordon_buf ca_pem, csr_pem, leaf_pem;
+    cordon_buf_init(&ca_pem, CORDON_CERT_MAX, false);
+    cordon_buf_init(&csr_pem, CORDON_CSR_MAX, false);
+    cordon_buf_init(&leaf_pem, CORDON_CERT_MAX, false);
+    cordon_buf_init(&overlay.body, 0, false);
+    cordon_buf_init(&crl_reply.body, 0, false);
+    cordon_buf_init(&chain.body, 0, false);
+    memset(&doc, 0, sizeof(doc));
+    cordon_err err = CORDON_ERR_INVAL;
+
+    if (o->server == NULL || strncmp(o->server, "https://", 8) != 0) {
+        fprintf(stderr, "cordon-peer: --server must be an https:// URL\n");
+        goto out;
+    }
+    if (o->token == NULL || strlen(o->token) != CORDON_TOKEN_TEXT_LEN ||
+        strncmp(o->token, CORDON_TOKEN_PREFIX, 4) != 0) {
+        fprintf(stderr, "cordon-peer: --token must be the cdt_... token that cordon-enroll "
+                        "token printed\n");
+        goto out;
+    }
+    if ((o->ca_fingerprint == NULL) == (o->cacert == NULL)) {
+        fprintf(stderr, "cordon-peer: give exactly one of --ca-fingerprint and --cacert\n");
+        goto out;
+    }
+    if (mkdir(o->dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "cordon-peer: cannot create %s: %s\n", o->dir, strerror(errno));
+        err = CORDON_ERR_IO;
+        goto out;
+    }
+    err = cordon_path_join(path, o->dir, "node.crt");
+    FILE_ERR("directory path");
+    if (cordon_path_exists(path)) {
+        fprintf(stderr, "cordon-peer: %s is already enrolled (%s exists)\n", o->dir, path);
+        err = CORDON_ERR_EXISTS;
+        goto out;
+    }
+
+    err = trust_ca(o, &ca, &ca_pem);
+    if (err != CORDON_OK)
+        goto out;
+
+    /* The overlay document first: its name is what the certificate must carry. */
+    err = fetch(o, "/v1/overlay", &ca_pem, CORDON_OVERLAY_ENVELOPE_MAX, &overlay);
+    if (err != CORDON_OK)
+        goto out;
+    err = cordon_overlay_open(overlay.body.data, overlay.body.len, ca, &doc);
+    if (err != CORDON_OK) {
+        fprintf(stderr,
+                "cordon-peer: the overlay document does not verify against the CA: "
+                "%s\n",
+                cordon_strerror(err));
+        goto out;
+    }
+    err = fetch(o, "/v1/crl", &ca_pem, CORDON_CRL_MAX, &crl_reply);
+    if (err != CORDON_OK)
+        goto out;
+    int64_t now = (int64_t)time(NULL);
+    err = cordon_crl_parse(crl_reply.body.data, crl_reply.body.len, &crl);
+    if (err == CORDON_OK)
+        err = cordon_crl_verify(crl, ca, now);
+    if (err != CORDON_OK) {
+        fprintf(stderr, "cordon-peer: the server's CRL is not valid for this CA: %s\n",
+                cordon_strerror(err));
+        goto out;
+    }
+
+    err = cordon_path_join(path, o->dir, "node.key");
+    FILE_ERR("directory path");
+    err = load_or_make_key(path, &key);
+    FILE_ERR("node key (DIR/node.key)");
+    err = cordon_csr_create(key, &csr);
+    if (err == CORDON_OK)
+        err = cordon_csr_pem(csr, &csr_pem);
+    FILE_ERR("certificate request");
+
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o->token);
+    err = request(o, "/v1/enroll", &ca_pem, auth, &csr_pem, CORDON_CHAIN_MAX, &chain);
+    cordon_wipe(auth, sizeof(auth));
+    if (err != CORDON_OK) {
+        fprintf(stderr, "cordon-peer: cannot reach %s: %s\n", o->server, chain.error);
+        goto out;
+    }
+    if (chain.status != 201) {
+        char msg[256];
+        server_message(&chain, msg, sizeof(msg));
+        fprintf(stderr, "cordon-peer: the server refused the enrollment (HTTP %ld): %s\n",
+                chain.status, msg);
+        err = chain.status == 401   ? CORDON_ERR_TOKEN_UNKNOWN
+              : chain.status == 403 ? CORDON_ERR_TOKEN_EXHAUSTED
+              : chain.status == 429 ? CORDON_ERR_RATE_LIMITED
+                                    : CORDON_ERR_REFUSED;
+        goto out;
+    }
+    err = cordon_cert_parse(chain.body.data, chain.body.len, &leaf);
+    if (err == CORDON_OK)
+        err = cordon_cert_verify_node(leaf, ca, crl, doc.overlay, now, node_id);
+    if (err == CORDON_OK && !cordon_cert_matches_key(leaf, key))
+        err = CORDON_ERR_CERT_UNTRUSTED;
+    if (err != CORDON_OK) {
+        fprintf(stderr, "cordon-peer: the certificate the server issued does not verify: %s\n",
+                cordon_strerror(err));
+        goto out;
+    }
+
+    /* Everything checks: store, with node.crt last as the mark of a finished enrollment. */
+    err = cordon_path_join(path, o->dir, "ca.crt");
+    if (err == CORDON_OK)
+        err = cordon_write_file(path, ca_pem.data, ca_pem.len, 0644);
+    FILE_ERR("writing ca.crt");
+    err = cordon_path_join(path, o->dir, "overlay.json");
+    if (err == CORDON_OK)
+        err = cordon_write_file(path, overlay.body.data, overlay.body.len, 0644);
+    FILE_ERR("writing overlay.json");
+    err = cordon_path_join(path, o->dir, "crl.pem");
+    if (err == CORDON_OK)
+        err = cordon_write_file(path, crl_reply.body.data, crl_reply.body.len, 0644);
+    FILE_ERR("writing crl.pem");
+    err = cordon_path_join(path, o->dir, "enrollment.json");
+    if (err == CORDON_OK)
+        err = write_enrollment_json(path, o->server, node_id);
+    FILE_ERR("writing enrollment.json");
+    err = cordon_cert_pem(leaf, &leaf_pem);
+    if (err == CORDON_OK)
+        err = cordon_path_join(path, o->dir, "node.crt");
+    if (err == CORDON_OK)
+        err = cordon_write_file(path, leaf_pem.data, leaf_pem.len, 0644);
+    FILE_ERR("writing node.crt");
+out:
+    cordon_overlay_doc_clear(&doc);
+    cordon_cert_free(ca);
+    cordon_cert_free(leaf);
+    cordon_key_free(key);
+    cordon_csr_free(csr);
+    cordon_crl_free(crl);
+    reply_free(&overlay);
+    reply_free(&crl_reply);
+    reply_free(&chain);
+    cordon_buf_free(&ca_pem);
+    cordon_buf_free(&csr_pem);
+    cordon_buf_free(&leaf_pem);
+    return err;
+}

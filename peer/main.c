@@ -1,0 +1,114 @@
+/* peer/main.c — `cordon-peer`: argument parsing only; the work is in the library. */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/hex.h"
+#include "common/parse.h"
+#include "peer/enroll_client.h"
+
+static const char usage[] =
+    "usage: cordon-peer COMMAND [OPTIONS]\n"
+    "\n"
+    "A peer of a Cordon overlay.\n"
+    "\n"
+    "commands:\n"
+    "  enroll --dir DIR --server https://HOST:PORT --token TOKEN\n"
+    "         (--ca-fingerprint sha256:HEX | --cacert FILE) [--timeout SECONDS]\n"
+    "         Generate this node's key in DIR (mode 0600; it never leaves), enroll with the\n"
+    "         server, verify and store the certificate, the signed overlay document and\n"
+    "         the CRL in DIR. Prints the node ID the server assigned.\n"
+    "         --ca-fingerprint  the CA fingerprint that cordon-enroll init printed\n"
+    "         --cacert          the overlay CA certificate, instead of the fingerprint\n"
+    "         --timeout         seconds per request (default 30)\n";
+
+enum { OPT_DIR = 1, OPT_SERVER, OPT_TOKEN, OPT_FP, OPT_CACERT, OPT_TIMEOUT, OPT_HELP };
+
+static const struct option options[] = {
+    {"dir", required_argument, NULL, OPT_DIR},
+    {"server", required_argument, NULL, OPT_SERVER},
+    {"token", required_argument, NULL, OPT_TOKEN},
+    {"ca-fingerprint", required_argument, NULL, OPT_FP},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "cordon-peer: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(cordon-peer --help lists the commands and options)\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "enroll") != 0)
+        return fail("unknown command '%s'", argv[1]);
+
+    struct cordon_enroll_options o = {.timeout = 30};
+    uint64_t u;
+    optind = 2;
+    int c;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_DIR:
+            o.dir = optarg;
+            break;
+        case OPT_SERVER:
+            o.server = optarg;
+            break;
+        case OPT_TOKEN:
+            o.token = optarg;
+            break;
+        case OPT_FP:
+            o.ca_fingerprint = optarg;
+            break;
+        case OPT_CACERT:
+            o.cacert = optarg;
+            break;
+        case OPT_TIMEOUT:
+            if (cordon_parse_u64(optarg, 1, 600, &u) != CORDON_OK)
+                return fail("--timeout '%s': expected 1..600 seconds", optarg);
+            o.timeout = (long)u;
+            break;
+        case OPT_HELP:
+            fputs(usage, stdout);
+            return 0;
+        default:
+            return fail("bad option for '%s'", argv[1]);
+        }
+    }
+    if (optind != argc)
+        return fail("unexpected argument '%s'", argv[optind]);
+    if (o.dir == NULL || o.server == NULL || o.token == NULL)
+        return fail("enroll needs --dir, --server and --token");
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "cordon-peer: cannot initialize libcurl\n");
+        return 1;
+    }
+    uint8_t node_id[CORDON_NODE_ID_LEN];
+    char hex[2 * CORDON_NODE_ID_LEN + 1];
+    cordon_err err = cordon_enroll_node(&o, node_id);
+    if (err == CORDON_OK) {
+        cordon_hex_encode(node_id, sizeof(node_id), hex);
+        fprintf(stderr, "cordon-peer: enrolled; identity stored in %s\n", o.dir);
+        printf("%s\n", hex);
+    }
+    curl_global_cleanup();
+    return err == CORDON_OK ? 0 : 1;
+}
