@@ -145,8 +145,12 @@ cordon_err cordon_admin_init(const struct cordon_init_options *o, FILE *out)
                                        (uint64_t)(now + params.crl_validity));
         if (e == CORDON_OK)
             e = cordon_db_meta_put_u64(txn, "revocations", 0);
-        err = cordon_db_commit(txn); /* poisoned by any failure above */
-        txn = NULL;
+        if (e == CORDON_OK) {
+            err = cordon_db_commit(txn);
+            txn = NULL;
+        } else {
+            err = e;
+        }
     }
     if (err == CORDON_OK)
         err = cordon_cert_fingerprint(ca, fp);

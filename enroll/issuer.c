@@ -347,6 +347,11 @@ unsigned cordon_issuer_enroll(cordon_issuer *is, const struct cordon_enroll_requ
     cordon_buf_init(&csr_der, CORDON_CSR_MAX, false);
     memset(&p, 0, sizeof(p));
 
+    /* The token must exist before it gets a rate-limit entry: unknown tokens cannot crowd
+     * the table (they are bounded by the per-source limit instead). */
+    status = check_token(is, req->token_hash, now, refusal, label, sizeof(label));
+    if (status != 0)
+        goto audit_refusal;
     pthread_mutex_lock(&is->rate_lock);
     bool allowed = cordon_ratelimit_take(is->per_token, req->token_hash, 32, now_ms());
     pthread_mutex_unlock(&is->rate_lock);
@@ -354,9 +359,6 @@ unsigned cordon_issuer_enroll(cordon_issuer *is, const struct cordon_enroll_requ
         status = refuse(refusal, 429, "too many enrollments with this token; retry later");
         goto out; /* not audited: a flood must not fill the disk (counted in /metrics) */
     }
-    status = check_token(is, req->token_hash, now, refusal, label, sizeof(label));
-    if (status != 0)
-        goto audit_refusal;
 
     memset(&params, 0, sizeof(params));
     if (cordon_random(params.node_id, sizeof(params.node_id)) != CORDON_OK ||

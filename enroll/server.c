@@ -546,8 +546,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         return MHD_YES;
     }
-    if (req->answered)
+    if (req->answered) {
+        *upload_data_size = 0; /* the rest of a refused body is read and dropped */
         return MHD_YES;
+    }
     if (*upload_data_size > 0) {
         if (req->route != CORDON_ROUTE_ENROLL || req->too_large ||
             cordon_buf_append(&req->body, upload_data, *upload_data_size) != CORDON_OK)

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -387,8 +388,13 @@ signer_main(int fd, const char *key_path, const char *cert_path,
     cordon_err err = cordon_key_load(key_path, &key);
     if (err == CORDON_OK)
         err = cordon_cert_load(cert_path, &cert);
-    if (err == CORDON_OK && !cordon_cert_matches_key(cert, key))
+    if (err == CORDON_OK && !cordon_cert_matches_key(cert, key)) {
+        fprintf(stderr, "cordon-enroll: signer: %s does not match %s\n", key_path, cert_path);
         err = CORDON_ERR_INVAL;
+    } else if (err != CORDON_OK) {
+        fprintf(stderr, "cordon-enroll: signer: cannot load %s and %s: %s\n", key_path, cert_path,
+                cordon_strerror(err));
+    }
     uint8_t ready[2] = {(uint8_t)(err >> 8), (uint8_t)err};
     if (write_full(fd, ready, sizeof(ready)) != CORDON_OK || err != CORDON_OK)
         goto out;
