@@ -50,7 +50,7 @@ static cordon_err reserve(cordon_buf *b, size_t extra)
     size_t n = b->alloc ? b->alloc : 64;
     while (n < need)
         n = n > SIZE_MAX / 2 ? need : n * 2;
-    if (n > b->max + 1)
+    if (b->max < SIZE_MAX && n > b->max + 1)
         n = b->max + 1;
     uint8_t *p = malloc(n);
     if (p == NULL) {

@@ -9,34 +9,52 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/mem.h"
+
 cordon_err cordon_read_file(const char *path, size_t max, cordon_buf *out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    cordon_err err = CORDON_OK;
+    uint8_t chunk[4096];
+    size_t total = 0;
+    struct stat st;
+    int fd;
+
+    if (path == NULL)
+        return CORDON_ERR_INVAL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? CORDON_ERR_NOT_FOUND : CORDON_ERR_IO;
-    cordon_err err = CORDON_OK;
-    size_t total = 0;
-    uint8_t chunk[4096];
+    /* A FIFO or a device would block or never end; only regular files are read. */
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        err = CORDON_ERR_IO;
+        goto out;
+    }
+    if (st.st_size > 0 && (uintmax_t)st.st_size > max) {
+        err = CORDON_ERR_TOO_LARGE;
+        goto out;
+    }
     for (;;) {
         ssize_t n = read(fd, chunk, sizeof(chunk));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
             err = CORDON_ERR_IO;
-            break;
+            goto out;
         }
         if (n == 0)
             break;
-        total += (size_t)n;
-        if (total > max) {
+        /* The file may grow between fstat and read. */
+        if ((size_t)n > max - total) {
             err = CORDON_ERR_TOO_LARGE;
-            break;
+            goto out;
         }
+        total += (size_t)n;
         err = cordon_buf_append(out, chunk, (size_t)n);
         if (err != CORDON_OK)
-            break;
+            goto out;
     }
-    explicit_bzero(chunk, sizeof(chunk)); /* the file may be a key */
+out:
+    explicit_bzero(chunk, sizeof(chunk)); /* key files pass through here */
     close(fd);
     return err;
 }

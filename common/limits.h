@@ -12,12 +12,13 @@
 #define CORDON_SIG_MAX 80          /* DER ECDSA P-256 (<= 72) or Ed25519 (64) */
 
 /* Certificates, CSRs, CRLs */
-#define CORDON_CSR_MAX 8192           /* PEM or DER CSR, bytes */
-#define CORDON_CERT_MAX 8192          /* one certificate, PEM or DER */
-#define CORDON_CHAIN_MAX 16384        /* PEM chain (leaf + CA) */
-#define CORDON_CRL_MAX (1024 * 1024)  /* CRL, PEM or DER */
-#define CORDON_CRL_ENTRIES_MAX 100000 /* revoked serials in one CRL */
-#define CORDON_SERVER_NAMES_MAX 16    /* names in the enrollment server's certificate */
+#define CORDON_CSR_MAX 8192          /* PEM or DER CSR, bytes */
+#define CORDON_CERT_MAX 8192         /* one certificate, PEM or DER */
+#define CORDON_CHAIN_MAX 16384       /* PEM chain (leaf + CA) */
+#define CORDON_KEY_FILE_MAX 16384    /* a private key file */
+#define CORDON_CRL_MAX (1024 * 1024) /* CRL, PEM or DER */
+#define CORDON_CRL_ENTRIES_MAX 20000 /* revoked serials in one CRL: fits CORDON_CRL_MAX as PEM */
+#define CORDON_SERVER_NAMES_MAX 16   /* names in the enrollment server's certificate */
 #define CORDON_SERVER_NAME_MAX 253
 
 /* Enrollment tokens */

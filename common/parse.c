@@ -21,7 +21,19 @@ cordon_err cordon_parse_u64(const char *text, uint64_t min, uint64_t max, uint64
 
 cordon_err cordon_parse_double(const char *text, double min, double max, double *out)
 {
-    if (text == NULL || text[0] == '\0' || (text[0] != '.' && (text[0] < '0' || text[0] > '9')))
+    /* Plain decimal only: strtod() would also take "0x1p3", "inf" and exponents. */
+    size_t dots = 0, digits = 0;
+    if (text == NULL)
+        return CORDON_ERR_INVAL;
+    for (const char *p = text; *p; p++) {
+        if (*p == '.')
+            dots++;
+        else if (*p >= '0' && *p <= '9')
+            digits++;
+        else
+            return CORDON_ERR_INVAL;
+    }
+    if (digits == 0 || dots > 1)
         return CORDON_ERR_INVAL;
     char *end;
     errno = 0;

@@ -77,6 +77,11 @@ size_t cordon_ratelimit_size(const cordon_ratelimit *rl)
     return rl->count;
 }
 
+size_t cordon_ratelimit_memory(const cordon_ratelimit *rl)
+{
+    return sizeof(*rl) + rl->slots * sizeof(struct entry);
+}
+
 static void refill(const cordon_ratelimit *rl, struct entry *e, uint64_t now_ms)
 {
     if (now_ms > e->last_ms) {

@@ -34,4 +34,7 @@ bool cordon_ratelimit_take(cordon_ratelimit *rl, const void *key, size_t key_len
 /* Keys currently tracked. */
 size_t cordon_ratelimit_size(const cordon_ratelimit *rl);
 
+/* Bytes of heap the table holds (fixed at creation: about 2 * capacity entries). */
+size_t cordon_ratelimit_memory(const cordon_ratelimit *rl);
+
 #endif

@@ -13,6 +13,7 @@
 
 #include "common/hex.h"
 #include "crypto/crypto.h"
+#include "common/file.h"
 #include "crypto/internal.h"
 
 /* ---- helpers shared through internal.h ----------------------------------------------- */
@@ -121,8 +122,7 @@ cordon_err cordon_crypto_time_get(const ASN1_TIME *t, int64_t *secs)
     return CORDON_OK;
 }
 
-cordon_err cordon_crypto_serial_to_asn1(const uint8_t serial[CORDON_SERIAL_LEN],
-                                        ASN1_INTEGER **out)
+cordon_err cordon_crypto_serial_to_asn1(const uint8_t serial[CORDON_SERIAL_LEN], ASN1_INTEGER **out)
 {
     BIGNUM *bn = BN_bin2bn(serial, CORDON_SERIAL_LEN, NULL);
 
@@ -134,8 +134,7 @@ cordon_err cordon_crypto_serial_to_asn1(const uint8_t serial[CORDON_SERIAL_LEN],
     return *out != NULL ? CORDON_OK : CORDON_ERR_NOMEM;
 }
 
-cordon_err cordon_crypto_serial_from_asn1(const ASN1_INTEGER *ai,
-                                          uint8_t serial[CORDON_SERIAL_LEN])
+cordon_err cordon_crypto_serial_from_asn1(const ASN1_INTEGER *ai, uint8_t serial[CORDON_SERIAL_LEN])
 {
     const unsigned char *p;
     int n;
@@ -240,7 +239,7 @@ cordon_err cordon_cert_load(const char *path, cordon_cert **out)
         return CORDON_ERR_INVAL;
     *out = NULL;
     cordon_buf_init(&file, CORDON_CERT_MAX, false);
-    err = cordon_crypto_read_file(path, CORDON_CERT_MAX, &file);
+    err = cordon_read_file(path, CORDON_CERT_MAX, &file);
     if (err == CORDON_OK)
         err = cordon_cert_parse(file.data, file.len, out);
     cordon_buf_free(&file);
@@ -339,7 +338,7 @@ cordon_err cordon_cert_validity(const cordon_cert *cert, int64_t *not_before, in
 
 #define NODE_URI_SCHEME "cordon://"
 #define NODE_URI_PATH "/node/"
-#define NODE_URI_PREFIX_MAX                                                                    \
+#define NODE_URI_PREFIX_MAX                                                                        \
     (sizeof(NODE_URI_SCHEME) - 1 + CORDON_OVERLAY_NAME_MAX + sizeof(NODE_URI_PATH) - 1)
 
 /* true when the n bytes at p start with the scheme, in any case: a "CORDON://" URI must
@@ -381,8 +380,8 @@ static cordon_err node_id_of(X509 *x, const char *overlay, uint8_t out[CORDON_NO
     size_t prefix_len;
     int crit = 0;
 
-    prefix_len = (size_t)snprintf(prefix, sizeof(prefix), "%s%s%s", NODE_URI_SCHEME, overlay,
-                                  NODE_URI_PATH);
+    prefix_len =
+        (size_t)snprintf(prefix, sizeof(prefix), "%s%s%s", NODE_URI_SCHEME, overlay, NODE_URI_PATH);
     if (prefix_len >= sizeof(prefix))
         return CORDON_ERR_INVAL; /* cannot happen for a checked overlay name */
     /* NULL when absent, and also when the extension appears twice (crit == -2). */
@@ -510,8 +509,8 @@ out:
 
 static cordon_err name_add(X509_NAME *name, int nid, const char *value)
 {
-    if (X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8, (const unsigned char *)value, -1,
-                                   -1, 0) != 1)
+    if (X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8, (const unsigned char *)value, -1, -1,
+                                   0) != 1)
         return CORDON_ERR_CRYPTO;
     return CORDON_OK;
 }
@@ -610,8 +609,8 @@ cordon_err cordon_ca_create(const cordon_key *ca_key, const char *overlay, int64
     }
     memset(&ctx, 0, sizeof(ctx));
     X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-    if ((err = cordon_crypto_add_ext(x, &ctx, NID_basic_constraints,
-                                     "critical,CA:TRUE,pathlen:0")) ||
+    if ((err =
+             cordon_crypto_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:0")) ||
         (err = cordon_crypto_add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign")) ||
         (err = cordon_crypto_add_ext(x, &ctx, NID_subject_key_identifier, "hash")))
         goto out;
@@ -724,11 +723,10 @@ static bool dns_name_ok(const char *s, size_t n)
     return s[n - 1] != '.';
 }
 
-cordon_err cordon_cert_issue_server(const cordon_key *key, const char *const *names,
-                                    size_t n_names, const uint8_t serial[CORDON_SERIAL_LEN],
-                                    int64_t not_before, int64_t not_after,
-                                    const cordon_key *ca_key, const cordon_cert *ca_cert,
-                                    cordon_cert **out)
+cordon_err cordon_cert_issue_server(const cordon_key *key, const char *const *names, size_t n_names,
+                                    const uint8_t serial[CORDON_SERIAL_LEN], int64_t not_before,
+                                    int64_t not_after, const cordon_key *ca_key,
+                                    const cordon_cert *ca_cert, cordon_cert **out)
 {
     cordon_err err = CORDON_OK;
     GENERAL_NAMES *san = NULL;
@@ -848,8 +846,7 @@ cordon_err cordon_cert_verify_node(const cordon_cert *leaf, const cordon_cert *c
     }
     /* A CA certificate (ours or any other) is never a node. X509_check_ca() alone would
      * miss CA:TRUE without keyCertSign, hence the flag too. */
-    if ((X509_get_extension_flags(leaf->x509) & EXFLAG_CA) != 0 ||
-        X509_check_ca(leaf->x509) != 0) {
+    if ((X509_get_extension_flags(leaf->x509) & EXFLAG_CA) != 0 || X509_check_ca(leaf->x509) != 0) {
         err = CORDON_ERR_CERT_UNTRUSTED;
         goto out;
     }

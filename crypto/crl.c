@@ -8,6 +8,7 @@
 #include <openssl/x509v3.h>
 
 #include "crypto/crypto.h"
+#include "common/file.h"
 #include "crypto/internal.h"
 
 static cordon_err crl_wrap(X509_CRL *x, cordon_crl **out)
@@ -18,6 +19,14 @@ static cordon_err crl_wrap(X509_CRL *x, cordon_crl **out)
     crl->crl = x;
     *out = crl;
     return CORDON_OK;
+}
+
+/* An upper bound on the PEM encoding of n DER bytes: base64, a newline per 64 characters,
+ * and the BEGIN/END lines. */
+static size_t pem_size_bound(size_t n)
+{
+    size_t b64 = (n + 2) / 3 * 4;
+    return b64 + b64 / 64 + 1 + 2 * sizeof("-----BEGIN X509 CRL-----\n");
 }
 
 static cordon_err add_revoked(X509_CRL *x, const struct cordon_revoked *r)
@@ -51,8 +60,8 @@ out:
     return err;
 }
 
-cordon_err cordon_crl_create(const cordon_key *ca_key, const cordon_cert *ca_cert,
-                             uint64_t number, int64_t this_update, int64_t next_update,
+cordon_err cordon_crl_create(const cordon_key *ca_key, const cordon_cert *ca_cert, uint64_t number,
+                             int64_t this_update, int64_t next_update,
                              const struct cordon_revoked *revoked, size_t n, cordon_crl **out)
 {
     cordon_err err = CORDON_OK;
@@ -102,13 +111,23 @@ cordon_err cordon_crl_create(const cordon_key *ca_key, const cordon_cert *ca_cer
     X509V3_set_ctx(&ctx, ca_cert->x509, NULL, NULL, x, 0);
     aki = X509V3_EXT_nconf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always");
     if (ASN1_INTEGER_set_uint64(num, number) != 1 ||
-        X509_CRL_add1_ext_i2d(x, NID_crl_number, num, 0, X509V3_ADD_APPEND) != 1 ||
-        aki == NULL || X509_CRL_add_ext(x, aki, -1) != 1) {
+        X509_CRL_add1_ext_i2d(x, NID_crl_number, num, 0, X509V3_ADD_APPEND) != 1 || aki == NULL ||
+        X509_CRL_add_ext(x, aki, -1) != 1) {
         err = CORDON_ERR_CRYPTO;
         goto out;
     }
     if (X509_CRL_sign(x, ca_key->pkey, cordon_crypto_sign_md(ca_key->type)) <= 0) {
         err = CORDON_ERR_CRYPTO;
+        goto out;
+    }
+    /* Never publish a CRL that peers would refuse to parse, in either encoding. */
+    int der_len = i2d_X509_CRL(x, NULL);
+    if (der_len <= 0) {
+        err = CORDON_ERR_CRYPTO;
+        goto out;
+    }
+    if (pem_size_bound((size_t)der_len) > CORDON_CRL_MAX) {
+        err = CORDON_ERR_TOO_LARGE;
         goto out;
     }
     err = crl_wrap(x, out);
@@ -173,7 +192,7 @@ cordon_err cordon_crl_load(const char *path, cordon_crl **out)
         return CORDON_ERR_INVAL;
     *out = NULL;
     cordon_buf_init(&file, CORDON_CRL_MAX, false);
-    err = cordon_crypto_read_file(path, CORDON_CRL_MAX, &file);
+    err = cordon_read_file(path, CORDON_CRL_MAX, &file);
     if (err == CORDON_OK)
         err = cordon_crl_parse(file.data, file.len, out);
     cordon_buf_free(&file);

@@ -14,6 +14,13 @@
  *   released with its _free, which accepts NULL. Handles are immutable once made and may
  *   be shared read-only between threads.
  * - Private keys are wiped when freed, written with mode 0600 and never printed.
+ * - Functions that write into a cordon_buf append to what it already holds, within its cap
+ *   (CORDON_ERR_TOO_LARGE); PEM and base64 text is also NUL-terminated (the NUL is not
+ *   counted in len). After a failure the buffer's contents are unspecified.
+ * - A NULL where a handle, buffer or output is required gives CORDON_ERR_INVAL (false from
+ *   the bool functions); a NULL data pointer is fine only with a length of 0.
+ * - OpenSSL errors raised inside a call are removed from the thread's error queue before it
+ *   returns; errors the caller had queued before are left in place.
  *
  * Node IDs: 32 bytes, carried in the certificate as exactly one subjectAltName URI
  *   cordon://<overlay>/node/<64 lower-case hex digits>
@@ -44,17 +51,23 @@ typedef enum cordon_key_type {
 
 /* n bytes from the CSPRNG (OpenSSL RAND_bytes). CORDON_ERR_CRYPTO if it is not seeded. */
 CORDON_MUST_CHECK cordon_err cordon_random(void *out, size_t n);
+/* Cannot fail short of a broken OpenSSL installation, in which case it aborts (as it does
+ * for data == NULL with len != 0). */
 void cordon_sha256(const void *data, size_t len, uint8_t out[32]);
 
 /* ---- keys ----------------------------------------------------------------------------- */
 
 CORDON_MUST_CHECK cordon_err cordon_key_generate(cordon_key_type type, cordon_key **out);
-/* Loads a private key (PEM, PKCS#8 or traditional). CORDON_ERR_KEY_TYPE for other types. */
+/* Loads a private key (PEM, PKCS#8 or traditional). CORDON_ERR_KEY_TYPE for other types;
+ * CORDON_ERR_MALFORMED for anything else that is not a plain PEM private key (encrypted keys
+ * included: there is never a password prompt); CORDON_ERR_NOT_FOUND, CORDON_ERR_IO (also
+ * for a path that is not a regular file), CORDON_ERR_TOO_LARGE (a file of more than 16 KiB). */
 CORDON_MUST_CHECK cordon_err cordon_key_load(const char *path, cordon_key **out);
 /* Writes the private key as PKCS#8 PEM, mode 0600, creating the file exclusively:
  * CORDON_ERR_EXISTS if path exists. The file is fsync'ed before return. */
 CORDON_MUST_CHECK cordon_err cordon_key_save(const cordon_key *key, const char *path);
-/* The private key as PKCS#8 PEM in out (a secret buffer: init it with secret = true). */
+/* The private key as PKCS#8 PEM in out (a secret buffer: init it with secret = true;
+ * CORDON_ERR_INVAL otherwise). */
 CORDON_MUST_CHECK cordon_err cordon_key_private_pem(const cordon_key *key, cordon_buf *out);
 cordon_key_type cordon_key_type_of(const cordon_key *key);
 void cordon_key_free(cordon_key *key);
@@ -64,9 +77,11 @@ void cordon_key_free(cordon_key *key);
 /* sig must hold CORDON_SIG_MAX bytes; *sig_len receives the length used. */
 CORDON_MUST_CHECK cordon_err cordon_sign(const cordon_key *key, const void *msg, size_t len,
                                          uint8_t *sig, size_t *sig_len);
-/* CORDON_OK or CORDON_ERR_BAD_SIGNATURE (also for a malformed signature). */
-CORDON_MUST_CHECK cordon_err cordon_verify(const cordon_cert *signer, const void *msg,
-                                           size_t len, const uint8_t *sig, size_t sig_len);
+/* CORDON_OK or CORDON_ERR_BAD_SIGNATURE (also for a malformed signature); and
+ * CORDON_ERR_KEY_TYPE when the signer's certificate holds neither a P-256 nor an Ed25519
+ * key. */
+CORDON_MUST_CHECK cordon_err cordon_verify(const cordon_cert *signer, const void *msg, size_t len,
+                                           const uint8_t *sig, size_t sig_len);
 
 /* ---- certificate signing requests ---------------------------------------------------- */
 
@@ -87,6 +102,7 @@ void cordon_csr_free(cordon_csr *csr);
 /* Parses one certificate (PEM or DER, at most CORDON_CERT_MAX bytes; with PEM, the first
  * certificate of the input). CORDON_ERR_TOO_LARGE / CORDON_ERR_MALFORMED. */
 CORDON_MUST_CHECK cordon_err cordon_cert_parse(const void *data, size_t len, cordon_cert **out);
+/* cordon_cert_parse() of a file: also CORDON_ERR_NOT_FOUND and CORDON_ERR_IO. */
 CORDON_MUST_CHECK cordon_err cordon_cert_load(const char *path, cordon_cert **out);
 CORDON_MUST_CHECK cordon_err cordon_cert_pem(const cordon_cert *cert, cordon_buf *out);
 CORDON_MUST_CHECK cordon_err cordon_cert_der(const cordon_cert *cert, cordon_buf *out);
@@ -106,12 +122,18 @@ CORDON_MUST_CHECK cordon_err cordon_cert_node_id(const cordon_cert *cert, const 
 bool cordon_cert_matches_key(const cordon_cert *cert, const cordon_key *key);
 void cordon_cert_free(cordon_cert *cert);
 
-/* A self-signed CA certificate for the overlay: CN=<overlay> overlay CA, basicConstraints
- * CA:TRUE pathlen:0 (critical), keyUsage keyCertSign+cRLSign (critical), SKI. */
+/* A self-signed CA certificate for the overlay: CN=<overlay> overlay CA (just CN=<overlay>
+ * when that would pass the 64 characters X.520 allows), a random positive serial,
+ * basicConstraints CA:TRUE pathlen:0 (critical), keyUsage keyCertSign+cRLSign (critical),
+ * SKI. CORDON_ERR_INVAL for a bad overlay name (see struct cordon_node_cert_params) or
+ * not_after <= not_before. */
 CORDON_MUST_CHECK cordon_err cordon_ca_create(const cordon_key *ca_key, const char *overlay,
                                               int64_t not_before, int64_t not_after,
                                               cordon_cert **out);
 
+/* Refused with CORDON_ERR_INVAL: an overlay name that is not 1..CORDON_OVERLAY_NAME_MAX
+ * characters of [a-z0-9-]; a serial with the top bit set or all zero; not_after <=
+ * not_before; times before 1970 or after 9999. */
 struct cordon_node_cert_params {
     const char *overlay;
     uint8_t node_id[CORDON_NODE_ID_LEN];
@@ -121,32 +143,35 @@ struct cordon_node_cert_params {
 };
 
 /* Issues a node certificate for the CSR's public key. Everything the CSR asks for besides
- * its key (subject, extensions) is ignored: subject CN=<node ID hex>, the one SAN URI
- * above, basicConstraints CA:FALSE (critical), keyUsage digitalSignature (critical),
- * extendedKeyUsage serverAuth+clientAuth, AKI and SKI. Signed by ca_key. */
+ * its key (subject, extensions) is ignored: subject CN=<node ID hex>, O=<overlay>, the one
+ * SAN URI above, basicConstraints CA:FALSE (critical), keyUsage digitalSignature (critical),
+ * extendedKeyUsage serverAuth+clientAuth, AKI and SKI. Signed by ca_key (SHA-256 for a
+ * P-256 CA). CORDON_ERR_INVAL also when ca_cert is not a CA certificate of ca_key.
+ * The validity is not capped here: the signer enforces CORDON_CERT_VALIDITY_MAX. */
 CORDON_MUST_CHECK cordon_err cordon_cert_issue_node(const cordon_csr *csr,
                                                     const struct cordon_node_cert_params *p,
                                                     const cordon_key *ca_key,
-                                                    const cordon_cert *ca_cert,
-                                                    cordon_cert **out);
+                                                    const cordon_cert *ca_cert, cordon_cert **out);
 
 /* Issues the enrollment server's TLS certificate for key: SANs are DNS names, or IP
- * addresses where a name parses as IPv4/IPv6; extendedKeyUsage serverAuth. */
-CORDON_MUST_CHECK cordon_err cordon_cert_issue_server(const cordon_key *key,
-                                                      const char *const *names, size_t n_names,
-                                                      const uint8_t serial[CORDON_SERIAL_LEN],
-                                                      int64_t not_before, int64_t not_after,
-                                                      const cordon_key *ca_key,
-                                                      const cordon_cert *ca_cert,
-                                                      cordon_cert **out);
+ * addresses where a name parses as IPv4/IPv6; extendedKeyUsage serverAuth; CN = the first
+ * name when it fits in 64 characters. CORDON_ERR_INVAL for 0 or more than
+ * CORDON_SERVER_NAMES_MAX names, a name that is neither an address nor a host name (letters,
+ * digits, '-', dots between labels, an optional leading "*."), and as for node certs. */
+CORDON_MUST_CHECK cordon_err cordon_cert_issue_server(
+    const cordon_key *key, const char *const *names, size_t n_names,
+    const uint8_t serial[CORDON_SERIAL_LEN], int64_t not_before, int64_t not_after,
+    const cordon_key *ca_key, const cordon_cert *ca_cert, cordon_cert **out);
 
 /* Verifies a node certificate against the overlay CA at time now and returns its node
  * ID. crl may be NULL (no revocation check); when given, it must verify against ca and
  * cover now (else CORDON_ERR_CRL). Errors: CORDON_ERR_CERT_UNTRUSTED (other issuer, bad
- * signature, not a CA-issued leaf), CORDON_ERR_CERT_EXPIRED, CORDON_ERR_CERT_NOT_YET_VALID,
- * CORDON_ERR_CERT_REVOKED, CORDON_ERR_CERT_NODE_ID, CORDON_ERR_KEY_TYPE, CORDON_ERR_CRL. */
-CORDON_MUST_CHECK cordon_err cordon_cert_verify_node(const cordon_cert *leaf,
-                                                     const cordon_cert *ca,
+ * signature, not a CA-issued leaf, a CA certificate, not usable for both TLS client and
+ * server), CORDON_ERR_CERT_EXPIRED, CORDON_ERR_CERT_NOT_YET_VALID, CORDON_ERR_CERT_REVOKED,
+ * CORDON_ERR_CERT_NODE_ID, CORDON_ERR_KEY_TYPE, CORDON_ERR_CRL. A certificate is valid for
+ * notBefore <= now < notAfter (OpenSSL's rule: at notAfter it has expired); the CA's own
+ * validity counts too. node_id is written only on success. */
+CORDON_MUST_CHECK cordon_err cordon_cert_verify_node(const cordon_cert *leaf, const cordon_cert *ca,
                                                      const cordon_crl *crl, const char *overlay,
                                                      int64_t now,
                                                      uint8_t node_id[CORDON_NODE_ID_LEN]);
@@ -159,21 +184,28 @@ struct cordon_revoked {
 };
 
 /* A CRL signed by the CA with the given CRL number (crlNumber extension), lastUpdate and
- * nextUpdate, listing n revoked serials (n <= CORDON_CRL_ENTRIES_MAX). */
-CORDON_MUST_CHECK cordon_err cordon_crl_create(const cordon_key *ca_key,
-                                               const cordon_cert *ca_cert, uint64_t number,
-                                               int64_t this_update, int64_t next_update,
+ * nextUpdate, listing n revoked serials (n <= CORDON_CRL_ENTRIES_MAX), with AKI.
+ * CORDON_ERR_INVAL when next_update <= this_update or ca_cert is not a CA certificate of
+ * ca_key; CORDON_ERR_TOO_LARGE when n is over the cap or the CRL would not fit in
+ * CORDON_CRL_MAX bytes as PEM (so cordon_crl_parse() could not read it back). */
+CORDON_MUST_CHECK cordon_err cordon_crl_create(const cordon_key *ca_key, const cordon_cert *ca_cert,
+                                               uint64_t number, int64_t this_update,
+                                               int64_t next_update,
                                                const struct cordon_revoked *revoked, size_t n,
                                                cordon_crl **out);
 /* Parses a CRL (PEM or DER, at most CORDON_CRL_MAX bytes). Does not verify it. */
 CORDON_MUST_CHECK cordon_err cordon_crl_parse(const void *data, size_t len, cordon_crl **out);
+/* cordon_crl_parse() of a file: also CORDON_ERR_NOT_FOUND and CORDON_ERR_IO. */
 CORDON_MUST_CHECK cordon_err cordon_crl_load(const char *path, cordon_crl **out);
-/* CORDON_OK when the CRL is signed by ca and now is within [lastUpdate, nextUpdate];
+/* CORDON_OK when the CRL is issued and signed by ca, has a nextUpdate, and
+ * lastUpdate <= now < nextUpdate (as OpenSSL's verifier counts: at nextUpdate it is stale);
  * CORDON_ERR_CRL otherwise. */
 CORDON_MUST_CHECK cordon_err cordon_crl_verify(const cordon_crl *crl, const cordon_cert *ca,
                                                int64_t now);
 /* The crlNumber; CORDON_ERR_CRL when absent or longer than 64 bits. */
 CORDON_MUST_CHECK cordon_err cordon_crl_number(const cordon_crl *crl, uint64_t *number);
+/* true when serial is listed (an entry with reason removeFromCRL does not count). Does not
+ * allocate, so it cannot fail open. */
 bool cordon_crl_lists(const cordon_crl *crl, const uint8_t serial[CORDON_SERIAL_LEN]);
 CORDON_MUST_CHECK cordon_err cordon_crl_pem(const cordon_crl *crl, cordon_buf *out);
 CORDON_MUST_CHECK cordon_err cordon_crl_der(const cordon_crl *crl, cordon_buf *out);

@@ -22,11 +22,6 @@
 
 #include "crypto/crypto.h"
 
-/* A private key file holds one key of a few hundred bytes; this cap only stops
- * cordon_key_load() from reading a huge or endless file.
- * TODO(lead): move into common/limits.h with the other caps. */
-#define CORDON_KEY_FILE_MAX 16384
-
 /* Latest time an ASN1_TIME can carry: 9999-12-31T23:59:59Z. */
 #define CORDON_TIME_MAX INT64_C(253402300799)
 
@@ -49,8 +44,7 @@ struct cordon_crl {
 
 /* The cordon key type of pkey: P-256 (named curve only) or Ed25519, else
  * CORDON_ERR_KEY_TYPE. */
-CORDON_MUST_CHECK cordon_err cordon_crypto_pkey_type(const EVP_PKEY *pkey,
-                                                     cordon_key_type *type);
+CORDON_MUST_CHECK cordon_err cordon_crypto_pkey_type(const EVP_PKEY *pkey, cordon_key_type *type);
 
 /* The digest to sign with: SHA-256 for P-256, NULL (pure) for Ed25519. */
 const EVP_MD *cordon_crypto_sign_md(cordon_key_type type);
@@ -65,14 +59,9 @@ bool cordon_crypto_is_pem(const void *data, size_t len);
  * d2i consumed all der_len bytes. The caller checks the size cap first.
  * CORDON_ERR_MALFORMED when there is no such PEM block or the input is empty.
  */
-CORDON_MUST_CHECK cordon_err cordon_crypto_frame(const void *data, size_t len,
-                                                 const char *pem_name, unsigned char **alloc,
-                                                 const unsigned char **der, long *der_len);
-
-/* Reads a whole file of at most max bytes into out (appended).
- * CORDON_ERR_NOT_FOUND, CORDON_ERR_IO, CORDON_ERR_TOO_LARGE. */
-CORDON_MUST_CHECK cordon_err cordon_crypto_read_file(const char *path, size_t max,
-                                                     cordon_buf *out);
+CORDON_MUST_CHECK cordon_err cordon_crypto_frame(const void *data, size_t len, const char *pem_name,
+                                                 unsigned char **alloc, const unsigned char **der,
+                                                 long *der_len);
 
 /* Appends what a memory BIO holds to out. */
 CORDON_MUST_CHECK cordon_err cordon_crypto_bio_to_buf(BIO *bio, cordon_buf *out);
@@ -102,7 +91,8 @@ bool cordon_crypto_overlay_ok(const char *overlay);
 CORDON_MUST_CHECK cordon_err cordon_crypto_add_ext(X509 *x, X509V3_CTX *ctx, int nid,
                                                    const char *value);
 
-/* The CA's key certifies ca_cert's public key (else CORDON_ERR_INVAL). */
+/* ca_cert is a CA certificate (basicConstraints CA:TRUE) for ca_key's public key, else
+ * CORDON_ERR_INVAL. */
 CORDON_MUST_CHECK cordon_err cordon_crypto_check_ca_pair(const cordon_key *ca_key,
                                                          const cordon_cert *ca_cert);
 

@@ -15,6 +15,7 @@
 
 #include "common/mem.h"
 #include "crypto/crypto.h"
+#include "common/file.h"
 #include "crypto/internal.h"
 
 /* ---- helpers shared through internal.h ----------------------------------------------- */
@@ -67,55 +68,10 @@ cordon_err cordon_crypto_check_ca_pair(const cordon_key *ca_key, const cordon_ce
 
     if (pub == NULL || EVP_PKEY_eq(pub, ca_key->pkey) != 1)
         return CORDON_ERR_INVAL;
-    return CORDON_OK;
-}
-
-cordon_err cordon_crypto_read_file(const char *path, size_t max, cordon_buf *out)
-{
-    cordon_err err = CORDON_OK;
-    uint8_t chunk[4096];
-    size_t total = 0;
-    struct stat st;
-    int fd;
-
-    if (path == NULL)
+    /* Issuing under a leaf would only make certificates that never verify. */
+    if (X509_check_ca(ca_cert->x509) != 1)
         return CORDON_ERR_INVAL;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? CORDON_ERR_NOT_FOUND : CORDON_ERR_IO;
-    /* A FIFO or a device would block or never end; only regular files are read. */
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        err = CORDON_ERR_IO;
-        goto out;
-    }
-    if (st.st_size > 0 && (uintmax_t)st.st_size > max) {
-        err = CORDON_ERR_TOO_LARGE;
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            err = CORDON_ERR_IO;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        /* The file may grow between fstat and read. */
-        if ((size_t)n > max - total) {
-            err = CORDON_ERR_TOO_LARGE;
-            goto out;
-        }
-        total += (size_t)n;
-        err = cordon_buf_append(out, chunk, (size_t)n);
-        if (err != CORDON_OK)
-            goto out;
-    }
-out:
-    cordon_wipe(chunk, sizeof(chunk)); /* key files pass through here */
-    close(fd);
-    return err;
+    return CORDON_OK;
 }
 
 /* ---- keys ---------------------------------------------------------------------------- */
@@ -176,7 +132,7 @@ cordon_err cordon_key_load(const char *path, cordon_key **out)
     *out = NULL;
     cordon_buf_init(&file, CORDON_KEY_FILE_MAX, true);
     ERR_set_mark();
-    err = cordon_crypto_read_file(path, CORDON_KEY_FILE_MAX, &file);
+    err = cordon_read_file(path, CORDON_KEY_FILE_MAX, &file);
     if (err != CORDON_OK)
         goto out;
     if (file.len == 0) {

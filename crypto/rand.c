@@ -45,9 +45,7 @@ void cordon_sha256(const void *data, size_t len, uint8_t out[32])
     /* SHA-256 from the default provider cannot fail short of memory exhaustion or a
      * broken installation; a void hash that quietly returned garbage would be worse than
      * stopping, so stop. */
-    if (EVP_Digest(data != NULL ? data : empty, len, out, &n, EVP_sha256(),
-                   NULL) != 1 ||
-        n != 32)
+    if (EVP_Digest(data != NULL ? data : empty, len, out, &n, EVP_sha256(), NULL) != 1 || n != 32)
         abort();
     ERR_pop_to_mark();
 }

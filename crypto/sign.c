@@ -29,8 +29,7 @@ cordon_err cordon_sign(const cordon_key *key, const void *msg, size_t len, uint8
         err = CORDON_ERR_NOMEM;
         goto out;
     }
-    if (EVP_DigestSignInit_ex(mctx, NULL, md_name(key->type), NULL, NULL, key->pkey, NULL) !=
-            1 ||
+    if (EVP_DigestSignInit_ex(mctx, NULL, md_name(key->type), NULL, NULL, key->pkey, NULL) != 1 ||
         EVP_DigestSign(mctx, sig, &n, msg != NULL ? msg : empty_msg, len) != 1 ||
         n > CORDON_SIG_MAX) {
         err = CORDON_ERR_CRYPTO;
@@ -43,8 +42,8 @@ out:
     return err;
 }
 
-cordon_err cordon_verify(const cordon_cert *signer, const void *msg, size_t len,
-                         const uint8_t *sig, size_t sig_len)
+cordon_err cordon_verify(const cordon_cert *signer, const void *msg, size_t len, const uint8_t *sig,
+                         size_t sig_len)
 {
     cordon_err err = CORDON_OK;
     EVP_MD_CTX *mctx = NULL;

@@ -234,7 +234,7 @@ static cordon_err handle_crl(struct cordon_signer_state *st, cordon_reader *r, i
         return CORDON_ERR_NOMEM;
     cordon_err err = CORDON_OK;
     for (uint32_t i = 0; i < n && err == CORDON_OK; i++) {
-        uint64_t at;
+        uint64_t at = 0;
         if (cordon_read_bytes(r, list[i].serial, CORDON_SERIAL_LEN) != CORDON_OK ||
             cordon_read_u64(r, &at) != CORDON_OK || !time_ok(at))
             err = CORDON_ERR_PROTOCOL;
