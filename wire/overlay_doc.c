@@ -37,10 +37,11 @@ struct param_rule {
     uint64_t def;
 };
 
-#define RULE(field, lo, hi, dflt)                                                              \
-    {                                                                                          \
-        #field, offsetof(struct cordon_overlay_params, field),                                 \
-            sizeof(((struct cordon_overlay_params *)0)->field), lo, hi, dflt                   \
+#define FIELD_SIZE(field) sizeof(((struct cordon_overlay_params *)0)->field)
+#define RULE(field, lo, hi, dflt)                                                                  \
+    {                                                                                              \
+        .name = #field, .offset = offsetof(struct cordon_overlay_params, field),                   \
+        .size = FIELD_SIZE(field), .min = (lo), .max = (hi), .def = (dflt)                         \
     }
 
 /* Upper bounds are not policy: they keep products and sums of parameters far from
@@ -70,7 +71,6 @@ static const struct param_rule param_rules[] = {
     RULE(churn_window, 60, 86400, 3600),
 };
 #define N_PARAM_RULES (sizeof(param_rules) / sizeof(param_rules[0]))
-
 
 static uint64_t rule_get(const struct cordon_overlay_params *p, const struct param_rule *r)
 {
@@ -279,7 +279,7 @@ static cordon_err load_object(const void *json, size_t len, json_t **out)
     json_t *root = json_loadb(json, len, PARSE_FLAGS, &jerr);
     if (root == NULL)
         return json_error_code(&jerr) == json_error_out_of_memory ? CORDON_ERR_NOMEM
-                                                                   : CORDON_ERR_MALFORMED;
+                                                                  : CORDON_ERR_MALFORMED;
     if (!json_is_object(root)) {
         json_decref(root);
         return CORDON_ERR_MALFORMED;
@@ -414,8 +414,7 @@ cordon_err cordon_overlay_params_encode(const struct cordon_overlay_params *p, c
     json_t *obj = NULL;
     cordon_err err = params_to_json(p, &obj);
     if (err == CORDON_OK)
-        err = dump_append(obj, JSON_INDENT(2) | JSON_SORT_KEYS, CORDON_OVERLAY_DOC_MAX, true,
-                          out);
+        err = dump_append(obj, JSON_INDENT(2) | JSON_SORT_KEYS, CORDON_OVERLAY_DOC_MAX, true, out);
     json_decref(obj);
     return err;
 }
@@ -609,8 +608,8 @@ cordon_err cordon_overlay_envelope_encode(const char *alg, const void *document,
                                           size_t document_len, const uint8_t *sig, size_t sig_len,
                                           cordon_buf *out)
 {
-    if (alg == NULL || !alg_known(alg) || document == NULL || document_len == 0 ||
-        sig == NULL || sig_len == 0 || out == NULL)
+    if (alg == NULL || !alg_known(alg) || document == NULL || document_len == 0 || sig == NULL ||
+        sig_len == 0 || out == NULL)
         return CORDON_ERR_INVAL;
     if (document_len > CORDON_OVERLAY_DOC_MAX || sig_len > CORDON_SIG_MAX)
         return CORDON_ERR_TOO_LARGE;

@@ -74,35 +74,35 @@
  * added here needs its row in the table of overlay_doc.c, or it is neither checked nor
  * encoded (the unit test counts the rows). */
 struct cordon_overlay_params {
-    uint32_t k;                     /* bucket size and lookup result size (20) */
-    uint32_t alpha;                 /* parallel requests per lookup path (3) */
-    uint32_t disjoint_paths;        /* d, disjoint lookup paths (4) */
-    uint32_t replicas;              /* r, replicas per object (3) */
-    uint32_t max_object_size;       /* bytes of value per object (65536) */
-    uint32_t max_lifetime;          /* seconds an object may live (604800) */
-    uint32_t writer_quota_objects;  /* objects one writer may hold on one node (1024) */
-    uint64_t writer_quota_bytes;    /* bytes one writer may hold on one node (16 MiB) */
-    uint64_t node_capacity_bytes;   /* bytes one node stores in all (1 GiB) */
-    uint32_t clock_skew;            /* seconds of created_at in the future tolerated (300) */
-    uint32_t cert_validity;         /* seconds a node certificate is valid (259200) */
-    uint32_t crl_validity;          /* seconds between a CRL's lastUpdate and nextUpdate (172800) */
-    uint32_t prefix_limit_v4;       /* prefix length of the per-bucket IP limit, IPv4 (24) */
-    uint32_t prefix_limit_v6;       /* prefix length of the per-bucket IP limit, IPv6 (64) */
-    uint32_t per_prefix_contacts;   /* contacts per prefix per bucket (2) */
-    uint32_t request_rate;          /* requests per second per remote node (50) */
-    uint32_t request_burst;         /* token bucket depth for requests (100) */
-    uint32_t routing_rate;          /* routing queries per second per remote node (20) */
-    uint32_t routing_burst;         /* token bucket depth for routing queries (40) */
-    uint32_t inbound_rate;          /* messages per second accepted from all remotes (20000) */
-    uint32_t churn_max_rejoins;     /* rejoins per node ID tolerated per churn window (4) */
-    uint32_t churn_window;          /* seconds of the churn window (3600) */
+    uint32_t k;                    /* bucket size and lookup result size (20) */
+    uint32_t alpha;                /* parallel requests per lookup path (3) */
+    uint32_t disjoint_paths;       /* d, disjoint lookup paths (4) */
+    uint32_t replicas;             /* r, replicas per object (3) */
+    uint32_t max_object_size;      /* bytes of value per object (65536) */
+    uint32_t max_lifetime;         /* seconds an object may live (604800) */
+    uint32_t writer_quota_objects; /* objects one writer may hold on one node (1024) */
+    uint64_t writer_quota_bytes;   /* bytes one writer may hold on one node (16 MiB) */
+    uint64_t node_capacity_bytes;  /* bytes one node stores in all (1 GiB) */
+    uint32_t clock_skew;           /* seconds of created_at in the future tolerated (300) */
+    uint32_t cert_validity;        /* seconds a node certificate is valid (259200) */
+    uint32_t crl_validity;         /* seconds between a CRL's lastUpdate and nextUpdate (172800) */
+    uint32_t prefix_limit_v4;      /* prefix length of the per-bucket IP limit, IPv4 (24) */
+    uint32_t prefix_limit_v6;      /* prefix length of the per-bucket IP limit, IPv6 (64) */
+    uint32_t per_prefix_contacts;  /* contacts per prefix per bucket (2) */
+    uint32_t request_rate;         /* requests per second per remote node (50) */
+    uint32_t request_burst;        /* token bucket depth for requests (100) */
+    uint32_t routing_rate;         /* routing queries per second per remote node (20) */
+    uint32_t routing_burst;        /* token bucket depth for routing queries (40) */
+    uint32_t inbound_rate;         /* messages per second accepted from all remotes (20000) */
+    uint32_t churn_max_rejoins;    /* rejoins per node ID tolerated per churn window (4) */
+    uint32_t churn_window;         /* seconds of the churn window (3600) */
 };
 
 struct cordon_overlay_doc {
-    uint32_t version;                             /* 1 */
+    uint32_t version; /* 1 */
     char overlay[CORDON_OVERLAY_NAME_MAX + 1];
-    int64_t issued_at;                            /* Unix seconds, 0..253402300799 */
-    char *ca_pem;                                 /* owned; NUL-terminated PEM */
+    int64_t issued_at; /* Unix seconds, 0..253402300799 */
+    char *ca_pem;      /* owned; NUL-terminated PEM */
     struct cordon_overlay_params params;
     size_t n_bootstrap;
     char bootstrap[CORDON_BOOTSTRAP_MAX][CORDON_ADDR_TEXT_MAX]; /* "host:port", "[v6]:port" */
@@ -159,9 +159,8 @@ struct cordon_overlay_envelope {
     size_t signature_len;
 };
 CORDON_MUST_CHECK cordon_err cordon_overlay_envelope_encode(const char *alg, const void *document,
-                                                            size_t document_len,
-                                                            const uint8_t *sig, size_t sig_len,
-                                                            cordon_buf *out);
+                                                            size_t document_len, const uint8_t *sig,
+                                                            size_t sig_len, cordon_buf *out);
 CORDON_MUST_CHECK cordon_err cordon_overlay_envelope_decode(const void *json, size_t len,
                                                             struct cordon_overlay_envelope *env);
 /* Frees the document and zeroes env; accepts NULL. */

@@ -68,22 +68,35 @@ static char *default_params_json(void)
     return params_json(&p);
 }
 
-/* A document as raw JSON members; NULL leaves a member out, extra is appended inside. */
-static char *doc_text(const char *version, const char *overlay, const char *issued,
-                      const char *ca, const char *params, const char *bootstrap,
-                      const char *extra)
+static void member(cordon_buf *b, const char *key, const char *value)
+{
+    if (value == NULL)
+        return;
+    assert_int_equal(cordon_buf_printf(b, "%s\"%s\":%s", b->len > 1 ? "," : "", key, value),
+                     CORDON_OK);
+}
+
+/* A document as raw JSON members: NULL leaves a member out (params NULL: the defaults),
+ * extra is appended inside the object. */
+static char *doc_text(const char *version, const char *overlay, const char *issued, const char *ca,
+                      const char *params, const char *bootstrap, const char *extra)
 {
     char *dflt = default_params_json();
-    char *s =
-        fmt("{%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s}", version ? "\"version\":" : "",
-            version ? version : "", version ? "," : "", overlay ? "\"overlay\":" : "",
-            overlay ? overlay : "", overlay ? "," : "", issued ? "\"issued_at\":" : "",
-            issued ? issued : "", issued ? "," : "", ca ? "\"ca\":" : "", ca ? ca : "",
-            ca ? "," : "", "\"params\":", params ? params : dflt, ",",
-            bootstrap ? "\"bootstrap\":" : "\"bootstrap\":[]", bootstrap ? bootstrap : "",
-            "", extra ? extra : "");
+    cordon_buf b;
+    cordon_buf_init(&b, 2 * CORDON_OVERLAY_DOC_MAX, false);
+    assert_int_equal(cordon_buf_append_str(&b, "{"), CORDON_OK);
+    member(&b, "version", version);
+    member(&b, "overlay", overlay);
+    member(&b, "issued_at", issued);
+    member(&b, "ca", ca);
+    member(&b, "params", params ? params : dflt);
+    member(&b, "bootstrap", bootstrap);
+    if (extra)
+        assert_int_equal(cordon_buf_append_str(&b, extra), CORDON_OK);
+    assert_int_equal(cordon_buf_append_str(&b, "}"), CORDON_OK);
+    assert_int_equal(cordon_buf_terminate(&b), CORDON_OK);
     free(dflt);
-    return s;
+    return (char *)cordon_buf_take(&b, NULL);
 }
 
 static char *good_doc_text(void)
@@ -192,10 +205,10 @@ static const struct {
     size_t size;
     uint64_t min, max;
 } ranges[] = {
-#define R(f, lo, hi)                                                                           \
-    {                                                                                          \
-        #f, offsetof(struct cordon_overlay_params, f),                                         \
-            sizeof(((struct cordon_overlay_params *)0)->f), lo, hi                             \
+#define R(f, lo, hi)                                                                               \
+    {                                                                                              \
+        .name = #f, .offset = offsetof(struct cordon_overlay_params, f),                           \
+        .size = sizeof(((struct cordon_overlay_params *)0)->f), .min = (lo), .max = (hi)           \
     }
     R(k, 1, 64),
     R(alpha, 1, 16),
@@ -278,15 +291,19 @@ static void test_params_default_passes_check(void **state)
     assert_int_equal(cordon_overlay_params_check(NULL), CORDON_ERR_INVAL);
 }
 
-/* Every field of the struct has a row: the encoder writes one key per row. */
+/* Every field of the struct has a row (rows are in declaration order and leave no gap a
+ * field could hide in, short of a field appended into the tail padding), and the encoder
+ * writes one key per row. */
 static void test_params_table_covers_struct(void **state)
 {
     (void)state;
-    size_t fields = 0;
-    for (size_t i = 0; i < N_RANGES; i++)
-        fields += ranges[i].size;
-    assert_true(fields <= sizeof(struct cordon_overlay_params));
-    assert_true(sizeof(struct cordon_overlay_params) - fields < 8); /* padding only */
+    size_t end = 0;
+    for (size_t i = 0; i < N_RANGES; i++) {
+        assert_true(ranges[i].offset >= end);
+        assert_true(ranges[i].offset - end < ranges[i].size); /* alignment padding only */
+        end = ranges[i].offset + ranges[i].size;
+    }
+    assert_true(sizeof(struct cordon_overlay_params) - end < 8);
     char *json = default_params_json();
     size_t quotes = 0;
     for (const char *c = json; *c; c++)
@@ -338,6 +355,8 @@ static void test_params_ranges(void **state)
         const char *wrapping[] = {"-1", "4294967316", "18446744073709551616",
                                   "9223372036854775807"};
         for (size_t j = 0; j < sizeof(wrapping) / sizeof(wrapping[0]); j++) {
+            if (j == 1 && ranges[i].size == 8)
+                continue; /* 2^32 + 20 does not wrap a 64-bit field */
             char *json = fmt("{\"%s\": %s}", ranges[i].name, wrapping[j]);
             cordon_err err = cordon_overlay_params_decode(json, strlen(json), &q);
             /* 2^64 is no integer jansson holds: refused as malformed JSON */
@@ -376,8 +395,7 @@ static void test_params_cross_checks(void **state)
     /* a partial file is completed from the defaults, then cross-checked */
     struct cordon_overlay_params q;
     const char *small_k = "{\"k\": 2}"; /* default alpha 3 > 2 */
-    assert_int_equal(cordon_overlay_params_decode(small_k, strlen(small_k), &q),
-                     CORDON_ERR_INVAL);
+    assert_int_equal(cordon_overlay_params_decode(small_k, strlen(small_k), &q), CORDON_ERR_INVAL);
 }
 
 static void test_params_round_trip_and_partial(void **state)
@@ -425,7 +443,7 @@ static void test_params_refused(void **state)
         const char *json;
         cordon_err err;
     } cases[] = {
-        {"{\"kk\": 20}", CORDON_ERR_MALFORMED},             /* operator typo */
+        {"{\"kk\": 20}", CORDON_ERR_MALFORMED}, /* operator typo */
         {"{\"K\": 20}", CORDON_ERR_MALFORMED},
         {"{\"k\": \"20\"}", CORDON_ERR_MALFORMED},
         {"{\"k\": 20.0}", CORDON_ERR_MALFORMED},
@@ -433,9 +451,9 @@ static void test_params_refused(void **state)
         {"{\"k\": true}", CORDON_ERR_MALFORMED},
         {"{\"k\": null}", CORDON_ERR_MALFORMED},
         {"{\"k\": [20]}", CORDON_ERR_MALFORMED},
-        {"{\"k\": 20, \"k\": 21}", CORDON_ERR_MALFORMED},   /* duplicate */
+        {"{\"k\": 20, \"k\": 21}", CORDON_ERR_MALFORMED}, /* duplicate */
         {"{\"k\": 20,}", CORDON_ERR_MALFORMED},
-        {"{\"k\": 20} {}", CORDON_ERR_MALFORMED},           /* trailing */
+        {"{\"k\": 20} {}", CORDON_ERR_MALFORMED}, /* trailing */
         {"[]", CORDON_ERR_MALFORMED},
         {"20", CORDON_ERR_MALFORMED},
         {"", CORDON_ERR_MALFORMED},
@@ -496,9 +514,9 @@ static void test_name_check(void **state)
 static void test_addr_check(void **state)
 {
     (void)state;
-    const char *good[] = {"10.0.0.1:4500",      "[2001:db8::1]:4500", "[::1]:1",
-                          "seed.example.org:65535", "localhost:80",   "a-b.c9:443",
-                          "[::ffff:10.0.0.1]:9", "x1.example.1a:5"};
+    const char *good[] = {"10.0.0.1:4500",          "[2001:db8::1]:4500", "[::1]:1",
+                          "seed.example.org:65535", "localhost:80",       "a-b.c9:443",
+                          "[::ffff:10.0.0.1]:9",    "x1.example.1a:5"};
     const char *bad[] = {"",
                          "10.0.0.1",
                          "10.0.0.1:",
@@ -535,21 +553,15 @@ static void test_addr_check(void **state)
         print_message("bad %s\n", bad[i]);
         assert_int_equal(cordon_overlay_addr_check(bad[i]), CORDON_ERR_INVAL);
     }
-    /* 63 characters fit CORDON_ADDR_TEXT_MAX with its NUL; 64 do not; a label over 63 */
-    char a[CORDON_ADDR_TEXT_MAX + 1];
-    memset(a, 'a', sizeof(a));
-    memcpy(a + CORDON_ADDR_TEXT_MAX - 1 - 9, ".x:65535", 8);
-    a[CORDON_ADDR_TEXT_MAX - 2] = '5';
-    a[CORDON_ADDR_TEXT_MAX - 1] = '\0';
+    /* 63 characters fit CORDON_ADDR_TEXT_MAX with its NUL; 64 do not */
+    char label[64];
+    memset(label, 'a', sizeof(label));
+    char a[2 * CORDON_ADDR_TEXT_MAX];
+    snprintf(a, sizeof(a), "%.52s.bcde:65535", label);
     assert_int_equal(strlen(a), CORDON_ADDR_TEXT_MAX - 1);
     assert_int_equal(cordon_overlay_addr_check(a), CORDON_OK);
-    char b[CORDON_ADDR_TEXT_MAX + 1];
-    memcpy(b, "a", 1);
-    memcpy(b + 1, a, sizeof(a));
-    assert_int_equal(cordon_overlay_addr_check(b), CORDON_ERR_INVAL);
-    memset(a, 'a', 64);
-    memcpy(a + 51, ":1", 3); /* one label of 51: fine */
-    assert_int_equal(cordon_overlay_addr_check(a), CORDON_OK);
+    snprintf(a, sizeof(a), "%.53s.bcde:65535", label);
+    assert_int_equal(cordon_overlay_addr_check(a), CORDON_ERR_INVAL);
     assert_int_equal(cordon_overlay_addr_check(NULL), CORDON_ERR_INVAL);
 }
 
@@ -565,8 +577,10 @@ static void test_doc_round_trip(void **state)
     assert_int_equal(cordon_overlay_doc_encode(&doc, &b), CORDON_OK);
     assert_int_equal(b.data[b.len], '\0');
     /* compact, sorted keys */
-    assert_memory_equal(b.data, "{\"bootstrap\":[\"10.0.0.1:4500\",", 31);
-    assert_null(memchr(b.data, ' ', b.len));
+    const char *start = "{\"bootstrap\":[\"10.0.0.1:4500\",";
+    assert_memory_equal(b.data, start, strlen(start));
+    assert_null(strstr((const char *)b.data, "\": "));
+    assert_null(strstr((const char *)b.data, ", "));
     memset(&back, 0, sizeof(back));
     assert_int_equal(cordon_overlay_doc_decode(b.data, b.len, &back), CORDON_OK);
     assert_docs_equal(&doc, &back);
@@ -621,7 +635,7 @@ static void test_doc_at_caps_canaries(void **state)
     doc.n_bootstrap = CORDON_BOOTSTRAP_MAX;
     for (size_t i = 0; i < CORDON_BOOTSTRAP_MAX; i++) {
         memset(doc.bootstrap[i], 'h', CORDON_ADDR_TEXT_MAX - 1);
-        snprintf(doc.bootstrap[i] + CORDON_ADDR_TEXT_MAX - 1 - 9, 10, ".%02zu:%05u", i,
+        snprintf(doc.bootstrap[i] + CORDON_ADDR_TEXT_MAX - 1 - 10, 11, ".x%02zu:%05u", i,
                  60000u + (unsigned)i);
     }
     cordon_buf b;
@@ -668,8 +682,7 @@ static void test_doc_refused(void **state)
     char *long_name = fmt("\"%064d\"", 0);
     char *long_ca = fmt("\"-----BEGIN CERTIFICATE-----%*s\"", CORDON_CERT_MAX - 26, "A");
     char *max_ca = fmt("\"-----BEGIN CERTIFICATE-----%*s\"", CORDON_CERT_MAX - 27, "A");
-    char *long_addr = fmt("[\"%058d.x:80\"]", 0); /* 64 characters */
-    char *many = fmt("[%s\"a.b:1\"]", "");
+    char *long_addr = fmt("[\"%059d.x:80\"]", 0); /* 64 characters */
     cordon_buf list;
     cordon_buf_init(&list, CORDON_OVERLAY_DOC_MAX, false);
     assert_int_equal(cordon_buf_append_str(&list, "["), CORDON_OK);
@@ -728,7 +741,7 @@ static void test_doc_refused(void **state)
         {doc_text(V, O, I, C, NULL, "[\"10.0.0.1:1\",null]", NULL), CORDON_ERR_MALFORMED},
         {doc_text(V, O, I, C, NULL, long_addr, NULL), CORDON_ERR_TOO_LARGE},
         {doc_text(V, O, I, C, NULL, (char *)list.data, NULL), CORDON_ERR_TOO_LARGE},
-        {doc_text(V, O, I, C, NULL, many, NULL), CORDON_OK},
+        {doc_text(V, O, I, C, NULL, NULL, NULL), CORDON_ERR_MALFORMED},
         {doc_text(V, O, I, C, NULL, B, ",\"extra\":1"), CORDON_ERR_MALFORMED},
         {doc_text(V, O, I, C, NULL, B, ",\"version\":1"), CORDON_ERR_MALFORMED},
     };
@@ -750,7 +763,6 @@ static void test_doc_refused(void **state)
         free(before);
     }
     cordon_buf_free(&list);
-    free(many);
     free(long_addr);
     free(max_ca);
     free(long_ca);
@@ -849,10 +861,11 @@ static void test_envelope_round_trip(void **state)
     for (size_t k = 0; k < sizeof(sig_lens) / sizeof(sig_lens[0]); k++) {
         cordon_buf b;
         cordon_buf_init(&b, CORDON_OVERLAY_ENVELOPE_MAX, false);
-        assert_int_equal(cordon_overlay_envelope_encode("ed25519", doc, strlen(doc), sig,
-                                                        sig_lens[k], &b),
-                         CORDON_OK);
-        assert_memory_equal(b.data, "{\"alg\":\"ed25519\",\"document\":", 29);
+        assert_int_equal(
+            cordon_overlay_envelope_encode("ed25519", doc, strlen(doc), sig, sig_lens[k], &b),
+            CORDON_OK);
+        const char *start = "{\"alg\":\"ed25519\",\"document\":";
+        assert_memory_equal(b.data, start, strlen(start));
         struct {
             uint8_t before[32];
             struct cordon_overlay_envelope env;
@@ -896,17 +909,17 @@ static void test_envelope_refused(void **state)
     assert_non_null(doc_max);
     memset(doc_max, 'd', CORDON_OVERLAY_DOC_MAX + 1);
     doc_max[CORDON_OVERLAY_DOC_MAX] = '\0';
-    const char *E = "{\"version\":%s,\"alg\":%s,\"document\":%s,\"signature\":%s%s}";
+#define E "{\"version\":%s,\"alg\":%s,\"document\":%s,\"signature\":%s%s}"
     const char *V = "1", *A = "\"ed25519\"", *D = "\"{}\"", *S = "\"00ff\"";
+    char *S_max = fmt("\"%s\"", sig_max), *S_over = fmt("\"%s\"", sig_over);
     struct {
         char *text;
         cordon_err err;
     } cases[] = {
         {fmt(E, V, A, D, S, ""), CORDON_OK},
         {fmt(E, V, "\"ecdsa-p256-sha256\"", D, S, ""), CORDON_OK},
-        {fmt(E, V, A, D, fmt("\"%s\"", sig_max), ""), CORDON_OK},
-        {fmt("{\"version\":%s,\"alg\":%s,\"document\":\"%s\",\"signature\":%s}", V, A, doc_max,
-             S),
+        {fmt(E, V, A, D, S_max, ""), CORDON_OK},
+        {fmt("{\"version\":%s,\"alg\":%s,\"document\":\"%s\",\"signature\":%s}", V, A, doc_max, S),
          CORDON_OK},
         {fmt(E, "2", A, D, S, ""), CORDON_ERR_MALFORMED},
         {fmt(E, "\"1\"", A, D, S, ""), CORDON_ERR_MALFORMED},
@@ -924,12 +937,11 @@ static void test_envelope_refused(void **state)
         {fmt(E, V, A, D, "\"0g\"", ""), CORDON_ERR_MALFORMED},
         {fmt(E, V, A, D, "\" 00\"", ""), CORDON_ERR_MALFORMED},
         {fmt(E, V, A, D, "[0]", ""), CORDON_ERR_MALFORMED},
-        {fmt(E, V, A, D, fmt("\"%s\"", sig_over), ""), CORDON_ERR_TOO_LARGE},
+        {fmt(E, V, A, D, S_over, ""), CORDON_ERR_TOO_LARGE},
         {fmt(E, V, A, D, S, ",\"extra\":1"), CORDON_ERR_MALFORMED},
         {fmt(E, V, A, D, S, ",\"alg\":\"ed25519\""), CORDON_ERR_MALFORMED},
         {fmt("{\"version\":1,\"alg\":\"ed25519\",\"document\":\"{}\"}"), CORDON_ERR_MALFORMED},
-        {fmt("{\"version\":%s,\"alg\":%s,\"document\":\"%sd\",\"signature\":%s}", V, A, doc_max,
-             S),
+        {fmt("{\"version\":%s,\"alg\":%s,\"document\":\"%sd\",\"signature\":%s}", V, A, doc_max, S),
          CORDON_ERR_TOO_LARGE},
         {fmt("[]"), CORDON_ERR_MALFORMED},
         {fmt("{}"), CORDON_ERR_MALFORMED},
@@ -947,7 +959,9 @@ static void test_envelope_refused(void **state)
             assert_memory_equal(&env, &before, sizeof(env));
         free(cases[i].text);
     }
-    /* the fmt() calls nested above for the signature arguments leak by design? no: */
+#undef E
+    free(S_over);
+    free(S_max);
     free(doc_max);
     free(sig_over);
     free(sig_max);
@@ -974,10 +988,8 @@ static void test_envelope_encode_refused(void **state)
     assert_int_equal(cordon_overlay_envelope_encode(NULL, d, 2, sig, 3, &b), CORDON_ERR_INVAL);
     assert_int_equal(cordon_overlay_envelope_encode("ed25519", NULL, 2, sig, 3, &b),
                      CORDON_ERR_INVAL);
-    assert_int_equal(cordon_overlay_envelope_encode("ed25519", d, 0, sig, 3, &b),
-                     CORDON_ERR_INVAL);
-    assert_int_equal(cordon_overlay_envelope_encode("ed25519", d, 2, sig, 0, &b),
-                     CORDON_ERR_INVAL);
+    assert_int_equal(cordon_overlay_envelope_encode("ed25519", d, 0, sig, 3, &b), CORDON_ERR_INVAL);
+    assert_int_equal(cordon_overlay_envelope_encode("ed25519", d, 2, sig, 0, &b), CORDON_ERR_INVAL);
     assert_int_equal(cordon_overlay_envelope_encode("ed25519", d, 2, NULL, 3, &b),
                      CORDON_ERR_INVAL);
     assert_int_equal(cordon_overlay_envelope_encode("ed25519", d, 2, sig, CORDON_SIG_MAX + 1, &b),
@@ -993,15 +1005,20 @@ static void test_envelope_encode_refused(void **state)
         cordon_overlay_envelope_encode("ed25519", big, CORDON_OVERLAY_DOC_MAX + 1, sig, 3, &b),
         CORDON_ERR_TOO_LARGE);
     assert_int_equal(b.len, 0);
-    /* a document of only quotes doubles when escaped, and still fits the envelope cap */
+    /* escaping doubles a document of quotes: at the document cap it overflows the
+     * envelope cap (refused, out untouched); at half of it, it fits and decodes */
     memset(big, '"', CORDON_OVERLAY_DOC_MAX);
     assert_int_equal(
         cordon_overlay_envelope_encode("ed25519", big, CORDON_OVERLAY_DOC_MAX, sig, 3, &b),
+        CORDON_ERR_TOO_LARGE);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(
+        cordon_overlay_envelope_encode("ed25519", big, CORDON_OVERLAY_DOC_MAX / 2, sig, 3, &b),
         CORDON_OK);
     struct cordon_overlay_envelope env;
     memset(&env, 0, sizeof(env));
     assert_int_equal(cordon_overlay_envelope_decode(b.data, b.len, &env), CORDON_OK);
-    assert_int_equal(env.document_len, CORDON_OVERLAY_DOC_MAX);
+    assert_int_equal(env.document_len, CORDON_OVERLAY_DOC_MAX / 2);
     cordon_overlay_envelope_clear(&env);
     free(big);
     cordon_buf_free(&b);
@@ -1210,8 +1227,7 @@ static void test_open_document_names_other_ca(void **state)
     env = seal_doc(ca.key, FAKE_PEM, &len);
     assert_open_fails(env, len, ca.cert, CORDON_ERR_MALFORMED);
     free(env);
-    same_key.key = NULL; /* borrowed */
-    ca_free(&same_key);
+    ca_free(&same_key); /* its key is ca's, not freed here */
     ca_free(&other);
     ca_free(&ca);
 }
