@@ -92,7 +92,7 @@ static void refill(const cordon_ratelimit *rl, struct entry *e, uint64_t now_ms)
     e->last_ms = now_ms > e->last_ms ? now_ms : e->last_ms;
 }
 
-static struct entry *probe(cordon_ratelimit *rl, const uint8_t *key, size_t len, bool *found)
+static struct entry *probe(const cordon_ratelimit *rl, const uint8_t *key, size_t len, bool *found)
 {
     size_t mask = rl->slots - 1;
     for (size_t i = hash(rl, key, len) & mask;; i = (i + 1) & mask) {
@@ -129,6 +129,15 @@ static void sweep(cordon_ratelimit *rl, uint64_t now_ms)
         rl->count++;
     }
     free(old);
+}
+
+bool cordon_ratelimit_has(const cordon_ratelimit *rl, const void *key, size_t key_len)
+{
+    if (key_len > CORDON_RATE_KEY_MAX)
+        return false;
+    bool found;
+    probe(rl, key, key_len, &found);
+    return found;
 }
 
 bool cordon_ratelimit_take(cordon_ratelimit *rl, const void *key, size_t key_len, uint64_t now_ms)

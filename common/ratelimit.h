@@ -31,6 +31,10 @@ void cordon_ratelimit_free(cordon_ratelimit *rl);
  * empty, or the table is full of busy keys. key_len <= CORDON_RATE_KEY_MAX. */
 bool cordon_ratelimit_take(cordon_ratelimit *rl, const void *key, size_t key_len, uint64_t now_ms);
 
+/* true when key has a bucket in the table. After a refusal it tells the two cases apart:
+ * a tracked key has emptied its bucket; an untracked one found the table full. */
+bool cordon_ratelimit_has(const cordon_ratelimit *rl, const void *key, size_t key_len);
+
 /* Keys currently tracked. */
 size_t cordon_ratelimit_size(const cordon_ratelimit *rl);
 

@@ -893,3 +893,15 @@ out:
     ERR_pop_to_mark();
     return err;
 }
+
+cordon_key_type cordon_cert_key_type(const cordon_cert *cert)
+{
+    cordon_key_type type = CORDON_KEY_NONE;
+    if (cert == NULL)
+        return CORDON_KEY_NONE;
+    ERR_set_mark();
+    if (cordon_crypto_pkey_type(X509_get0_pubkey(cert->x509), &type) != CORDON_OK)
+        type = CORDON_KEY_NONE;
+    ERR_pop_to_mark();
+    return type;
+}

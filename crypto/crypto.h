@@ -120,6 +120,8 @@ CORDON_MUST_CHECK cordon_err cordon_cert_node_id(const cordon_cert *cert, const 
                                                  uint8_t out[CORDON_NODE_ID_LEN]);
 /* true when cert certifies the public half of key. */
 bool cordon_cert_matches_key(const cordon_cert *cert, const cordon_key *key);
+/* The type of the certified public key; CORDON_KEY_NONE for any other type. */
+cordon_key_type cordon_cert_key_type(const cordon_cert *cert);
 void cordon_cert_free(cordon_cert *cert);
 
 /* A self-signed CA certificate for the overlay: CN=<overlay> overlay CA (just CN=<overlay>

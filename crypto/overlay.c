@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "common/mem.h"
-#include "crypto/internal.h"
 
 const char *cordon_overlay_alg(cordon_key_type type)
 {
@@ -28,10 +27,8 @@ const char *cordon_overlay_alg(cordon_key_type type)
 
 static cordon_err ca_key_type(const cordon_cert *ca, cordon_key_type *type)
 {
-    ERR_set_mark();
-    cordon_err err = cordon_crypto_pkey_type(X509_get0_pubkey(ca->x509), type);
-    ERR_pop_to_mark();
-    return err;
+    *type = cordon_cert_key_type(ca);
+    return *type == CORDON_KEY_NONE ? CORDON_ERR_KEY_TYPE : CORDON_OK;
 }
 
 /* CORDON_OK when the PEM text names the same certificate as ca (same DER). */

@@ -38,6 +38,16 @@ static void audit_event(const struct cordon_enroll_paths *paths,
     cordon_audit_close(a);
 }
 
+/* Labels and reasons end up in JSON, logs and terminals: printable ASCII only. */
+static bool printable(const char *s, size_t max)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++)
+        if (n == max || (unsigned char)s[n] < 0x20 || (unsigned char)s[n] > 0x7e)
+            return false;
+    return true;
+}
+
 static cordon_err save_cert(const cordon_cert *cert, const char *path)
 {
     cordon_buf pem;
@@ -302,8 +312,9 @@ cordon_err cordon_admin_revoke(const char *dir, const char *node_hex, const char
         fprintf(stderr, "cordon-enroll: --node must be a node ID of 64 hex digits\n");
         return CORDON_ERR_INVAL;
     }
-    if (strlen(arg.reason) > CORDON_TOKEN_LABEL_MAX) {
-        fprintf(stderr, "cordon-enroll: --reason is at most %d bytes\n", CORDON_TOKEN_LABEL_MAX);
+    if (!printable(arg.reason, CORDON_TOKEN_LABEL_MAX)) {
+        fprintf(stderr, "cordon-enroll: --reason is at most %d printable ASCII characters\n",
+                CORDON_TOKEN_LABEL_MAX);
         return CORDON_ERR_INVAL;
     }
     cordon_err err = open_db(dir, &paths, &db);

@@ -1,9 +1,10 @@
 /*
  * enroll/audit.h — the audit log: one JSON object per line, appended to DIR/audit.log
  * (mode 0600) by the server and the admin commands alike. Keys: ts (RFC 3339 UTC), event
- * (enroll, token, revoke, crl), outcome (issued, created, revoked, or the refusal's error
- * name), token (the token's label, never the token), node, serial (hex), source (client
- * address), detail. Absent values are left out.
+ * (init, token, enroll, revoke), outcome (created, issued, revoked, or for a refused
+ * enrollment the HTTP status as a word: bad_request, unauthorized, forbidden, too_large,
+ * unsupported_media_type, error), token (the token's label, never the token), node, serial
+ * (hex), source (client address), detail. Absent values are left out.
  */
 #ifndef CORDON_ENROLL_AUDIT_H
 #define CORDON_ENROLL_AUDIT_H

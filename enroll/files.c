@@ -120,11 +120,15 @@ cordon_err cordon_enroll_write_crl(cordon_db *db, int64_t now, uint32_t validity
     err = cordon_db_node_each(txn, collect_revoked, &list);
     if (err != CORDON_OK)
         goto out;
+    /* lastUpdate lies a minute back, as certificates' notBefore does, so that a peer
+     * whose clock runs a little slow accepts a CRL signed just now. */
+    int64_t this_update = now - 60;
     if (signer != NULL) {
-        err = cordon_signer_crl(signer, number, now, now + validity, list.items, list.n, &der);
+        err = cordon_signer_crl(signer, number, this_update, now + validity, list.items, list.n,
+                                &der);
     } else {
-        err = cordon_crl_create(ca_key, ca_cert, number, now, now + validity, list.items, list.n,
-                                &crl);
+        err = cordon_crl_create(ca_key, ca_cert, number, this_update, now + validity, list.items,
+                                list.n, &crl);
         if (err == CORDON_OK)
             err = cordon_crl_der(crl, &der);
     }

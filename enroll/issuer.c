@@ -22,8 +22,9 @@ struct pending {
     int64_t not_after;
     const cordon_buf *cert_der;
     const char *source;
-    /* set by the committer */
+    /* set by the committer, which then signals wake (under the issuer's lock) */
     bool done;
+    pthread_cond_t wake;
     unsigned status;
     const char *message;
 };
@@ -40,7 +41,6 @@ struct cordon_issuer {
 
     pthread_mutex_t lock;
     pthread_cond_t work;
-    pthread_cond_t done;
     struct pending *head, *tail;
     size_t queued;
     bool stopping;
@@ -143,7 +143,7 @@ static void commit_one(cordon_db_txn *txn, struct pending *p, char *label, size_
         err = cordon_db_token_put(txn, p->token_hash, &tok);
     }
     if (err == CORDON_ERR_EXISTS) {
-        /* A repeated 256-bit ID or 127-bit serial: the CSPRNG is broken. Refuse. */
+        /* A repeated 256-bit ID or 126-bit serial: the CSPRNG is broken. Refuse. */
         cordon_log_event(CORDON_LOG_ERROR, "enroll.id_collision");
         p->status = 500;
         p->message = "internal error: identifier collision";
@@ -225,12 +225,15 @@ static void *committer_main(void *arg)
 
         commit_batch(is, batch);
 
+        /* Each waiter is woken alone: a broadcast would also wake, for nothing, every
+         * thread whose issuance waits for a later commit. The pending lives on its
+         * waiter's stack, which cannot return before the lock is released. */
         pthread_mutex_lock(&is->lock);
         for (struct pending *p = batch, *next; p != NULL; p = next) {
             next = p->next;
             p->done = true;
+            pthread_cond_signal(&p->wake);
         }
-        pthread_cond_broadcast(&is->done);
     }
     pthread_mutex_unlock(&is->lock);
     return NULL;
@@ -266,7 +269,6 @@ cordon_err cordon_issuer_new(cordon_db *db, cordon_signer *signer, cordon_audit 
     pthread_mutex_init(&is->rate_lock, NULL);
     pthread_mutex_init(&is->lock, NULL);
     pthread_cond_init(&is->work, NULL);
-    pthread_cond_init(&is->done, NULL);
     if (pthread_create(&is->committer, NULL, committer_main, is) != 0) {
         cordon_ratelimit_free(is->per_source);
         cordon_ratelimit_free(is->per_token);
@@ -291,7 +293,6 @@ void cordon_issuer_free(cordon_issuer *is)
     pthread_mutex_destroy(&is->rate_lock);
     pthread_mutex_destroy(&is->lock);
     pthread_cond_destroy(&is->work);
-    pthread_cond_destroy(&is->done);
     free(is);
 }
 
@@ -370,6 +371,12 @@ unsigned cordon_issuer_enroll(cordon_issuer *is, const struct cordon_enroll_requ
     params.serial[0] |= 0x01; /* and never zero */
     params.not_before = now - BACKDATE;
     params.not_after = now + is->cfg.cert_validity;
+    if (params.not_after > is->cfg.ca_not_after)
+        params.not_after = is->cfg.ca_not_after;
+    if (params.not_after <= now) {
+        status = refuse(refusal, 503, "the overlay CA has expired; the operator must renew it");
+        goto audit_refusal;
+    }
     cordon_err err = cordon_csr_der(req->csr, &csr_der);
     if (err == CORDON_OK)
         err = cordon_signer_node_cert(is->signer, csr_der.data, csr_der.len, &params, cert_der);
@@ -394,6 +401,7 @@ unsigned cordon_issuer_enroll(cordon_issuer *is, const struct cordon_enroll_requ
         status = refuse(refusal, 503, "server busy; retry later");
         goto audit_refusal;
     }
+    pthread_cond_init(&p.wake, NULL);
     if (is->tail != NULL)
         is->tail->next = &p;
     else
@@ -402,8 +410,9 @@ unsigned cordon_issuer_enroll(cordon_issuer *is, const struct cordon_enroll_requ
     is->queued++;
     pthread_cond_signal(&is->work);
     while (!p.done)
-        pthread_cond_wait(&is->done, &is->lock);
+        pthread_cond_wait(&p.wake, &is->lock);
     pthread_mutex_unlock(&is->lock);
+    pthread_cond_destroy(&p.wake);
 
     status = p.status; /* the committer wrote the audit line */
     if (status == 201)

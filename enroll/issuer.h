@@ -27,6 +27,7 @@
 
 struct cordon_issuer_config {
     uint32_t cert_validity; /* seconds */
+    int64_t ca_not_after;   /* no node certificate outlives its CA */
     double source_rate;     /* enrollment requests per second per source address */
     double source_burst;
     double token_rate; /* enrollments per second per token */

@@ -9,6 +9,7 @@
 #include "common/parse.h"
 #include "enroll/admin.h"
 #include "enroll/server.h"
+#include "wire/overlay_doc.h"
 
 static const char usage[] =
     "usage: cordon-enroll COMMAND [OPTIONS]\n"
@@ -29,11 +30,11 @@ static const char usage[] =
     "         Revoke a node's certificate and publish a new CRL.\n"
     "  list   --dir DIR\n"
     "         Print every issued certificate as one JSON object per line.\n"
-    "  serve  --dir DIR --listen ADDR:PORT [--bootstrap HOST:PORT,...]\n"
+    "  serve  --dir DIR [--listen ADDR:PORT] [--bootstrap HOST:PORT,...]\n"
     "         [--source-rate R] [--source-burst B] [--token-rate R] [--token-burst B]\n"
     "         [--request-timeout SECONDS] [--ready-file PATH] [--verbose]\n"
     "         Serve enrollment over HTTPS until SIGINT or SIGTERM.\n"
-    "         --listen        address and port, e.g. 127.0.0.1:8443 or [::1]:8443\n"
+    "         --listen        address and port (default 127.0.0.1:8443), or [::1]:8443\n"
     "                         (port 0 picks a free port; see --ready-file)\n"
     "         --bootstrap     peers named in the overlay document\n"
     "         --source-rate   enrollments per second per client address (default 5)\n"
@@ -223,6 +224,11 @@ int main(int argc, char **argv)
             if (cordon_parse_list(bootstrap, serve.bootstrap, CORDON_BOOTSTRAP_MAX,
                                   &serve.n_bootstrap) != CORDON_OK)
                 return fail("--bootstrap: expected up to 64 HOST:PORT separated by commas");
+            for (size_t i = 0; i < serve.n_bootstrap; i++)
+                if (cordon_overlay_addr_check(serve.bootstrap[i]) != CORDON_OK)
+                    return fail("--bootstrap '%s': expected HOST:PORT or [V6]:PORT of at most %d "
+                                "characters",
+                                serve.bootstrap[i], CORDON_ADDR_TEXT_MAX - 1);
         }
         serve.dir = dir;
         err = cordon_serve(&serve);

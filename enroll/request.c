@@ -30,10 +30,12 @@ enum cordon_route cordon_enroll_route(const char *method, const char *path,
             return routes[i].route;
         refusal->status = 405;
         refusal->message = "method not allowed for this path";
+        refusal->allow = strcmp(routes[i].method, "GET") == 0 ? "GET, HEAD" : routes[i].method;
         return CORDON_ROUTE_NONE;
     }
     refusal->status = 404;
     refusal->message = "no such endpoint";
+    refusal->allow = NULL;
     return CORDON_ROUTE_NONE;
 }
 
@@ -93,6 +95,7 @@ static unsigned refuse(struct cordon_http_refusal *refusal, unsigned status, con
 {
     refusal->status = status;
     refusal->message = msg;
+    refusal->allow = NULL;
     return status;
 }
 

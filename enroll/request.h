@@ -26,6 +26,7 @@ enum cordon_route {
 struct cordon_http_refusal {
     unsigned status;     /* 400, 401, 403, 404, 405, 413, 415, 429, 500, 503 */
     const char *message; /* static text */
+    const char *allow;   /* for 405: the methods the path allows, else NULL */
 };
 
 /* Maps method and path (NUL-terminated, untrusted) to a route. On failure returns

@@ -21,6 +21,7 @@
 #include "common/hex.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/parse.h"
 #include "crypto/crypto.h"
 #include "crypto/overlay.h"
 #include "enroll/audit.h"
@@ -74,6 +75,8 @@ struct server {
     cordon_buf tls_key;  /* secret: the server's TLS key, PEM */
     cordon_buf tls_cert; /* server certificate followed by the CA certificate */
     cordon_buf ca_pem;
+    cordon_key_type ca_key_type;
+    int64_t ca_not_after;
     cordon_buf envelope; /* the signed overlay document, as served */
 
     pthread_mutex_t conn_lock;
@@ -247,7 +250,8 @@ static void observe_latency(struct server *s, struct request *req)
 }
 
 static enum MHD_Result send_bytes(struct server *s, struct MHD_Connection *c, struct request *req,
-                                  unsigned status, const char *type, const void *data, size_t len)
+                                  unsigned status, const char *type, const void *data, size_t len,
+                                  const char *allow)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
@@ -256,6 +260,8 @@ static enum MHD_Result send_bytes(struct server *s, struct MHD_Connection *c, st
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (allow != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     enum MHD_Result rc = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     if (req != NULL) {
@@ -268,7 +274,7 @@ static enum MHD_Result send_bytes(struct server *s, struct MHD_Connection *c, st
 }
 
 static enum MHD_Result send_error(struct server *s, struct MHD_Connection *c, struct request *req,
-                                  unsigned status, const char *message)
+                                  unsigned status, const char *message, const char *allow)
 {
     json_t *o = json_pack("{s:s}", "error", message);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -276,10 +282,10 @@ static enum MHD_Result send_error(struct server *s, struct MHD_Connection *c, st
     if (text != NULL) {
         size_t n = strlen(text);
         text[n] = '\n'; /* a trailing newline for people reading it with curl */
-        rc = send_bytes(s, c, req, status, "application/json", text, n + 1);
+        rc = send_bytes(s, c, req, status, "application/json", text, n + 1, allow);
     } else {
         static const char fallback[] = "{\"error\":\"internal error\"}\n";
-        rc = send_bytes(s, c, req, 500, "application/json", fallback, sizeof(fallback) - 1);
+        rc = send_bytes(s, c, req, 500, "application/json", fallback, sizeof(fallback) - 1, NULL);
     }
     free(text);
     json_decref(o);
@@ -327,9 +333,9 @@ static enum MHD_Result serve_crl(struct server *s, struct MHD_Connection *c, str
     if (err == CORDON_OK)
         err = cordon_crl_pem(crl, &pem);
     if (err == CORDON_OK)
-        rc = send_bytes(s, c, req, 200, "application/x-pem-file", pem.data, pem.len);
+        rc = send_bytes(s, c, req, 200, "application/x-pem-file", pem.data, pem.len, NULL);
     else
-        rc = send_error(s, c, req, 500, "no CRL available");
+        rc = send_error(s, c, req, 500, "no CRL available", NULL);
     cordon_crl_free(crl);
     cordon_buf_free(&der);
     cordon_buf_free(&pem);
@@ -355,7 +361,7 @@ static enum MHD_Result serve_metrics(struct server *s, struct MHD_Connection *c,
         crl_number = 0;
     cordon_db_abort(txn);
     if (err != CORDON_OK)
-        return send_error(s, c, req, 500, "database error");
+        return send_error(s, c, req, 500, "database error", NULL);
 
     err = cordon_buf_append_str(&out, "# HELP cordon_enroll_enrollments_total Enrollment "
                                       "requests by outcome.\n"
@@ -374,7 +380,7 @@ static enum MHD_Result serve_metrics(struct server *s, struct MHD_Connection *c,
             "# TYPE cordon_enroll_revocations gauge\ncordon_enroll_revocations %llu\n"
             "# HELP cordon_enroll_crl_number Number of the CRL being served.\n"
             "# TYPE cordon_enroll_crl_number gauge\ncordon_enroll_crl_number %llu\n"
-            "# HELP cordon_enroll_http_requests_total HTTP requests answered.\n"
+            "# HELP cordon_enroll_http_requests_total HTTP requests received.\n"
             "# TYPE cordon_enroll_http_requests_total counter\n"
             "cordon_enroll_http_requests_total %lu\n"
             "# HELP cordon_enroll_http_refused_total HTTP requests answered with an error.\n"
@@ -384,11 +390,14 @@ static enum MHD_Result serve_metrics(struct server *s, struct MHD_Connection *c,
             "request deadline.\n"
             "# TYPE cordon_enroll_slow_clients_cut_total counter\n"
             "cordon_enroll_slow_clients_cut_total %lu\n"
+            "# HELP cordon_enroll_crl_refreshes_total CRLs re-signed by the server.\n"
+            "# TYPE cordon_enroll_crl_refreshes_total counter\n"
+            "cordon_enroll_crl_refreshes_total %lu\n"
             "# HELP cordon_enroll_request_duration_seconds Time from request to answer.\n"
             "# TYPE cordon_enroll_request_duration_seconds histogram\n",
             tokens, nodes, (unsigned long long)revoked, (unsigned long long)crl_number,
             atomic_load(&s->http_requests), atomic_load(&s->http_refused),
-            atomic_load(&s->slow_cut));
+            atomic_load(&s->slow_cut), atomic_load(&s->crl_refreshes));
     unsigned long cumulative = 0;
     for (size_t i = 0; i < N_BOUNDS && err == CORDON_OK; i++) {
         cumulative += atomic_load(&s->latency_buckets[i]);
@@ -405,8 +414,8 @@ static enum MHD_Result serve_metrics(struct server *s, struct MHD_Connection *c,
                                 cumulative, (double)atomic_load(&s->latency_sum_us) / 1e6,
                                 atomic_load(&s->latency_count));
     enum MHD_Result rc = err == CORDON_OK ? send_bytes(s, c, req, 200, "text/plain; version=0.0.4",
-                                                       out.data, out.len)
-                                          : send_error(s, c, req, 500, "metrics too large");
+                                                       out.data, out.len, NULL)
+                                          : send_error(s, c, req, 500, "metrics too large", NULL);
     cordon_buf_free(&out);
     return rc;
 }
@@ -440,7 +449,7 @@ static cordon_err pem_certificate(const uint8_t *der, size_t len, cordon_buf *ou
 static enum MHD_Result serve_enroll(struct server *s, struct MHD_Connection *c, struct request *req)
 {
     struct cordon_enroll_request er;
-    struct cordon_http_refusal refusal = {0, NULL};
+    struct cordon_http_refusal refusal = {0, NULL, NULL};
     cordon_buf cert_der, chain;
     uint8_t node_id[CORDON_NODE_ID_LEN];
     enum MHD_Result rc;
@@ -480,11 +489,12 @@ static enum MHD_Result serve_enroll(struct server *s, struct MHD_Connection *c, 
     cordon_hex_encode(node_id, sizeof(node_id), hex);
     cordon_log(CORDON_LOG_INFO, "enroll.issued", "node=%s source=%s", hex, req->source);
     atomic_fetch_add(&s->outcomes[OUT_ISSUED], 1);
-    rc = send_bytes(s, c, req, 201, "application/pem-certificate-chain", chain.data, chain.len);
+    rc = send_bytes(s, c, req, 201, "application/pem-certificate-chain", chain.data, chain.len,
+                    NULL);
     goto out;
 refused:
     atomic_fetch_add(&s->outcomes[outcome_of(status)], 1);
-    rc = send_error(s, c, req, status, refusal.message);
+    rc = send_error(s, c, req, status, refusal.message, NULL);
 out:
     cordon_buf_free(&cert_der);
     cordon_buf_free(&chain);
@@ -543,26 +553,26 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         struct cordon_http_refusal refusal;
         req->route = cordon_enroll_route(method, url, &refusal);
         if (req->route == CORDON_ROUTE_NONE)
-            return send_error(s, c, req, refusal.status, refusal.message);
+            return send_error(s, c, req, refusal.status, refusal.message, refusal.allow);
         if (req->route == CORDON_ROUTE_ENROLL) {
             /* Cheap checks first: the source's rate, then the declared size. */
             if (!cordon_issuer_allow_source(s->issuer, key, key_len)) {
                 atomic_fetch_add(&s->outcomes[OUT_RATE_LIMITED], 1);
                 return send_error(s, c, req, 429,
-                                  "too many enrollment requests from this address; retry later");
+                                  "too many enrollment requests from this address; retry later",
+                                  NULL);
             }
             const char *cl =
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-            if (cl != NULL) {
-                char *end;
-                errno = 0;
-                unsigned long long n = strtoull(cl, &end, 10);
-                if (errno != 0 || end == cl || *end != '\0' || n > CORDON_HTTP_BODY_MAX) {
+            uint64_t declared;
+            if (cl != NULL &&
+                cordon_parse_u64(cl, 0, CORDON_HTTP_BODY_MAX, &declared) != CORDON_OK) {
+                {
                     atomic_fetch_add(&s->outcomes[OUT_TOO_LARGE], 1);
                     cordon_issuer_audit_refusal(s->issuer, req->source, 413,
                                                 "declared body too large");
                     return send_error(s, c, req, 413,
-                                      "request body too large: a CSR is at most 8192 bytes");
+                                      "request body too large: a CSR is at most 8192 bytes", NULL);
                 }
             }
         }
@@ -581,9 +591,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     switch (req->route) {
     case CORDON_ROUTE_CA:
-        return send_bytes(s, c, req, 200, "application/x-pem-file", s->ca_pem.data, s->ca_pem.len);
+        return send_bytes(s, c, req, 200, "application/x-pem-file", s->ca_pem.data, s->ca_pem.len,
+                          NULL);
     case CORDON_ROUTE_OVERLAY:
-        return send_bytes(s, c, req, 200, "application/json", s->envelope.data, s->envelope.len);
+        return send_bytes(s, c, req, 200, "application/json", s->envelope.data, s->envelope.len,
+                          NULL);
     case CORDON_ROUTE_CRL:
         return serve_crl(s, c, req);
     case CORDON_ROUTE_METRICS:
@@ -591,7 +603,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     case CORDON_ROUTE_ENROLL:
         return serve_enroll(s, c, req);
     default:
-        return send_error(s, c, req, 404, "no such endpoint");
+        return send_error(s, c, req, 404, "no such endpoint", NULL);
     }
 }
 
@@ -630,7 +642,7 @@ static cordon_err build_envelope(struct server *s)
     if (err == CORDON_OK)
         err = cordon_signer_document(s->signer, text.data, text.len, sig, &sig_len);
     if (err == CORDON_OK)
-        err = cordon_overlay_envelope_encode(cordon_overlay_alg(CORDON_KEY_P256), text.data,
+        err = cordon_overlay_envelope_encode(cordon_overlay_alg(s->ca_key_type), text.data,
                                              text.len, sig, sig_len, &s->envelope);
     cordon_buf_free(&text);
     return err;
@@ -664,19 +676,9 @@ static cordon_err refresh_crl(struct server *s, bool force)
 
 static cordon_err write_ready_file(const char *path, unsigned port)
 {
-    char tmp[4096], text[16];
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
-        return CORDON_ERR_INVAL;
-    n = snprintf(text, sizeof(text), "%u\n", port);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return CORDON_ERR_IO;
-    bool ok = write(fd, text, (size_t)n) == n;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0)
-        return CORDON_ERR_IO;
-    return CORDON_OK;
+    char text[16];
+    int n = snprintf(text, sizeof(text), "%u\n", port);
+    return cordon_write_file(path, text, (size_t)n, 0644);
 }
 
 cordon_err cordon_serve(const struct cordon_serve_config *cfg)
@@ -709,6 +711,22 @@ cordon_err cordon_serve(const struct cordon_serve_config *cfg)
         fprintf(stderr, "cordon-enroll: cannot load the overlay in %s: %s\n", cfg->dir,
                 cordon_strerror(err));
         goto out;
+    }
+
+    {
+        cordon_cert *ca = NULL;
+        int64_t nb;
+        err = cordon_cert_parse(s->ca_pem.data, s->ca_pem.len, &ca);
+        if (err == CORDON_OK)
+            err = cordon_cert_validity(ca, &nb, &s->ca_not_after);
+        if (err == CORDON_OK)
+            s->ca_key_type = cordon_cert_key_type(ca);
+        cordon_cert_free(ca);
+        if (err != CORDON_OK) {
+            fprintf(stderr, "cordon-enroll: cannot read the CA certificate: %s\n",
+                    cordon_strerror(err));
+            goto out;
+        }
     }
 
     /* The signer forks before any thread exists and before the front reads a key. */
@@ -758,6 +776,7 @@ cordon_err cordon_serve(const struct cordon_serve_config *cfg)
 
     struct cordon_issuer_config icfg = {
         .cert_validity = s->params.cert_validity,
+        .ca_not_after = s->ca_not_after,
         .source_rate = cfg->source_rate,
         .source_burst = cfg->source_burst,
         .token_rate = cfg->token_rate,
@@ -796,8 +815,11 @@ cordon_err cordon_serve(const struct cordon_serve_config *cfg)
     unsigned port = info ? info->port : 0;
     cordon_log(CORDON_LOG_INFO, "serve.started", "overlay=%s listen=%s port=%u", s->overlay,
                cfg->listen, port);
-    if (cfg->ready_file != NULL && (err = write_ready_file(cfg->ready_file, port)) != CORDON_OK)
+    if (cfg->ready_file != NULL && (err = write_ready_file(cfg->ready_file, port)) != CORDON_OK) {
+        fprintf(stderr, "cordon-enroll: cannot write --ready-file %s: %s\n", cfg->ready_file,
+                cordon_strerror(err));
         goto out;
+    }
 
     uint64_t next_crl_check = mono_us() / 1000 + CRL_CHECK_EVERY_MS;
     for (;;) {
@@ -808,6 +830,12 @@ cordon_err cordon_serve(const struct cordon_serve_config *cfg)
             break;
         }
         watchdog_tick(s);
+        if (!cordon_signer_alive(s->signer)) {
+            /* Fail closed and loudly: a supervisor restarts the whole service. */
+            cordon_log_event(CORDON_LOG_ERROR, "signer.died");
+            err = CORDON_ERR_PROTOCOL;
+            goto out;
+        }
         if (mono_us() / 1000 >= next_crl_check) {
             (void)refresh_crl(s, false);
             next_crl_check = mono_us() / 1000 + CRL_CHECK_EVERY_MS;

@@ -161,7 +161,13 @@ static cordon_err handle_node_cert(struct cordon_signer_state *st, cordon_reader
         p.not_after <= p.not_before ||
         p.not_after - p.not_before > (int64_t)st->policy.max_validity + NOT_BEFORE_SKEW)
         return CORDON_ERR_INVAL;
-    cordon_err err = cordon_csr_parse(csr_r.data, csr_r.len, &csr);
+    int64_t ca_nb, ca_na;
+    cordon_err err = cordon_cert_validity(st->ca_cert, &ca_nb, &ca_na);
+    if (err != CORDON_OK)
+        return err;
+    if (p.not_after > ca_na)
+        return CORDON_ERR_INVAL; /* no node certificate outlives its CA */
+    err = cordon_csr_parse(csr_r.data, csr_r.len, &csr);
     if (err != CORDON_OK)
         goto out;
     err = cordon_cert_issue_node(csr, &p, st->ca_key, st->ca_cert, &cert);
@@ -458,13 +464,25 @@ cordon_err cordon_signer_start(const char *key_path, const char *cert_path,
     return CORDON_OK;
 }
 
+bool cordon_signer_alive(cordon_signer *s)
+{
+    int status;
+    if (s->pid <= 0)
+        return false;
+    if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+        s->pid = 0;
+        return false;
+    }
+    return true;
+}
+
 void cordon_signer_stop(cordon_signer *s)
 {
     if (s == NULL)
         return;
     close(s->fd);
     int status;
-    while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
+    while (s->pid > 0 && waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
         ;
     pthread_mutex_destroy(&s->lock);
     free(s);

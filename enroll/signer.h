@@ -18,6 +18,7 @@
 #ifndef CORDON_ENROLL_SIGNER_H
 #define CORDON_ENROLL_SIGNER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +64,8 @@ typedef struct cordon_signer cordon_signer;
 CORDON_MUST_CHECK cordon_err cordon_signer_start(const char *key_path, const char *cert_path,
                                                  const struct cordon_signer_policy *policy,
                                                  cordon_signer **out);
+/* false once the signer process has exited (it is reaped then). */
+bool cordon_signer_alive(cordon_signer *s);
 /* Closes the channel and reaps the child. Accepts NULL. */
 void cordon_signer_stop(cordon_signer *s);
 

@@ -325,7 +325,8 @@ cordon_err cordon_enroll_node(const struct cordon_enroll_options *o,
     err = request(o, "/v1/enroll", &ca_pem, auth, &csr_pem, CORDON_CHAIN_MAX, &chain);
     cordon_wipe(auth, sizeof(auth));
     if (err != CORDON_OK) {
-        fprintf(stderr, "cordon-peer: cannot reach %s: %s\n", o->server, chain.error);
+        fprintf(stderr, "cordon-peer: enrollment request to %s failed: %s\n", o->server,
+                chain.error);
         goto out;
     }
     if (chain.status != 201) {
