@@ -20,6 +20,8 @@ struct cordon_ratelimit {
     size_t slots;    /* a power of two, at least 2 * capacity */
     size_t count;
     uint64_t seed;
+    uint64_t next_sweep_ms; /* no entry can have refilled before then: a sweep would free
+                               nothing, so a full table refuses new keys at once */
     struct entry *table;
 };
 
@@ -108,27 +110,36 @@ static struct entry *probe(const cordon_ratelimit *rl, const uint8_t *key, size_
     }
 }
 
-/* Drops every entry whose bucket is full again; such a key behaves as a new one. */
+/* Drops every entry whose bucket is full again; such a key behaves as a new one. Also
+ * notes when the next entry could refill, so that a flood of new keys against a full
+ * table costs one comparison each, not a rebuild. */
 static void sweep(cordon_ratelimit *rl, uint64_t now_ms)
 {
+    if (now_ms < rl->next_sweep_ms)
+        return;
     struct entry *old = rl->table;
     struct entry *fresh = calloc(rl->slots, sizeof(struct entry));
     if (fresh == NULL)
         return; /* keep the table as it is: new keys are refused until memory returns */
     rl->table = fresh;
     rl->count = 0;
+    double soonest = -1;
     for (size_t i = 0; i < rl->slots; i++) {
         if (!old[i].used)
             continue;
         refill(rl, &old[i], now_ms);
         if (old[i].tokens >= rl->burst)
             continue;
+        double wait_ms = (rl->burst - old[i].tokens) / rl->rate_per_ms;
+        if (soonest < 0 || wait_ms < soonest)
+            soonest = wait_ms;
         bool found;
         struct entry *e = probe(rl, old[i].key, old[i].key_len, &found);
         *e = old[i];
         rl->count++;
     }
     free(old);
+    rl->next_sweep_ms = soonest < 0 ? now_ms : now_ms + (uint64_t)soonest + 1;
 }
 
 bool cordon_ratelimit_has(const cordon_ratelimit *rl, const void *key, size_t key_len)

@@ -345,10 +345,20 @@ cordon_err cordon_db_node_add(cordon_db_txn *t, const struct cordon_node_record 
 
 cordon_err cordon_db_node_update(cordon_db_txn *t, const struct cordon_node_record *rec)
 {
-    MDB_val v;
-    cordon_err err = get(t, t->db->nodes, rec->node_id, CORDON_NODE_ID_LEN, &v);
+    struct cordon_node_record old;
+    cordon_err err = cordon_db_node_get(t, rec->node_id, &old);
     if (err != CORDON_OK)
         return err;
+    bool new_serial = memcmp(old.serial, rec->serial, CORDON_SERIAL_LEN) != 0;
+    cordon_node_record_clear(&old);
+    /* A renewal brings a new serial: it must be unused, and the old one stays reserved
+     * (it may still be listed in a CRL), so serials never repeat. */
+    if (new_serial) {
+        err = put(t, t->db->serials, rec->serial, CORDON_SERIAL_LEN, rec->node_id,
+                  CORDON_NODE_ID_LEN, MDB_NOOVERWRITE);
+        if (err != CORDON_OK)
+            return err;
+    }
     return node_put(t, rec, 0);
 }
 

@@ -27,7 +27,7 @@
 
 struct cordon_enroll_options {
     const char *dir;
-    const char *server;         /* https://HOST:PORT */
+    char *server;               /* https://HOST:PORT, without a trailing slash */
     const char *token;          /* cdt_... */
     const char *ca_fingerprint; /* "sha256:HEX" (colons allowed), or NULL */
     const char *cacert;         /* path, or NULL */

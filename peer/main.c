@@ -69,7 +69,7 @@ int main(int argc, char **argv)
             o.dir = optarg;
             break;
         case OPT_SERVER:
-            o.server = optarg;
+            o.server = optarg; /* argv is ours to trim */
             break;
         case OPT_TOKEN:
             o.token = optarg;
@@ -96,6 +96,9 @@ int main(int argc, char **argv)
         return fail("unexpected argument '%s'", argv[optind]);
     if (o.dir == NULL || o.server == NULL || o.token == NULL)
         return fail("enroll needs --dir, --server and --token");
+    /* "https://host:port/" and "https://host:port" name the same server. */
+    for (size_t n = strlen(o.server); n > 8 && o.server[n - 1] == '/'; n--)
+        o.server[n - 1] = '\0';
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "cordon-peer: cannot initialize libcurl\n");

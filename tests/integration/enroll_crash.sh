@@ -6,7 +6,8 @@
 # serials never repeat; the quota holds exactly (enrolling until refusal yields exactly 60
 # certificates in all, never more); the signer died with the server; the audit log's
 # "issued" lines name only recorded nodes.
-# shellcheck source=tests/integration/lib.sh
+# shellcheck source=lib.sh
+# shellcheck disable=SC2016
 . "$(dirname "$0")/lib.sh"
 
 QUOTA=60
