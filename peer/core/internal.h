@@ -1,0 +1,250 @@
+/*
+ * peer/core/internal.h — the state of one overlay core and the functions its modules call
+ * on each other. Not a public header: the host uses core.h only; tests may use this one.
+ *
+ *   table.c    k-buckets: admission (long-lived preference, per-prefix limit, churn
+ *              limiter), failures and eviction, the k closest contacts to a target
+ *   rpc.c      pending requests: transaction IDs, timeouts, retries, matching answers
+ *   lookup.c   iterative lookups over disjoint paths
+ *   limits.c   per-node token buckets, the global inbound budget, the churn limiter
+ *   core.c     the public API: message dispatch, serving requests, join, refresh, status
+ *
+ * Re-entrancy: a lookup callback may call back into the core (start a lookup, forget a
+ * node, read the status), but not free it. host->send must not call back into the core;
+ * a failed link is reported later through cordon_core_link_failed().
+ */
+#ifndef CORDON_PEER_CORE_INTERNAL_H
+#define CORDON_PEER_CORE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ratelimit.h"
+#include "peer/core/core.h"
+#include "peer/core/id.h"
+
+/* ---- routing table -------------------------------------------------------------------- */
+
+struct table_entry {
+    uint64_t last_seen_ms; /* last accepted message from it */
+    struct cordon_contact c;
+    uint8_t fails; /* consecutive failures; fail_evict of them evict */
+};
+
+/* One k-bucket, allocated when its first contact arrives and grown up to k entries. */
+struct bucket {
+    uint64_t last_active_ms; /* last lookup into its range or message from a resident */
+    uint16_t n, cap;
+    bool has_repl;      /* a newcomer waits for a resident to fail */
+    bool check_pending; /* a ping to the least-recently-seen resident is out */
+    struct cordon_contact repl;
+    struct table_entry e[];
+};
+
+/* ---- requests in flight --------------------------------------------------------------- */
+
+enum pending_purpose {
+    PURPOSE_PLAIN = 0,
+    PURPOSE_JOIN,   /* a bootstrap ping: the self-lookup starts when all are resolved */
+    PURPOSE_CHECK,  /* a ping to a full bucket's least-recently-seen resident */
+    PURPOSE_LOOKUP, /* a FIND_NODE of a lookup path */
+};
+
+struct pending {
+    uint64_t deadline_ms;
+    struct cordon_contact to;
+    uint8_t target[CORDON_NODE_ID_LEN]; /* FIND_NODE only */
+    uint32_t txid;
+    uint32_t timeout_ms; /* of the current try; doubles on each retry */
+    uint32_t lookup;     /* serial of the lookup it serves (PURPOSE_LOOKUP) */
+    uint8_t type;        /* CORDON_MSG_PING or CORDON_MSG_FIND_NODE */
+    uint8_t purpose;
+    uint8_t tries; /* retries sent so far */
+    uint8_t path;  /* lookup path */
+};
+
+enum rpc_outcome {
+    RPC_ANSWERED, /* PONG or NODES */
+    RPC_REFUSED,  /* an ERROR answer */
+    RPC_FAILED,   /* timeout after retries, link failure, or the node was forgotten */
+};
+
+/* ---- lookups -------------------------------------------------------------------------- */
+
+enum cand_state { CAND_NEW = 0, CAND_INFLIGHT, CAND_ANSWERED };
+
+struct cand {
+    struct cordon_contact c;
+    uint8_t state;
+    uint8_t depth; /* requests on the chain that led to it, itself included */
+};
+
+struct lookup_path {
+    struct cand *cand; /* sorted by distance to the target, at most shortlist_cap */
+    uint16_t n;
+    uint16_t inflight;
+    uint16_t queries;
+    bool done;
+};
+
+struct claim {
+    uint8_t id[CORDON_NODE_ID_LEN];
+    uint8_t path; /* CLAIM_FORGOTTEN for nodes the host made the core forget */
+};
+#define CLAIM_FORGOTTEN 0xff
+
+enum lookup_kind { LOOKUP_USER = 0, LOOKUP_SELF, LOOKUP_REFRESH };
+
+struct lookup {
+    uint32_t serial;
+    uint8_t kind;
+    uint8_t target[CORDON_NODE_ID_LEN];
+    cordon_lookup_cb cb;
+    void *arg;
+    struct cordon_lookup_stats stats;
+    uint16_t npaths, shortlist_cap, query_cap;
+    uint16_t nclaims, claims_cap;
+    struct claim *claims; /* every node queried by some path, and forgotten ones */
+    size_t bytes;         /* heap held, for cordon_core_memory */
+    struct lookup_path path[CORDON_PATHS_MAX];
+};
+
+/* ---- churn limiter -------------------------------------------------------------------- */
+
+struct churn_entry {
+    uint64_t window_start_ms; /* first re-admission of the current window */
+    uint64_t last_ms;         /* last eviction or re-admission: the oldest entry goes first */
+    uint8_t id[CORDON_NODE_ID_LEN];
+    uint32_t rejoins; /* re-admissions in the current window */
+    bool out;         /* evicted and not re-admitted since */
+};
+
+struct token_bucket {
+    double tokens;
+    uint64_t last_ms;
+};
+
+/* Observes every FIND_NODE a lookup path sends (tests check disjointness with it). */
+typedef void (*cordon_core_query_hook)(void *ctx, uint32_t lookup, unsigned path,
+                                       const struct cordon_contact *to);
+
+struct cordon_core {
+    struct cordon_core_config cfg;
+    struct cordon_contact self;
+    struct cordon_core_host host;
+    struct cordon_core_status st; /* counters; sizes are filled in by cordon_core_status */
+
+    struct bucket *buckets[CORDON_ID_BITS];
+    size_t table_size, buckets_used, table_bytes;
+
+    struct pending *pend; /* unordered; grown and shrunk between 16 and CORDON_PENDING_MAX */
+    size_t npend, pend_cap;
+
+    struct lookup *lookups[CORDON_LOOKUPS_MAX];
+    size_t nlookups;
+    uint32_t next_serial;
+    bool stalled; /* a lookup could not send for a full pending table */
+
+    cordon_ratelimit *rate_request, *rate_routing;
+    struct token_bucket global;   /* inbound_rate per second, for every message */
+    struct token_bucket overflow; /* shared by senders the per-node tables cannot track */
+
+    struct churn_entry *churn; /* grown up to CORDON_CHURN_TRACKED_MAX */
+    size_t nchurn, churn_cap;
+
+    uint64_t now_ms; /* the latest time the host gave (forget has none of its own) */
+    bool joined;
+    bool self_lookup_due; /* the join's self-lookup waits for a free lookup slot */
+    uint32_t join_pings;  /* bootstrap pings not yet resolved */
+    uint64_t refresh_at;
+    /* A refresh pass walks the buckets one lookup at a time: */
+    unsigned refresh_bucket; /* the next bucket to consider */
+    bool refresh_running;    /* its lookup is out */
+    bool refresh_continue;   /* its lookup ended: go on at the end of the event */
+
+    cordon_core_query_hook query_hook;
+    void *query_hook_ctx;
+};
+
+/* core.c */
+void cordon_core_fill_random(cordon_core *core, void *out, size_t n);
+/* Encodes m and hands it to host->send. */
+void cordon_core_send_msg(cordon_core *core, const struct cordon_contact *to,
+                          const struct cordon_msg *m);
+/* A refresh lookup ended: the pass goes on to the next stale bucket. */
+void cordon_core_refresh_done(cordon_core *core);
+/* A bootstrap ping was answered or failed: the last one starts the self-lookup. */
+void cordon_core_join_pinged(cordon_core *core, uint64_t now_ms);
+void cordon_core_set_query_hook(cordon_core *core, cordon_core_query_hook hook, void *ctx);
+
+/* table.c */
+/* A proven node sent an accepted message: refresh it, or try to admit it. */
+void cordon_table_seen(cordon_core *core, uint64_t now_ms, const struct cordon_contact *c);
+/* A request to id failed: count it; fail_evict in a row evict the contact. */
+void cordon_table_failed(cordon_core *core, uint64_t now_ms, const uint8_t id[CORDON_NODE_ID_LEN]);
+/* Drops id without counting an eviction (revocation). true when it was there. */
+bool cordon_table_remove(cordon_core *core, uint64_t now_ms, const uint8_t id[CORDON_NODE_ID_LEN]);
+struct table_entry *cordon_table_find(cordon_core *core, const uint8_t id[CORDON_NODE_ID_LEN]);
+/* Up to max contacts closest to target, closest first, leaving out `exclude` (may be NULL)
+ * and, when healthy_only, contacts with failures. Returns how many. */
+size_t cordon_table_closest(const cordon_core *core, const uint8_t target[CORDON_NODE_ID_LEN],
+                            const uint8_t *exclude, bool healthy_only, struct cordon_contact *out,
+                            size_t max);
+/* A lookup into target's range counts as activity of that bucket. */
+void cordon_table_touch(cordon_core *core, uint64_t now_ms,
+                        const uint8_t target[CORDON_NODE_ID_LEN]);
+/* The check ping of bucket b was resolved. */
+void cordon_table_check_done(cordon_core *core, unsigned b);
+void cordon_table_free(cordon_core *core);
+
+/* rpc.c */
+/* Sends a request and records it. CORDON_ERR_BUSY when CORDON_PENDING_MAX are in flight. */
+CORDON_MUST_CHECK cordon_err cordon_rpc_request(cordon_core *core, uint64_t now_ms,
+                                                const struct cordon_contact *to, uint8_t type,
+                                                const uint8_t *target, uint8_t purpose,
+                                                uint32_t lookup, uint8_t path);
+/* An answer arrived from a proven node: match it to a pending request or drop it. */
+void cordon_rpc_answer(cordon_core *core, uint64_t now_ms, const struct cordon_contact *from,
+                       const struct cordon_msg *m);
+void cordon_rpc_tick(cordon_core *core, uint64_t now_ms);
+void cordon_rpc_link_failed(cordon_core *core, uint64_t now_ms, const struct cordon_contact *to);
+/* Drops every request to id, resolving it as failed without counting against the node. */
+void cordon_rpc_forget(cordon_core *core, uint64_t now_ms, const uint8_t id[CORDON_NODE_ID_LEN]);
+uint64_t cordon_rpc_next_deadline(const cordon_core *core);
+size_t cordon_rpc_memory(const cordon_core *core);
+void cordon_rpc_free(cordon_core *core);
+
+/* lookup.c */
+CORDON_MUST_CHECK cordon_err cordon_lookups_start(cordon_core *core, uint64_t now_ms,
+                                                  const uint8_t target[CORDON_NODE_ID_LEN],
+                                                  uint8_t kind, cordon_lookup_cb cb, void *arg);
+/* The outcome of a lookup's request (m is the answer when RPC_ANSWERED, else NULL). */
+void cordon_lookups_resolved(cordon_core *core, uint64_t now_ms, const struct pending *p,
+                             enum rpc_outcome outcome, const struct cordon_msg *m);
+/* A lookup's request was sent again after a timeout. */
+void cordon_lookups_resent(cordon_core *core, const struct pending *p);
+/* Removes id from every running lookup and keeps it from coming back. */
+void cordon_lookups_forget(cordon_core *core, uint64_t now_ms,
+                           const uint8_t id[CORDON_NODE_ID_LEN]);
+/* Lets stalled lookups send now that the pending table may have room. */
+void cordon_lookups_pump_all(cordon_core *core, uint64_t now_ms);
+size_t cordon_lookups_memory(const cordon_core *core);
+void cordon_lookups_free(cordon_core *core);
+
+/* limits.c */
+CORDON_MUST_CHECK cordon_err cordon_limits_init(cordon_core *core);
+/* One message against the global inbound budget; false: over it. */
+bool cordon_limits_global(cordon_core *core, uint64_t now_ms);
+/* One request (and, for routing queries, one routing token) from node id; false: over. */
+bool cordon_limits_node(cordon_core *core, uint64_t now_ms, const uint8_t id[CORDON_NODE_ID_LEN],
+                        bool routing);
+/* The table evicted id. */
+void cordon_churn_evicted(cordon_core *core, uint64_t now_ms, const uint8_t id[CORDON_NODE_ID_LEN]);
+/* id is about to enter the table: false (and refused_churn counted) when it rejoined too
+ * often; true records the re-admission. */
+bool cordon_churn_admit(cordon_core *core, uint64_t now_ms, const uint8_t id[CORDON_NODE_ID_LEN]);
+size_t cordon_limits_memory(const cordon_core *core);
+void cordon_limits_free(cordon_core *core);
+
+#endif

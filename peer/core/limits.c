@@ -1,0 +1,172 @@
+/*
+ * peer/core/limits.c — what a core refuses before it does any work: the global inbound
+ * budget (one token bucket for every message, inbound_rate per second, one second deep),
+ * per-node token buckets for requests and for routing queries (common/ratelimit.h, keyed
+ * by the proven node ID, at most CORDON_RATE_NODES_MAX busy senders each; the senders
+ * beyond share an overflow bucket of inbound_rate / CORDON_OVERFLOW_SHARE per second), and
+ * the churn limiter that keeps node IDs which leave and come
+ * back too often out of the routing table.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "peer/core/internal.h"
+
+static uint64_t random_seed(cordon_core *core)
+{
+    uint64_t seed;
+    cordon_core_fill_random(core, &seed, sizeof(seed));
+    return seed;
+}
+
+/* A plain token bucket: `rate` tokens a second, one second deep. */
+static bool bucket_take(struct token_bucket *b, double rate, uint64_t now_ms)
+{
+    if (now_ms > b->last_ms) {
+        b->tokens += (double)(now_ms - b->last_ms) * rate / 1000.0;
+        if (b->tokens > rate)
+            b->tokens = rate;
+        b->last_ms = now_ms;
+    }
+    if (b->tokens < 1.0)
+        return false;
+    b->tokens -= 1.0;
+    return true;
+}
+
+static double overflow_rate(const cordon_core *core)
+{
+    double rate = (double)core->cfg.params.inbound_rate / CORDON_OVERFLOW_SHARE;
+    return rate < 1.0 ? 1.0 : rate;
+}
+
+cordon_err cordon_limits_init(cordon_core *core)
+{
+    const struct cordon_overlay_params *p = &core->cfg.params;
+    cordon_err err = cordon_ratelimit_new(p->request_rate, p->request_burst, CORDON_RATE_NODES_MAX,
+                                          random_seed(core), &core->rate_request);
+    if (err != CORDON_OK)
+        return err;
+    err = cordon_ratelimit_new(p->routing_rate, p->routing_burst, CORDON_RATE_NODES_MAX,
+                               random_seed(core), &core->rate_routing);
+    if (err != CORDON_OK)
+        return err;
+    core->global.tokens = p->inbound_rate;
+    core->overflow.tokens = overflow_rate(core);
+    return CORDON_OK;
+}
+
+bool cordon_limits_global(cordon_core *core, uint64_t now_ms)
+{
+    return bucket_take(&core->global, core->cfg.params.inbound_rate, now_ms);
+}
+
+/* One token from id's bucket in rl. A sender the table cannot track (it is full of busy
+ * senders: a hot spot, or Sybils holding it) draws from the overflow bucket that all such
+ * senders share, so honest crowds are served and a crowd of Sybils gets only that share
+ * of the inbound budget. */
+static bool node_take(cordon_core *core, cordon_ratelimit *rl, const uint8_t id[CORDON_NODE_ID_LEN],
+                      uint64_t now_ms)
+{
+    if (cordon_ratelimit_take(rl, id, CORDON_NODE_ID_LEN, now_ms))
+        return true;
+    if (cordon_ratelimit_has(rl, id, CORDON_NODE_ID_LEN))
+        return false; /* its own bucket is empty */
+    return bucket_take(&core->overflow, overflow_rate(core), now_ms);
+}
+
+bool cordon_limits_node(cordon_core *core, uint64_t now_ms, const uint8_t id[CORDON_NODE_ID_LEN],
+                        bool routing)
+{
+    /* Every request pays a request token, so a refused routing query still counts
+     * against the sender's request budget. */
+    if (!node_take(core, core->rate_request, id, now_ms))
+        return false;
+    return !routing || node_take(core, core->rate_routing, id, now_ms);
+}
+
+static struct churn_entry *churn_find(cordon_core *core, const uint8_t id[CORDON_NODE_ID_LEN])
+{
+    for (size_t i = 0; i < core->nchurn; i++)
+        if (cordon_id_equal(core->churn[i].id, id))
+            return &core->churn[i];
+    return NULL;
+}
+
+/* A slot for a new ID: a free one (growing the array), else the oldest entry's. */
+static struct churn_entry *churn_slot(cordon_core *core)
+{
+    if (core->nchurn == core->churn_cap && core->churn_cap < CORDON_CHURN_TRACKED_MAX) {
+        size_t cap = core->churn_cap == 0 ? 16 : core->churn_cap * 2;
+        if (cap > CORDON_CHURN_TRACKED_MAX)
+            cap = CORDON_CHURN_TRACKED_MAX;
+        struct churn_entry *grown = realloc(core->churn, cap * sizeof(*grown));
+        if (grown != NULL) {
+            core->churn = grown;
+            core->churn_cap = cap;
+        }
+    }
+    if (core->nchurn < core->churn_cap)
+        return &core->churn[core->nchurn++];
+    if (core->nchurn == 0)
+        return NULL; /* out of memory before the first entry */
+    struct churn_entry *oldest = &core->churn[0];
+    for (size_t i = 1; i < core->nchurn; i++)
+        if (core->churn[i].last_ms < oldest->last_ms)
+            oldest = &core->churn[i];
+    return oldest;
+}
+
+void cordon_churn_evicted(cordon_core *core, uint64_t now_ms, const uint8_t id[CORDON_NODE_ID_LEN])
+{
+    struct churn_entry *e = churn_find(core, id);
+    if (e == NULL) {
+        e = churn_slot(core);
+        if (e == NULL)
+            return;
+        memset(e, 0, sizeof(*e));
+        memcpy(e->id, id, CORDON_NODE_ID_LEN);
+    }
+    e->out = true;
+    e->last_ms = now_ms;
+}
+
+bool cordon_churn_admit(cordon_core *core, uint64_t now_ms, const uint8_t id[CORDON_NODE_ID_LEN])
+{
+    struct churn_entry *e = churn_find(core, id);
+    if (e == NULL || !e->out)
+        return true; /* a first admission is never limited */
+    uint64_t window_ms = (uint64_t)core->cfg.params.churn_window * 1000;
+    if (e->rejoins > 0 && now_ms >= e->window_start_ms + window_ms)
+        e->rejoins = 0; /* the window has passed */
+    if (e->rejoins >= core->cfg.params.churn_max_rejoins) {
+        core->st.refused_churn++;
+        return false;
+    }
+    if (e->rejoins == 0)
+        e->window_start_ms = now_ms;
+    e->rejoins++;
+    e->out = false;
+    e->last_ms = now_ms;
+    return true;
+}
+
+size_t cordon_limits_memory(const cordon_core *core)
+{
+    size_t bytes = core->churn_cap * sizeof(struct churn_entry);
+    if (core->rate_request != NULL)
+        bytes += cordon_ratelimit_memory(core->rate_request);
+    if (core->rate_routing != NULL)
+        bytes += cordon_ratelimit_memory(core->rate_routing);
+    return bytes;
+}
+
+void cordon_limits_free(cordon_core *core)
+{
+    cordon_ratelimit_free(core->rate_request);
+    cordon_ratelimit_free(core->rate_routing);
+    free(core->churn);
+    core->rate_request = core->rate_routing = NULL;
+    core->churn = NULL;
+    core->nchurn = core->churn_cap = 0;
+}

@@ -1,0 +1,292 @@
+/* sim/main.c — `cordon-sim`: argument parsing and the summary; the work is in sim.c. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/parse.h"
+#include "sim/sim.h"
+
+static const char usage[] =
+    "usage: cordon-sim --nodes N --lookups L --seed S [options]\n"
+    "\n"
+    "Runs N overlay cores (the same code as cordon-peer) on a virtual network with a\n"
+    "virtual clock, then L lookups from random honest nodes to random targets, and prints\n"
+    "a summary. The same seed and options give the same run, event for event (compare the\n"
+    "digest). A lookup succeeds when its result holds the live honest node closest to the\n"
+    "target.\n"
+    "\n"
+    "  --nodes N            nodes that join, one every --join-interval (default 1000)\n"
+    "  --lookups L          lookups after the overlay settled (default 1000)\n"
+    "  --seed S             seed of every random choice (default 1)\n"
+    "  --k K                bucket size and lookup result size (default 20)\n"
+    "  --alpha A            parallel requests per lookup path (default 3)\n"
+    "  --disjoint D         disjoint lookup paths (default 4)\n"
+    "  --adversary KIND:SHARE  a share (0..1) of the nodes behaves as KIND; repeatable:\n"
+    "                       drop     joins, then answers nothing\n"
+    "                       eclipse  answers lookups only with colluders closest to the target\n"
+    "                       flood    sends requests far above the limits (--flood-rate)\n"
+    "                       flap     leaves and rejoins as fast as it can (--flap-period)\n"
+    "  --loss P             probability (0..1) that a message is lost (default 0)\n"
+    "  --churn PER_MINUTE   honest nodes replaced per virtual minute while lookups run\n"
+    "  --latency MIN:MAX    one-way latency in ms, uniform (default 10:60)\n"
+    "  --join-interval MS   time between two joins (default 10)\n"
+    "  --settle MS          quiet time after the last join (default 60000)\n"
+    "  --lookup-interval MS time between two lookup starts (default 5)\n"
+    "  --flood-rate R       requests per second per flooder, 1..1000 (default 200)\n"
+    "  --flap-period MS     a flapper's up+down cycle (default 2000)\n"
+    "  --partition SHARE:START:END  cut SHARE of the nodes off from START to END ms after\n"
+    "                       the lookups begin\n"
+    "  --json               print the summary as one JSON object on stdout\n"
+    "  --help               this text\n";
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "cordon-sim: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(cordon-sim --help lists the options)\n");
+    return 2;
+}
+
+enum {
+    OPT_NODES = 1,
+    OPT_LOOKUPS,
+    OPT_SEED,
+    OPT_K,
+    OPT_ALPHA,
+    OPT_DISJOINT,
+    OPT_ADVERSARY,
+    OPT_LOSS,
+    OPT_CHURN,
+    OPT_LATENCY,
+    OPT_JOIN_INTERVAL,
+    OPT_SETTLE,
+    OPT_LOOKUP_INTERVAL,
+    OPT_FLOOD_RATE,
+    OPT_FLAP_PERIOD,
+    OPT_PARTITION,
+    OPT_JSON,
+    OPT_HELP,
+};
+
+static const struct option options[] = {
+    {"nodes", required_argument, NULL, OPT_NODES},
+    {"lookups", required_argument, NULL, OPT_LOOKUPS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"k", required_argument, NULL, OPT_K},
+    {"alpha", required_argument, NULL, OPT_ALPHA},
+    {"disjoint", required_argument, NULL, OPT_DISJOINT},
+    {"adversary", required_argument, NULL, OPT_ADVERSARY},
+    {"loss", required_argument, NULL, OPT_LOSS},
+    {"churn", required_argument, NULL, OPT_CHURN},
+    {"latency", required_argument, NULL, OPT_LATENCY},
+    {"join-interval", required_argument, NULL, OPT_JOIN_INTERVAL},
+    {"settle", required_argument, NULL, OPT_SETTLE},
+    {"lookup-interval", required_argument, NULL, OPT_LOOKUP_INTERVAL},
+    {"flood-rate", required_argument, NULL, OPT_FLOOD_RATE},
+    {"flap-period", required_argument, NULL, OPT_FLAP_PERIOD},
+    {"partition", required_argument, NULL, OPT_PARTITION},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* Splits "A:B" or "A:B:C" in place. */
+static int split(char *text, char **parts, int n)
+{
+    for (int i = 0; i < n; i++) {
+        parts[i] = text;
+        char *colon = strchr(text, ':');
+        if (i < n - 1) {
+            if (colon == NULL)
+                return -1;
+            *colon = '\0';
+            text = colon + 1;
+        } else if (colon != NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int u32_opt(const char *name, const char *text, uint64_t min, uint64_t max, uint32_t *out)
+{
+    uint64_t v;
+    if (cordon_parse_u64(text, min, max, &v) != CORDON_OK)
+        return fail("%s '%s': expected a whole number in %llu..%llu", name, text,
+                    (unsigned long long)min, (unsigned long long)max);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static void print_json(const struct cordon_sim_config *c, const struct cordon_sim_result *r)
+{
+    char digest[17];
+    snprintf(digest, sizeof(digest), "%016llx", (unsigned long long)r->digest);
+    json_t *adv = json_object();
+    for (int k = 1; k < CORDON_SIM_KINDS; k++)
+        json_object_set_new(adv, cordon_sim_kind_name((enum cordon_sim_kind)k),
+                            json_real(c->share[k]));
+    json_t *o = json_pack(
+        "{s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:s,s:f,s:I,s:i,s:i,s:i,s:i,s:o,s:f,s:f,s:I,s:I,s:I,s:I,"
+        "s:I,s:I,s:I,s:I,s:i,s:i,s:f,s:f}",
+        "nodes", (int)r->nodes, "lookups", (int)r->lookups, "succeeded", (int)r->succeeded,
+        "success_rate", r->success_rate, "hops_median", r->hops_median, "hops_p99", r->hops_p99,
+        "messages_per_lookup", r->messages_per_lookup, "digest", digest, "wall_seconds",
+        r->wall_seconds, "seed", (json_int_t)c->seed, "k", (int)c->k, "alpha", (int)c->alpha,
+        "disjoint", (int)c->disjoint, "churn_crashed", (int)r->crashed, "adversary", adv, "loss",
+        c->loss, "churn_per_minute", c->churn_per_minute, "virtual_ms", (json_int_t)r->virtual_ms,
+        "events", (json_int_t)r->events, "messages", (json_int_t)r->messages, "limiter_drops_node",
+        (json_int_t)r->dropped_rate_node, "limiter_drops_global",
+        (json_int_t)r->dropped_rate_global, "churn_refusals", (json_int_t)r->refused_churn,
+        "prefix_refusals", (json_int_t)r->refused_prefix, "unsolicited_drops",
+        (json_int_t)r->dropped_unsolicited, "memory_per_node_avg", (int)r->memory_avg,
+        "memory_per_node_max", (int)r->memory_max, "timeouts_per_node",
+        r->nodes ? (double)r->timeouts / r->nodes : 0.0, "wall_seconds_per_lookup",
+        r->lookups ? r->wall_seconds / r->lookups : 0.0);
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (text != NULL)
+        printf("%s\n", text);
+    free(text);
+    json_decref(o);
+}
+
+int main(int argc, char **argv)
+{
+    struct cordon_sim_config c;
+    struct cordon_sim_result r;
+    bool json = false;
+    uint64_t v;
+    cordon_sim_config_default(&c);
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        char *parts[3];
+        int rc = 0;
+        switch (opt) {
+        case OPT_NODES:
+            rc = u32_opt("--nodes", optarg, 2, 1000000, &c.nodes);
+            break;
+        case OPT_LOOKUPS:
+            rc = u32_opt("--lookups", optarg, 0, 10000000, &c.lookups);
+            break;
+        case OPT_SEED:
+            if (cordon_parse_u64(optarg, 0, UINT64_MAX, &v) != CORDON_OK)
+                return fail("--seed '%s': expected a whole number", optarg);
+            c.seed = v;
+            break;
+        case OPT_K:
+            rc = u32_opt("--k", optarg, 1, 64, &c.k);
+            break;
+        case OPT_ALPHA:
+            rc = u32_opt("--alpha", optarg, 1, 16, &c.alpha);
+            break;
+        case OPT_DISJOINT:
+            rc = u32_opt("--disjoint", optarg, 1, 16, &c.disjoint);
+            break;
+        case OPT_ADVERSARY: {
+            double share;
+            int kind;
+            if (split(optarg, parts, 2) != 0)
+                return fail("--adversary: expected KIND:SHARE, e.g. eclipse:0.2");
+            for (kind = 1; kind < CORDON_SIM_KINDS; kind++)
+                if (strcmp(parts[0], cordon_sim_kind_name((enum cordon_sim_kind)kind)) == 0)
+                    break;
+            if (kind == CORDON_SIM_KINDS)
+                return fail("--adversary: unknown kind '%s' (drop, eclipse, flood, flap)",
+                            parts[0]);
+            if (cordon_parse_double(parts[1], 0, 0.99, &share) != CORDON_OK)
+                return fail("--adversary: share '%s' must be within 0..0.99", parts[1]);
+            c.share[kind] = share;
+            break;
+        }
+        case OPT_LOSS:
+            if (cordon_parse_double(optarg, 0, 0.99, &c.loss) != CORDON_OK)
+                return fail("--loss '%s': expected 0..0.99", optarg);
+            break;
+        case OPT_CHURN:
+            if (cordon_parse_double(optarg, 0, 1e6, &c.churn_per_minute) != CORDON_OK)
+                return fail("--churn '%s': expected nodes per minute", optarg);
+            break;
+        case OPT_LATENCY:
+            if (split(optarg, parts, 2) != 0)
+                return fail("--latency: expected MIN:MAX in ms");
+            rc = u32_opt("--latency MIN", parts[0], 0, 10000, &c.latency_min_ms);
+            if (rc == 0)
+                rc = u32_opt("--latency MAX", parts[1], c.latency_min_ms, 10000, &c.latency_max_ms);
+            break;
+        case OPT_JOIN_INTERVAL:
+            rc = u32_opt("--join-interval", optarg, 0, 600000, &c.join_interval_ms);
+            break;
+        case OPT_SETTLE:
+            rc = u32_opt("--settle", optarg, 0, 86400000, &c.settle_ms);
+            break;
+        case OPT_LOOKUP_INTERVAL:
+            rc = u32_opt("--lookup-interval", optarg, 0, 600000, &c.lookup_interval_ms);
+            break;
+        case OPT_FLOOD_RATE:
+            rc = u32_opt("--flood-rate", optarg, 1, 1000, &c.flood_rate);
+            break;
+        case OPT_FLAP_PERIOD:
+            rc = u32_opt("--flap-period", optarg, 2, 86400000, &c.flap_period_ms);
+            break;
+        case OPT_PARTITION:
+            if (split(optarg, parts, 3) != 0 ||
+                cordon_parse_double(parts[0], 0, 0.99, &c.partition_share) != CORDON_OK)
+                return fail("--partition: expected SHARE:START:END (share 0..0.99, ms)");
+            rc = u32_opt("--partition START", parts[1], 0, 86400000, &c.partition_start_ms);
+            if (rc == 0)
+                rc = u32_opt("--partition END", parts[2], c.partition_start_ms, 86400000,
+                             &c.partition_end_ms);
+            break;
+        case OPT_JSON:
+            json = true;
+            break;
+        case OPT_HELP:
+            fputs(usage, stdout);
+            return 0;
+        default:
+            return fail("unknown option");
+        }
+        if (rc != 0)
+            return rc;
+    }
+    if (optind != argc)
+        return fail("unexpected argument '%s'", argv[optind]);
+    if (c.disjoint > c.k)
+        return fail("--disjoint must not exceed --k");
+    double adv = 0;
+    for (int k = 1; k < CORDON_SIM_KINDS; k++)
+        adv += c.share[k];
+    if (adv >= 1)
+        return fail("adversary shares add up to %.2f; they must stay below 1", adv);
+
+    cordon_err err = cordon_sim_run(&c, &r);
+    if (err != CORDON_OK) {
+        fprintf(stderr, "cordon-sim: the run failed: %s\n", cordon_strerror(err));
+        return 1;
+    }
+    if (json) {
+        print_json(&c, &r);
+    } else {
+        printf("nodes %u, lookups %u, succeeded %u (%.4f%%)\n", r.nodes, r.lookups, r.succeeded,
+               100.0 * r.success_rate);
+        printf("hops median %.0f, p99 %.0f; %.1f messages per lookup\n", r.hops_median, r.hops_p99,
+               r.messages_per_lookup);
+        printf("core memory per node: %.0f bytes average, %.0f max\n", r.memory_avg, r.memory_max);
+        printf("limiter: %llu per-node drops, %llu global drops, %llu churn refusals\n",
+               (unsigned long long)r.dropped_rate_node, (unsigned long long)r.dropped_rate_global,
+               (unsigned long long)r.refused_churn);
+        printf("%llu events, %llu messages, %.1f s virtual, %.2f s wall\n",
+               (unsigned long long)r.events, (unsigned long long)r.messages,
+               (double)r.virtual_ms / 1000, r.wall_seconds);
+        printf("digest %016llx\n", (unsigned long long)r.digest);
+    }
+    return 0;
+}

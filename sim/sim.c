@@ -1,0 +1,869 @@
+/* sim/sim.c — see sim.h. */
+#include "sim/sim.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "peer/core/core.h"
+#include "wire/msg.h"
+
+enum ev_type {
+    EV_DELIVER = 1, /* a = from, b = to, msg */
+    EV_LINKFAIL,    /* a = the sender told; msg = the contact it tried */
+    EV_TICK,        /* a = node, gen */
+    EV_JOIN,        /* a = node */
+    EV_ATTACK,      /* adversaries switch on; lookups begin */
+    EV_LOOKUP,      /* a = lookup number */
+    EV_CHURN,
+    EV_FLOOD, /* a = flooder */
+    EV_FLAP,  /* a = flapper */
+};
+
+struct event {
+    uint64_t at;
+    uint64_t seq;
+    uint64_t gen;
+    uint32_t a, b;
+    uint8_t type;
+    uint16_t len;
+    uint8_t *msg; /* owned by the event */
+};
+
+struct node {
+    struct cordon_contact self;
+    cordon_core *core;
+    uint8_t kind;
+    bool alive;
+    bool started;
+    bool cut; /* on the far side of the partition */
+    uint32_t running_lookups;
+    uint64_t timer_at;
+    uint64_t timer_gen;
+    uint32_t victims[4]; /* a flooder's targets, chosen when the attack starts */
+};
+
+struct lookup {
+    struct sim *sim;
+    uint32_t origin;
+    uint8_t target[CORDON_NODE_ID_LEN];
+    uint8_t truth[CORDON_NODE_ID_LEN]; /* the live honest node closest to target at start */
+    bool done, ok;
+    uint32_t rounds, messages;
+};
+
+struct sim;
+struct host_ctx {
+    struct sim *s;
+    uint32_t idx;
+};
+
+struct sim {
+    const struct cordon_sim_config *cfg;
+    struct cordon_core_config core_cfg;
+    uint64_t rng[4];
+    uint64_t now;
+    uint64_t seq;
+    uint64_t digest;
+    uint64_t events;
+    uint64_t delivered;
+    bool attack;
+    uint64_t attack_at;
+
+    struct node *nodes;
+    struct host_ctx *hosts; /* one per node, stable for the whole run */
+    uint32_t n_nodes, cap_nodes;
+    uint32_t *addr_slots; /* open addressing: IPv4 address -> node index + 1 */
+    size_t addr_mask;
+    uint32_t *eclipsers;
+    uint32_t n_eclipsers;
+
+    struct event *heap;
+    size_t heap_len, heap_cap;
+
+    struct lookup *lookups;
+    uint32_t lookups_started, lookups_done;
+    uint32_t crashed, joined_late; /* churn */
+    cordon_err failure;            /* first internal failure (out of memory); stops the run */
+};
+
+/* ---- determinism: one generator, one digest ---------------------------------------------- */
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(struct sim *s)
+{
+    uint64_t *r = s->rng;
+    uint64_t out = rotl(r[1] * 5, 7) * 9;
+    uint64_t t = r[1] << 17;
+    r[2] ^= r[0];
+    r[3] ^= r[1];
+    r[1] ^= r[2];
+    r[0] ^= r[3];
+    r[2] ^= t;
+    r[3] = rotl(r[3], 45);
+    return out;
+}
+
+static void rng_seed(struct sim *s, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++) { /* splitmix64 */
+        seed += 0x9e3779b97f4a7c15ULL;
+        uint64_t z = seed;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        s->rng[i] = z ^ (z >> 31);
+    }
+}
+
+static uint32_t rng_below(struct sim *s, uint32_t n)
+{
+    return (uint32_t)((rng_next(s) >> 32) * (uint64_t)n >> 32);
+}
+
+static double rng_unit(struct sim *s)
+{
+    return (double)(rng_next(s) >> 11) / 9007199254740992.0;
+}
+
+static void rng_bytes(struct sim *s, void *out, size_t n)
+{
+    uint8_t *p = out;
+    while (n > 0) {
+        uint64_t v = rng_next(s);
+        size_t take = n < 8 ? n : 8;
+        memcpy(p, &v, take);
+        p += take;
+        n -= take;
+    }
+}
+
+static void fold(struct sim *s, uint64_t v)
+{
+    s->digest = (s->digest ^ v) * 0x100000001b3ULL;
+    s->digest ^= s->digest >> 29;
+}
+
+static void fold_bytes(struct sim *s, const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    fold(s, h);
+}
+
+/* ---- the event queue: a binary heap ordered by (at, seq) ----------------------------------- */
+
+static bool before(const struct event *x, const struct event *y)
+{
+    return x->at < y->at || (x->at == y->at && x->seq < y->seq);
+}
+
+static void push(struct sim *s, struct event ev)
+{
+    if (s->heap_len == s->heap_cap) {
+        size_t cap = s->heap_cap ? s->heap_cap * 2 : 4096;
+        struct event *h = realloc(s->heap, cap * sizeof(*h));
+        if (h == NULL) {
+            free(ev.msg);
+            s->failure = CORDON_ERR_NOMEM;
+            return;
+        }
+        s->heap = h;
+        s->heap_cap = cap;
+    }
+    ev.seq = s->seq++;
+    size_t i = s->heap_len++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!before(&ev, &s->heap[parent]))
+            break;
+        s->heap[i] = s->heap[parent];
+        i = parent;
+    }
+    s->heap[i] = ev;
+}
+
+static struct event pop(struct sim *s)
+{
+    struct event top = s->heap[0];
+    struct event last = s->heap[--s->heap_len];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= s->heap_len)
+            break;
+        if (c + 1 < s->heap_len && before(&s->heap[c + 1], &s->heap[c]))
+            c++;
+        if (!before(&s->heap[c], &last))
+            break;
+        s->heap[i] = s->heap[c];
+        i = c;
+    }
+    if (s->heap_len > 0)
+        s->heap[i] = last;
+    return top;
+}
+
+static void schedule(struct sim *s, uint64_t at, uint8_t type, uint32_t a, uint32_t b)
+{
+    struct event ev = {.at = at, .type = type, .a = a, .b = b};
+    push(s, ev);
+}
+
+/* ---- nodes and the virtual network --------------------------------------------------------- */
+
+static uint32_t addr_key(const struct cordon_addr *addr)
+{
+    return (uint32_t)addr->ip[0] << 24 | (uint32_t)addr->ip[1] << 16 | (uint32_t)addr->ip[2] << 8 |
+           addr->ip[3];
+}
+
+static int node_at(const struct sim *s, const struct cordon_addr *addr)
+{
+    if (addr->family != 4)
+        return -1;
+    uint32_t key = addr_key(addr);
+    for (size_t i = (key * 2654435761u) & s->addr_mask;; i = (i + 1) & s->addr_mask) {
+        uint32_t slot = s->addr_slots[i];
+        if (slot == 0)
+            return -1;
+        if (addr_key(&s->nodes[slot - 1].self.addr) == key)
+            return (int)(slot - 1);
+    }
+}
+
+static void addr_insert(struct sim *s, uint32_t idx)
+{
+    uint32_t key = addr_key(&s->nodes[idx].self.addr);
+    size_t i = (key * 2654435761u) & s->addr_mask;
+    while (s->addr_slots[i] != 0)
+        i = (i + 1) & s->addr_mask;
+    s->addr_slots[i] = idx + 1;
+}
+
+static uint64_t latency(struct sim *s)
+{
+    const struct cordon_sim_config *c = s->cfg;
+    uint32_t span = c->latency_max_ms - c->latency_min_ms;
+    return c->latency_min_ms + (span ? rng_below(s, span + 1) : 0);
+}
+
+static bool partitioned(const struct sim *s, const struct node *a, const struct node *b)
+{
+    const struct cordon_sim_config *c = s->cfg;
+    if (c->partition_share <= 0 || !s->attack || a->cut == b->cut)
+        return false;
+    uint64_t t = s->now - s->attack_at;
+    return t >= c->partition_start_ms && t < c->partition_end_ms;
+}
+
+/* Sends from node `from` to the contact `to`, as the runtime's link layer would. */
+static void net_send(struct sim *s, uint32_t from, const struct cordon_contact *to,
+                     const uint8_t *msg, size_t len)
+{
+    int dst = node_at(s, &to->addr);
+    struct node *src = &s->nodes[from];
+    if (dst < 0 || !s->nodes[dst].alive || !s->nodes[dst].started)
+        return; /* nobody answers: the sender times out */
+    struct node *d = &s->nodes[dst];
+    if (partitioned(s, src, d))
+        return;
+    if (memcmp(d->self.id, to->id, CORDON_NODE_ID_LEN) != 0) {
+        /* The handshake proves another ID: the link fails. */
+        struct event ev = {.at = s->now + 2 * latency(s), .type = EV_LINKFAIL, .a = from};
+        ev.msg = malloc(sizeof(*to));
+        if (ev.msg == NULL) {
+            s->failure = CORDON_ERR_NOMEM;
+            return;
+        }
+        memcpy(ev.msg, to, sizeof(*to));
+        ev.len = sizeof(*to);
+        push(s, ev);
+        return;
+    }
+    if (s->cfg->loss > 0 && rng_unit(s) < s->cfg->loss)
+        return;
+    struct event ev = {.at = s->now + latency(s),
+                       .type = EV_DELIVER,
+                       .a = from,
+                       .b = (uint32_t)dst,
+                       .len = (uint16_t)len};
+    ev.msg = malloc(len ? len : 1);
+    if (ev.msg == NULL) {
+        s->failure = CORDON_ERR_NOMEM;
+        return;
+    }
+    memcpy(ev.msg, msg, len);
+    push(s, ev);
+}
+
+static void host_send(void *ctx, const struct cordon_contact *to, const uint8_t *msg, size_t len)
+{
+    struct host_ctx *h = ctx;
+    net_send(h->s, h->idx, to, msg, len);
+}
+
+static void host_random(void *ctx, void *out, size_t n)
+{
+    struct host_ctx *h = ctx;
+    rng_bytes(h->s, out, n);
+}
+
+static void reschedule(struct sim *s, uint32_t idx)
+{
+    struct node *n = &s->nodes[idx];
+    if (!n->alive || n->core == NULL)
+        return;
+    uint64_t d = cordon_core_next_deadline(n->core);
+    if (d == UINT64_MAX || d >= n->timer_at)
+        return;
+    n->timer_at = d < s->now ? s->now : d;
+    struct event ev = {.at = n->timer_at, .type = EV_TICK, .a = idx, .gen = ++n->timer_gen};
+    push(s, ev);
+}
+
+static cordon_err start_core(struct sim *s, uint32_t idx)
+{
+    struct node *n = &s->nodes[idx];
+    struct cordon_core_host host = {
+        .ctx = &s->hosts[idx], .send = host_send, .random = host_random};
+    cordon_err err = cordon_core_new(&s->core_cfg, &n->self, &host, &n->core);
+    if (err != CORDON_OK)
+        return err;
+    n->alive = true;
+    n->started = true;
+    n->timer_at = UINT64_MAX;
+    /* Bootstrap from a few nodes already up (the first node has none). */
+    struct cordon_contact boot[8];
+    size_t nb = 0;
+    uint32_t want = s->cfg->bootstrap < 8 ? s->cfg->bootstrap : 8;
+    for (uint32_t tries = 0; nb < want && tries < 64; tries++) {
+        uint32_t j = rng_below(s, s->n_nodes);
+        if (j == idx || !s->nodes[j].alive || !s->nodes[j].started)
+            continue;
+        boot[nb++] = s->nodes[j].self;
+    }
+    err = cordon_core_join(n->core, s->now, boot, nb);
+    reschedule(s, idx);
+    return err;
+}
+
+static void stop_core(struct sim *s, uint32_t idx)
+{
+    struct node *n = &s->nodes[idx];
+    cordon_core_free(n->core);
+    n->core = NULL;
+    n->alive = false;
+    n->timer_gen++;
+    n->timer_at = UINT64_MAX;
+}
+
+/* ---- adversaries ------------------------------------------------------------------------ */
+
+static int closer(const uint8_t *target, const uint8_t *a, const uint8_t *b)
+{
+    for (size_t i = 0; i < CORDON_NODE_ID_LEN; i++) {
+        uint8_t da = a[i] ^ target[i], db = b[i] ^ target[i];
+        if (da != db)
+            return da < db ? -1 : 1;
+    }
+    return 0;
+}
+
+/* An eclipser answers FIND_NODE with the colluders closest to the target: the best a
+ * coalition with server-assigned IDs can do. */
+static void eclipse_answer(struct sim *s, uint32_t self, uint32_t to, const struct cordon_msg *req)
+{
+    struct cordon_msg ans;
+    uint8_t buf[CORDON_MSG_MAX];
+    size_t len;
+    memset(&ans, 0, sizeof(ans));
+    ans.flags = CORDON_MSG_FLAG_RESPONSE;
+    ans.txid = req->txid;
+    if (req->type == CORDON_MSG_PING) {
+        ans.type = CORDON_MSG_PONG;
+    } else if (req->type == CORDON_MSG_FIND_NODE) {
+        ans.type = CORDON_MSG_NODES;
+        uint32_t want = s->cfg->k < CORDON_NODES_MAX ? s->cfg->k : CORDON_NODES_MAX;
+        uint32_t best[CORDON_NODES_MAX];
+        uint32_t n = 0;
+        const uint8_t *target = req->u.find_node.target;
+        for (uint32_t i = 0; i < s->n_eclipsers; i++) { /* insertion into a sorted top-k */
+            uint32_t e = s->eclipsers[i];
+            if (e == self || !s->nodes[e].alive)
+                continue;
+            uint32_t pos = n < want ? n : want;
+            while (pos > 0 &&
+                   closer(target, s->nodes[e].self.id, s->nodes[best[pos - 1]].self.id) < 0)
+                pos--;
+            if (pos >= want)
+                continue;
+            uint32_t end = n < want ? n : want - 1;
+            memmove(&best[pos + 1], &best[pos], (end - pos) * sizeof(best[0]));
+            best[pos] = e;
+            if (n < want)
+                n++;
+        }
+        ans.u.nodes.count = (uint8_t)n;
+        for (uint32_t i = 0; i < n; i++)
+            ans.u.nodes.contacts[i] = s->nodes[best[i]].self;
+    } else {
+        return;
+    }
+    if (cordon_msg_encode(&ans, buf, sizeof(buf), &len) == CORDON_OK)
+        net_send(s, self, &s->nodes[to].self, buf, len);
+}
+
+/* A flooder sends FIND_NODE requests for random targets to a few victims, far above the
+ * per-node routing budget (spread over every node, a flood would stay under each node's
+ * limit and cost nothing to stop). */
+static void flood_once(struct sim *s, uint32_t self)
+{
+    struct cordon_msg req;
+    uint8_t buf[CORDON_MSG_MAX];
+    size_t len;
+    uint32_t to = s->nodes[self].victims[rng_below(s, 4)];
+    if (to == self || !s->nodes[to].alive || !s->nodes[to].started)
+        return;
+    memset(&req, 0, sizeof(req));
+    req.type = CORDON_MSG_FIND_NODE;
+    req.txid = (uint32_t)rng_next(s);
+    rng_bytes(s, req.u.find_node.target, CORDON_NODE_ID_LEN);
+    if (cordon_msg_encode(&req, buf, sizeof(buf), &len) == CORDON_OK)
+        net_send(s, self, &s->nodes[to].self, buf, len);
+}
+
+/* ---- lookups ----------------------------------------------------------------------------- */
+
+static bool honest_live(const struct node *n)
+{
+    return n->kind == CORDON_SIM_HONEST && n->alive && n->started;
+}
+
+static void lookup_done(void *arg, cordon_err result, const struct cordon_contact *closest,
+                        size_t n, const struct cordon_lookup_stats *stats)
+{
+    struct lookup *l = arg;
+    struct sim *s = l->sim;
+    l->done = true;
+    s->lookups_done++;
+    s->nodes[l->origin].running_lookups--;
+    l->rounds = stats->rounds;
+    l->messages = stats->messages;
+    l->ok = false;
+    if (result == CORDON_OK)
+        for (size_t i = 0; i < n; i++)
+            if (memcmp(closest[i].id, l->truth, CORDON_NODE_ID_LEN) == 0)
+                l->ok = true;
+}
+
+static void start_lookup(struct sim *s, uint32_t number)
+{
+    struct lookup *l = &s->lookups[number];
+    uint32_t origin = 0;
+    bool found = false;
+    for (int tries = 0; tries < 1000 && !found; tries++) {
+        origin = rng_below(s, s->n_nodes);
+        found = honest_live(&s->nodes[origin]) && !s->nodes[origin].cut;
+    }
+    if (!found) {
+        s->failure = CORDON_ERR_NOT_FOUND;
+        return;
+    }
+    l->sim = s;
+    l->origin = origin;
+    rng_bytes(s, l->target, CORDON_NODE_ID_LEN);
+    /* The truth: the live honest node closest to the target, at the start. */
+    int best = -1;
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        if (!honest_live(&s->nodes[i]))
+            continue;
+        if (best < 0 || closer(l->target, s->nodes[i].self.id, s->nodes[best].self.id) < 0)
+            best = (int)i;
+    }
+    memcpy(l->truth, s->nodes[best].self.id, CORDON_NODE_ID_LEN);
+    s->nodes[origin].running_lookups++;
+    s->lookups_started++;
+    cordon_err err = cordon_core_lookup(s->nodes[origin].core, s->now, l->target, lookup_done, l);
+    if (err != CORDON_OK) {
+        /* Too many lookups at that node: count it as a failure, as a user would see it. */
+        s->nodes[origin].running_lookups--;
+        l->done = true;
+        l->ok = false;
+        s->lookups_done++;
+    }
+    reschedule(s, origin);
+}
+
+/* ---- the run ----------------------------------------------------------------------------- */
+
+static cordon_err add_node(struct sim *s, uint8_t kind)
+{
+    if (s->n_nodes == s->cap_nodes)
+        return CORDON_ERR_TOO_LARGE;
+    uint32_t idx = s->n_nodes;
+    struct node *n = &s->nodes[idx];
+    memset(n, 0, sizeof(*n));
+    n->kind = kind;
+    n->timer_at = UINT64_MAX;
+    rng_bytes(s, n->self.id, CORDON_NODE_ID_LEN); /* drawn by the "enrollment server" */
+    n->self.addr.family = 4;
+    n->self.addr.port = 7000;
+    do { /* a unique address in 10.0.0.0/8: /24 prefixes mostly distinct, as in a LAN */
+        uint32_t a = rng_below(s, 1u << 24);
+        n->self.addr.ip[0] = 10;
+        n->self.addr.ip[1] = (uint8_t)(a >> 16);
+        n->self.addr.ip[2] = (uint8_t)(a >> 8);
+        n->self.addr.ip[3] = (uint8_t)(a | 1);
+    } while (node_at(s, &n->self.addr) >= 0);
+    s->hosts[idx].s = s;
+    s->hosts[idx].idx = idx;
+    s->n_nodes++;
+    addr_insert(s, idx);
+    return CORDON_OK;
+}
+
+static void deliver(struct sim *s, struct event *ev)
+{
+    struct node *d = &s->nodes[ev->b];
+    if (!d->alive || d->core == NULL)
+        return;
+    fold(s, (uint64_t)ev->a << 32 | ev->b);
+    fold_bytes(s, ev->msg, ev->len);
+    s->delivered++;
+    if (s->attack && d->kind != CORDON_SIM_HONEST && d->kind != CORDON_SIM_FLOOD &&
+        d->kind != CORDON_SIM_FLAP) {
+        if (d->kind == CORDON_SIM_DROP)
+            return;
+        struct cordon_msg m;
+        if (cordon_msg_decode(ev->msg, ev->len, &m) == CORDON_OK &&
+            !(m.flags & CORDON_MSG_FLAG_RESPONSE))
+            eclipse_answer(s, ev->b, ev->a, &m);
+        return;
+    }
+    cordon_core_receive(d->core, s->now, &s->nodes[ev->a].self, ev->msg, ev->len);
+    reschedule(s, ev->b);
+}
+
+static void on_attack(struct sim *s)
+{
+    const struct cordon_sim_config *c = s->cfg;
+    s->attack = true;
+    s->attack_at = s->now;
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        struct node *n = &s->nodes[i];
+        n->cut = c->partition_share > 0 && rng_unit(s) < c->partition_share;
+        if (n->kind == CORDON_SIM_FLOOD && c->flood_rate > 0) {
+            for (int v = 0; v < 4; v++)
+                n->victims[v] = rng_below(s, s->n_nodes);
+            schedule(s, s->now + rng_below(s, 1000), EV_FLOOD, i, 0);
+        }
+        if (n->kind == CORDON_SIM_FLAP)
+            schedule(s, s->now + rng_below(s, c->flap_period_ms + 1), EV_FLAP, i, 0);
+    }
+    for (uint32_t i = 0; i < c->lookups; i++)
+        schedule(s, s->now + (uint64_t)i * c->lookup_interval_ms, EV_LOOKUP, i, 0);
+    if (c->churn_per_minute > 0)
+        schedule(s, s->now + (uint64_t)(60000.0 / c->churn_per_minute), EV_CHURN, 0, 0);
+}
+
+static void on_churn(struct sim *s)
+{
+    /* One honest node crashes (never one waiting for its own lookup) and a new one joins. */
+    for (int tries = 0; tries < 100; tries++) {
+        uint32_t v = rng_below(s, s->n_nodes);
+        if (honest_live(&s->nodes[v]) && s->nodes[v].running_lookups == 0) {
+            stop_core(s, v);
+            s->crashed++;
+            break;
+        }
+    }
+    if (add_node(s, CORDON_SIM_HONEST) == CORDON_OK) {
+        s->joined_late++;
+        cordon_err err = start_core(s, s->n_nodes - 1);
+        if (err != CORDON_OK)
+            s->failure = err;
+    }
+    if (s->lookups_done < s->cfg->lookups)
+        schedule(s, s->now + (uint64_t)(60000.0 / s->cfg->churn_per_minute), EV_CHURN, 0, 0);
+}
+
+static void on_flap(struct sim *s, uint32_t idx)
+{
+    /* Up for half a period, down for the other half, for as long as lookups run. */
+    if (s->nodes[idx].alive) {
+        stop_core(s, idx);
+    } else {
+        cordon_err err = start_core(s, idx);
+        if (err != CORDON_OK)
+            s->failure = err;
+    }
+    if (s->lookups_done < s->cfg->lookups)
+        schedule(s, s->now + s->cfg->flap_period_ms / 2 + 1, EV_FLAP, idx, 0);
+}
+
+static void dispatch(struct sim *s, struct event *ev)
+{
+    fold(s, ev->at);
+    fold(s, ev->type);
+    switch (ev->type) {
+    case EV_DELIVER:
+        deliver(s, ev);
+        break;
+    case EV_LINKFAIL: {
+        struct node *n = &s->nodes[ev->a];
+        if (n->alive && n->core != NULL) {
+            struct cordon_contact to;
+            memcpy(&to, ev->msg, sizeof(to));
+            cordon_core_link_failed(n->core, s->now, &to);
+            reschedule(s, ev->a);
+        }
+        break;
+    }
+    case EV_TICK: {
+        struct node *n = &s->nodes[ev->a];
+        if (!n->alive || ev->gen != n->timer_gen)
+            break;
+        n->timer_at = UINT64_MAX;
+        cordon_core_tick(n->core, s->now);
+        reschedule(s, ev->a);
+        break;
+    }
+    case EV_JOIN: {
+        cordon_err err = start_core(s, ev->a);
+        if (err != CORDON_OK)
+            s->failure = err;
+        break;
+    }
+    case EV_ATTACK:
+        on_attack(s);
+        break;
+    case EV_LOOKUP:
+        start_lookup(s, ev->a);
+        break;
+    case EV_CHURN:
+        on_churn(s);
+        break;
+    case EV_FLOOD:
+        if (s->nodes[ev->a].alive && s->lookups_done < s->cfg->lookups) {
+            flood_once(s, ev->a);
+            schedule(s, s->now + 1000 / s->cfg->flood_rate, EV_FLOOD, ev->a, 0);
+        }
+        break;
+    case EV_FLAP:
+        on_flap(s, ev->a);
+        break;
+    default:
+        break;
+    }
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double percentile(const uint32_t *sorted, size_t n, double p)
+{
+    if (n == 0)
+        return 0;
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return sorted[i < n ? i : n - 1];
+}
+
+const char *cordon_sim_kind_name(enum cordon_sim_kind kind)
+{
+    static const char *const names[CORDON_SIM_KINDS] = {"honest", "drop", "eclipse", "flood",
+                                                        "flap"};
+    return (unsigned)kind < CORDON_SIM_KINDS ? names[kind] : "unknown";
+}
+
+void cordon_sim_config_default(struct cordon_sim_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->nodes = 1000;
+    c->lookups = 1000;
+    c->seed = 1;
+    c->k = 20;
+    c->alpha = 3;
+    c->disjoint = 4;
+    c->latency_min_ms = 10;
+    c->latency_max_ms = 60;
+    c->join_interval_ms = 10;
+    c->settle_ms = 60000;
+    c->lookup_interval_ms = 5;
+    c->bootstrap = 3;
+    c->flood_rate = 200;
+    c->flap_period_ms = 2000;
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void finish(struct sim *s, struct cordon_sim_result *r)
+{
+    uint32_t *hops = calloc(s->cfg->lookups ? s->cfg->lookups : 1, sizeof(*hops));
+    size_t n_hops = 0;
+    uint64_t messages = 0;
+    r->lookups = s->lookups_started;
+    for (uint32_t i = 0; i < s->lookups_started; i++) {
+        struct lookup *l = &s->lookups[i];
+        if (l->ok)
+            r->succeeded++;
+        messages += l->messages;
+        if (hops != NULL && l->done)
+            hops[n_hops++] = l->rounds;
+    }
+    if (hops != NULL) {
+        qsort(hops, n_hops, sizeof(*hops), cmp_u32);
+        r->hops_median = percentile(hops, n_hops, 0.5);
+        r->hops_p99 = percentile(hops, n_hops, 0.99);
+        free(hops);
+    }
+    r->success_rate = r->lookups ? (double)r->succeeded / r->lookups : 0;
+    r->messages_per_lookup = r->lookups ? (double)messages / r->lookups : 0;
+    uint32_t live = 0;
+    double mem_sum = 0;
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        struct node *n = &s->nodes[i];
+        r->adversaries[n->kind]++;
+        if (n->core == NULL)
+            continue;
+        double mem = (double)cordon_core_memory(n->core);
+        mem_sum += mem;
+        if (mem > r->memory_max)
+            r->memory_max = mem;
+        live++;
+        if (n->kind != CORDON_SIM_HONEST)
+            continue;
+        struct cordon_core_status st;
+        cordon_core_status(n->core, &st);
+        r->dropped_rate_node += st.dropped_rate_node;
+        r->dropped_rate_global += st.dropped_rate_global;
+        r->refused_churn += st.refused_churn;
+        r->refused_prefix += st.refused_prefix;
+        r->dropped_unsolicited += st.dropped_unsolicited;
+        r->timeouts += st.timeouts;
+    }
+    r->memory_avg = live ? mem_sum / live : 0;
+    r->nodes = s->cfg->nodes;
+    r->digest = s->digest;
+    r->virtual_ms = s->now;
+    r->events = s->events;
+    r->messages = s->delivered;
+    r->crashed = s->crashed;
+    r->joined_late = s->joined_late;
+}
+
+cordon_err cordon_sim_run(const struct cordon_sim_config *cfg, struct cordon_sim_result *out)
+{
+    struct sim sim;
+    struct sim *s = &sim;
+    double started = wall_now();
+    cordon_err err = CORDON_OK;
+    memset(s, 0, sizeof(*s));
+    memset(out, 0, sizeof(*out));
+    if (cfg->nodes < 2 || cfg->nodes > 1000000 || cfg->k == 0 || cfg->k > CORDON_K_MAX ||
+        cfg->alpha == 0 || cfg->disjoint == 0 || cfg->disjoint > cfg->k ||
+        cfg->latency_min_ms > cfg->latency_max_ms || cfg->loss < 0 || cfg->loss >= 1 ||
+        cfg->flood_rate > 1000 || cfg->flap_period_ms < 2)
+        return CORDON_ERR_INVAL;
+    double adversary_share = 0;
+    for (int k = 1; k < CORDON_SIM_KINDS; k++)
+        adversary_share += cfg->share[k];
+    if (adversary_share < 0 || adversary_share >= 1)
+        return CORDON_ERR_INVAL;
+
+    s->cfg = cfg;
+    rng_seed(s, cfg->seed);
+    cordon_core_config_default(&s->core_cfg);
+    s->core_cfg.params.k = cfg->k;
+    s->core_cfg.params.alpha = cfg->alpha;
+    s->core_cfg.params.disjoint_paths = cfg->disjoint;
+    /* Room for the nodes that churn adds: one per churn event while lookups run. */
+    uint64_t churn_extra =
+        cfg->churn_per_minute > 0
+            ? (uint64_t)(cfg->churn_per_minute *
+                         ((double)cfg->lookups * cfg->lookup_interval_ms / 60000.0 + 60)) +
+                  16
+            : 0;
+    s->cap_nodes = cfg->nodes + (uint32_t)(churn_extra < 1000000 ? churn_extra : 1000000);
+    size_t slots = 16;
+    while (slots < 2 * (size_t)s->cap_nodes)
+        slots *= 2;
+    s->addr_mask = slots - 1;
+    s->nodes = calloc(s->cap_nodes, sizeof(*s->nodes));
+    s->hosts = calloc(s->cap_nodes, sizeof(*s->hosts));
+    s->addr_slots = calloc(slots, sizeof(*s->addr_slots));
+    s->eclipsers = calloc(s->cap_nodes, sizeof(*s->eclipsers));
+    s->lookups = calloc(cfg->lookups ? cfg->lookups : 1, sizeof(*s->lookups));
+    if (!s->nodes || !s->hosts || !s->addr_slots || !s->eclipsers || !s->lookups) {
+        err = CORDON_ERR_NOMEM;
+        goto out;
+    }
+
+    /* Kinds are dealt by share, in a seeded order; joins are spaced evenly. */
+    for (uint32_t i = 0; i < cfg->nodes && err == CORDON_OK; i++) {
+        double u = rng_unit(s), acc = 0;
+        uint8_t kind = CORDON_SIM_HONEST;
+        for (int k = 1; k < CORDON_SIM_KINDS; k++) {
+            acc += cfg->share[k];
+            if (u < acc) {
+                kind = (uint8_t)k;
+                break;
+            }
+        }
+        err = add_node(s, kind);
+        if (kind == CORDON_SIM_ECLIPSE)
+            s->eclipsers[s->n_eclipsers++] = i;
+        schedule(s, (uint64_t)i * cfg->join_interval_ms, EV_JOIN, i, 0);
+    }
+    schedule(s, (uint64_t)cfg->nodes * cfg->join_interval_ms + cfg->settle_ms, EV_ATTACK, 0, 0);
+
+    /* Runs until every lookup has finished; a lookup always ends (timeouts), and the cap on
+     * virtual time only guards against a bug. */
+    uint64_t cap_ms = (uint64_t)cfg->nodes * cfg->join_interval_ms + cfg->settle_ms +
+                      (uint64_t)cfg->lookups * cfg->lookup_interval_ms + 3600000;
+    while (err == CORDON_OK && s->failure == CORDON_OK && s->heap_len > 0) {
+        if (s->attack && s->lookups_done >= cfg->lookups)
+            break;
+        struct event ev = pop(s);
+        if (ev.at > cap_ms) {
+            free(ev.msg);
+            err = CORDON_ERR_BUSY;
+            break;
+        }
+        s->now = ev.at;
+        s->events++;
+        dispatch(s, &ev);
+        free(ev.msg);
+    }
+    if (err == CORDON_OK)
+        err = s->failure;
+    finish(s, out);
+    out->wall_seconds = wall_now() - started;
+out:
+    while (s->heap_len > 0) {
+        struct event ev = pop(s);
+        free(ev.msg);
+    }
+    for (uint32_t i = 0; i < s->n_nodes; i++)
+        cordon_core_free(s->nodes[i].core);
+    free(s->heap);
+    free(s->nodes);
+    free(s->hosts);
+    free(s->addr_slots);
+    free(s->eclipsers);
+    free(s->lookups);
+    return err;
+}

@@ -1,0 +1,83 @@
+/*
+ * sim/sim.h — the deterministic simulator: thousands of overlay cores (peer/core/) on a
+ * virtual network with a virtual clock, faults and adversaries.
+ *
+ * Determinism: every random choice comes from one seeded generator (xoshiro256**), events
+ * are ordered by (time, sequence number), and nothing depends on addresses of memory or
+ * on the wall clock; the same configuration gives the same run, event for event. The
+ * digest folds every delivered message and every timer into one 64-bit value.
+ *
+ * A run: nodes join one after another (each bootstraps from a few nodes already in), the
+ * overlay settles, then adversaries switch to their behaviour and lookups start from
+ * random live honest nodes towards random targets. A lookup succeeds when its result
+ * holds the live honest node closest to the target (the node an honest overlay would
+ * name).
+ *
+ * The virtual link layer proves identities as DTLS would: a message sent to a contact is
+ * delivered to the node at that contact's address, and if that node's ID is not the
+ * contact's ID, the sender gets link_failed instead. Adversaries therefore can only name
+ * each other with their real, server-assigned IDs.
+ */
+#ifndef CORDON_SIM_SIM_H
+#define CORDON_SIM_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+enum cordon_sim_kind {
+    CORDON_SIM_HONEST = 0,
+    CORDON_SIM_DROP,    /* joins, then answers nothing */
+    CORDON_SIM_ECLIPSE, /* joins, then answers FIND_NODE only with colluders closest to the
+                           target, and PING with PONG to stay in tables */
+    CORDON_SIM_FLOOD,   /* joins, then sends requests far above the per-node limits */
+    CORDON_SIM_FLAP,    /* leaves and rejoins (same ID) as fast as it can */
+    CORDON_SIM_KINDS
+};
+
+struct cordon_sim_config {
+    uint32_t nodes;
+    uint32_t lookups;
+    uint64_t seed;
+    uint32_t k, alpha, disjoint;
+    double share[CORDON_SIM_KINDS];          /* share of the nodes of each adversary kind */
+    double loss;                             /* probability that a message is lost */
+    double churn_per_minute;                 /* honest nodes that crash (and as many that join) per
+                                                virtual minute during the lookup phase */
+    uint32_t latency_min_ms, latency_max_ms; /* one-way latency, uniform */
+    uint32_t join_interval_ms;               /* between two joins (10) */
+    uint32_t settle_ms;                      /* quiet time after the last join (60000) */
+    uint32_t lookup_interval_ms;             /* between two lookup starts (5) */
+    uint32_t bootstrap;                      /* contacts a joining node starts from (3) */
+    uint32_t flood_rate;                     /* requests per second each flooder sends (2000) */
+    uint32_t flap_period_ms;                 /* a flapper's time up, then down (2000) */
+    double partition_share; /* share of nodes cut off during the partition (0: none) */
+    uint32_t partition_start_ms, partition_end_ms; /* relative to the first lookup */
+};
+
+struct cordon_sim_result {
+    uint32_t nodes;
+    uint32_t lookups, succeeded;
+    double success_rate;
+    double hops_median, hops_p99;
+    double messages_per_lookup;
+    uint64_t digest;
+    double wall_seconds;
+    uint64_t virtual_ms;
+    uint64_t events;
+    uint64_t messages;             /* messages delivered */
+    double memory_avg, memory_max; /* bytes of core heap per node at the end */
+    uint64_t dropped_rate_node, dropped_rate_global, refused_churn, refused_prefix;
+    uint64_t dropped_unsolicited, timeouts;
+    uint32_t adversaries[CORDON_SIM_KINDS];
+    uint32_t crashed, joined_late;
+};
+
+void cordon_sim_config_default(struct cordon_sim_config *cfg);
+CORDON_MUST_CHECK cordon_err cordon_sim_run(const struct cordon_sim_config *cfg,
+                                            struct cordon_sim_result *out);
+
+const char *cordon_sim_kind_name(enum cordon_sim_kind kind);
+
+#endif
