@@ -135,15 +135,17 @@ static void print_json(const struct cordon_sim_config *c, const struct cordon_si
         json_object_set_new(adv, cordon_sim_kind_name((enum cordon_sim_kind)k),
                             json_real(c->share[k]));
     json_t *o = json_pack(
-        "{s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:s,s:f,s:I,s:i,s:i,s:i,s:i,s:o,s:f,s:f,s:I,s:I,s:I,s:I,"
+        "{s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:s,s:f,s:I,s:i,s:i,s:i,s:i,s:o,s:f,s:f,s:I,s:I,s:I,"
+        "s:I,"
         "s:I,s:I,s:I,s:I,s:i,s:i,s:f,s:f}",
         "nodes", (int)r->nodes, "lookups", (int)r->lookups, "succeeded", (int)r->succeeded,
         "success_rate", r->success_rate, "hops_median", r->hops_median, "hops_p99", r->hops_p99,
-        "messages_per_lookup", r->messages_per_lookup, "digest", digest, "wall_seconds",
-        r->wall_seconds, "seed", (json_int_t)c->seed, "k", (int)c->k, "alpha", (int)c->alpha,
-        "disjoint", (int)c->disjoint, "churn_crashed", (int)r->crashed, "adversary", adv, "loss",
-        c->loss, "churn_per_minute", c->churn_per_minute, "virtual_ms", (json_int_t)r->virtual_ms,
-        "events", (json_int_t)r->events, "messages", (json_int_t)r->messages, "limiter_drops_node",
+        "rounds_median", r->rounds_median, "rounds_p99", r->rounds_p99, "messages_per_lookup",
+        r->messages_per_lookup, "digest", digest, "wall_seconds", r->wall_seconds, "seed",
+        (json_int_t)c->seed, "k", (int)c->k, "alpha", (int)c->alpha, "disjoint", (int)c->disjoint,
+        "churn_crashed", (int)r->crashed, "adversary", adv, "loss", c->loss, "churn_per_minute",
+        c->churn_per_minute, "virtual_ms", (json_int_t)r->virtual_ms, "events",
+        (json_int_t)r->events, "messages", (json_int_t)r->messages, "limiter_drops_node",
         (json_int_t)r->dropped_rate_node, "limiter_drops_global",
         (json_int_t)r->dropped_rate_global, "churn_refusals", (json_int_t)r->refused_churn,
         "prefix_refusals", (json_int_t)r->refused_prefix, "unsolicited_drops",
@@ -277,8 +279,9 @@ int main(int argc, char **argv)
     } else {
         printf("nodes %u, lookups %u, succeeded %u (%.4f%%)\n", r.nodes, r.lookups, r.succeeded,
                100.0 * r.success_rate);
-        printf("hops median %.0f, p99 %.0f; %.1f messages per lookup\n", r.hops_median, r.hops_p99,
-               r.messages_per_lookup);
+        printf("hops to the closest node: median %.0f, p99 %.0f; rounds to the end: median "
+               "%.0f, p99 %.0f; %.1f messages per lookup\n",
+               r.hops_median, r.hops_p99, r.rounds_median, r.rounds_p99, r.messages_per_lookup);
         printf("core memory per node: %.0f bytes average, %.0f max\n", r.memory_avg, r.memory_max);
         printf("limiter: %llu per-node drops, %llu global drops, %llu churn refusals\n",
                (unsigned long long)r.dropped_rate_node, (unsigned long long)r.dropped_rate_global,

@@ -50,7 +50,7 @@ struct lookup {
     uint8_t target[CORDON_NODE_ID_LEN];
     uint8_t truth[CORDON_NODE_ID_LEN]; /* the live honest node closest to target at start */
     bool done, ok;
-    uint32_t rounds, messages;
+    uint32_t hops, rounds, messages;
 };
 
 struct sim;
@@ -453,6 +453,7 @@ static void lookup_done(void *arg, cordon_err result, const struct cordon_contac
     l->done = true;
     s->lookups_done++;
     s->nodes[l->origin].running_lookups--;
+    l->hops = stats->hops;
     l->rounds = stats->rounds;
     l->messages = stats->messages;
     l->ok = false;
@@ -460,6 +461,7 @@ static void lookup_done(void *arg, cordon_err result, const struct cordon_contac
         for (size_t i = 0; i < n; i++)
             if (memcmp(closest[i].id, l->truth, CORDON_NODE_ID_LEN) == 0)
                 l->ok = true;
+
 }
 
 static void start_lookup(struct sim *s, uint32_t number)
@@ -478,10 +480,11 @@ static void start_lookup(struct sim *s, uint32_t number)
     l->sim = s;
     l->origin = origin;
     rng_bytes(s, l->target, CORDON_NODE_ID_LEN);
-    /* The truth: the live honest node closest to the target, at the start. */
+    /* The truth: the live honest node closest to the target at the start, other than the
+     * origin (which never names itself in its own results). */
     int best = -1;
     for (uint32_t i = 0; i < s->n_nodes; i++) {
-        if (!honest_live(&s->nodes[i]))
+        if (!honest_live(&s->nodes[i]) || i == origin)
             continue;
         if (best < 0 || closer(l->target, s->nodes[i].self.id, s->nodes[best].self.id) < 0)
             best = (int)i;
@@ -712,7 +715,9 @@ static double wall_now(void)
 
 static void finish(struct sim *s, struct cordon_sim_result *r)
 {
-    uint32_t *hops = calloc(s->cfg->lookups ? s->cfg->lookups : 1, sizeof(*hops));
+    size_t n_max = s->cfg->lookups ? s->cfg->lookups : 1;
+    uint32_t *hops = calloc(n_max, sizeof(*hops));
+    uint32_t *rounds = calloc(n_max, sizeof(*rounds));
     size_t n_hops = 0;
     uint64_t messages = 0;
     r->lookups = s->lookups_started;
@@ -721,15 +726,21 @@ static void finish(struct sim *s, struct cordon_sim_result *r)
         if (l->ok)
             r->succeeded++;
         messages += l->messages;
-        if (hops != NULL && l->done)
-            hops[n_hops++] = l->rounds;
+        if (hops != NULL && rounds != NULL && l->done) {
+            hops[n_hops] = l->hops;
+            rounds[n_hops++] = l->rounds;
+        }
     }
-    if (hops != NULL) {
+    if (hops != NULL && rounds != NULL) {
         qsort(hops, n_hops, sizeof(*hops), cmp_u32);
+        qsort(rounds, n_hops, sizeof(*rounds), cmp_u32);
         r->hops_median = percentile(hops, n_hops, 0.5);
         r->hops_p99 = percentile(hops, n_hops, 0.99);
-        free(hops);
+        r->rounds_median = percentile(rounds, n_hops, 0.5);
+        r->rounds_p99 = percentile(rounds, n_hops, 0.99);
     }
+    free(hops);
+    free(rounds);
     r->success_rate = r->lookups ? (double)r->succeeded / r->lookups : 0;
     r->messages_per_lookup = r->lookups ? (double)messages / r->lookups : 0;
     uint32_t live = 0;

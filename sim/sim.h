@@ -10,8 +10,8 @@
  * A run: nodes join one after another (each bootstraps from a few nodes already in), the
  * overlay settles, then adversaries switch to their behaviour and lookups start from
  * random live honest nodes towards random targets. A lookup succeeds when its result
- * holds the live honest node closest to the target (the node an honest overlay would
- * name).
+ * holds the live honest node closest to the target, the origin aside (the node an honest
+ * overlay would name).
  *
  * The virtual link layer proves identities as DTLS would: a message sent to a contact is
  * delivered to the node at that contact's address, and if that node's ID is not the
@@ -60,7 +60,8 @@ struct cordon_sim_result {
     uint32_t nodes;
     uint32_t lookups, succeeded;
     double success_rate;
-    double hops_median, hops_p99;
+    double hops_median, hops_p99;     /* requests chained to reach the closest node */
+    double rounds_median, rounds_p99; /* rounds until the lookup ended (k closest confirmed) */
     double messages_per_lookup;
     uint64_t digest;
     double wall_seconds;

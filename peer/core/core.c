@@ -216,11 +216,25 @@ void cordon_core_join_pinged(cordon_core *core, uint64_t now_ms)
 static void refresh_step(cordon_core *core, uint64_t now_ms)
 {
     core->refresh_continue = false;
+    /* After join, every bucket down to the deepest one in use is looked up once: the
+     * self-lookup filled the buckets near us, this fills the far ones. */
+    unsigned deepest = 0;
+    if (core->refresh_all)
+        for (unsigned b = 0; b < CORDON_ID_BITS; b++)
+            if (core->buckets[b] != NULL && core->buckets[b]->n > 0)
+                deepest = b;
     while (!core->refresh_running && core->refresh_bucket < CORDON_ID_BITS) {
         unsigned b = core->refresh_bucket++;
         const struct bucket *bk = core->buckets[b];
-        if (bk == NULL || bk->n == 0 || bk->last_active_ms + core->cfg.refresh_ms > now_ms)
+        if (core->refresh_all) {
+            if (b >= deepest) {
+                core->refresh_all = false;
+                core->refresh_bucket = CORDON_ID_BITS;
+                break;
+            }
+        } else if (bk == NULL || bk->n == 0 || bk->last_active_ms + core->cfg.refresh_ms > now_ms) {
             continue;
+        }
         uint8_t rnd[CORDON_NODE_ID_LEN], target[CORDON_NODE_ID_LEN];
         cordon_core_fill_random(core, rnd, sizeof(rnd));
         cordon_id_in_bucket(target, core->self.id, b, rnd);
@@ -228,15 +242,23 @@ static void refresh_step(cordon_core *core, uint64_t now_ms)
         if (cordon_lookups_start(core, now_ms, target, LOOKUP_REFRESH, NULL, NULL) != CORDON_OK) {
             core->refresh_running = false; /* no room: the next period tries again */
             core->refresh_bucket = CORDON_ID_BITS;
+            core->refresh_all = false;
         }
     }
-    core->refresh_continue = false;
 }
 
 void cordon_core_refresh_done(cordon_core *core)
 {
     core->refresh_running = false;
     core->refresh_continue = true;
+}
+
+void cordon_core_self_lookup_done(cordon_core *core)
+{
+    core->refresh_all = true;
+    core->refresh_bucket = 0;
+    if (!core->refresh_running)
+        core->refresh_continue = true;
 }
 
 void cordon_core_tick(cordon_core *core, uint64_t now_ms)

@@ -77,7 +77,10 @@ struct cordon_core_config {
 void cordon_core_config_default(struct cordon_core_config *cfg);
 
 struct cordon_lookup_stats {
-    uint32_t rounds;   /* hops: the longest chain of requests on any path */
+    uint32_t hops;     /* the chain of requests that reached the closest node found (the
+                        * result's first contact): 1 when a seed from our own table */
+    uint32_t rounds;   /* the longest chain of requests on any path, the closing round
+                        * that confirms the k closest included */
     uint32_t messages; /* FIND_NODE messages sent, retries included */
     uint32_t answered; /* NODES answers */
     uint32_t failed;   /* requests that timed out, hit a link failure, got an ERROR

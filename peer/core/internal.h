@@ -162,6 +162,8 @@ struct cordon_core {
     unsigned refresh_bucket; /* the next bucket to consider */
     bool refresh_running;    /* its lookup is out */
     bool refresh_continue;   /* its lookup ended: go on at the end of the event */
+    bool refresh_all;        /* the pass after join: every bucket up to the deepest one in
+                                use, active or not, empty or not (Kademlia's join) */
 
     cordon_core_query_hook query_hook;
     void *query_hook_ctx;
@@ -174,6 +176,8 @@ void cordon_core_send_msg(cordon_core *core, const struct cordon_contact *to,
                           const struct cordon_msg *m);
 /* A refresh lookup ended: the pass goes on to the next stale bucket. */
 void cordon_core_refresh_done(cordon_core *core);
+/* The join's self-lookup ended: refresh the buckets farther than our nearest neighbour. */
+void cordon_core_self_lookup_done(cordon_core *core);
 /* A bootstrap ping was answered or failed: the last one starts the self-lookup. */
 void cordon_core_join_pinged(cordon_core *core, uint64_t now_ms);
 void cordon_core_set_query_hook(cordon_core *core, cordon_core_query_hook hook, void *ctx);

@@ -115,6 +115,7 @@ static bool window_open(const struct lookup_path *p, size_t k)
 static void finish(cordon_core *core, struct lookup *lk)
 {
     struct cordon_contact closest[CORDON_K_MAX];
+    uint8_t depth[CORDON_K_MAX];
     size_t k = core->cfg.params.k, n = 0;
     for (size_t pi = 0; pi < lk->npaths; pi++) {
         const struct lookup_path *p = &lk->path[pi];
@@ -129,7 +130,9 @@ static void finish(cordon_core *core, struct lookup *lk)
                 continue;
             size_t last = n < k ? n : k - 1;
             memmove(&closest[at + 1], &closest[at], (last - at) * sizeof(closest[0]));
+            memmove(&depth[at + 1], &depth[at], (last - at) * sizeof(depth[0]));
             closest[at] = *c;
+            depth[at] = p->cand[i].depth;
             if (n < k)
                 n++;
         }
@@ -141,9 +144,12 @@ static void finish(cordon_core *core, struct lookup *lk)
     core->nlookups--;
     if (lk->kind == LOOKUP_REFRESH)
         cordon_core_refresh_done(core);
+    else if (lk->kind == LOOKUP_SELF)
+        cordon_core_self_lookup_done(core);
     cordon_lookup_cb cb = lk->kind == LOOKUP_USER ? lk->cb : NULL;
     void *arg = lk->arg;
     struct cordon_lookup_stats stats = lk->stats;
+    stats.hops = n > 0 ? depth[0] : 0;
     free(lk);
     if (cb != NULL)
         cb(arg, n > 0 ? CORDON_OK : CORDON_ERR_NOT_FOUND, closest, n, &stats);
@@ -208,7 +214,10 @@ cordon_err cordon_lookups_start(cordon_core *core, uint64_t now_ms,
     size_t slot = 0;
     while (core->lookups[slot] != NULL)
         slot++;
-    size_t k = core->cfg.params.k, d = core->cfg.params.disjoint_paths;
+    /* Refresh lookups only fill the table: one path is enough, and it is a quarter of the
+     * cost (disjoint paths guard results that someone relies on). */
+    size_t k = core->cfg.params.k;
+    size_t d = kind == LOOKUP_REFRESH ? 1 : core->cfg.params.disjoint_paths;
     size_t shortlist = CORDON_SHORTLIST_PER_K * k, queries = CORDON_PATH_QUERIES_PER_K * k;
     size_t claims = d * queries + FORGET_CLAIMS;
     size_t bytes =
