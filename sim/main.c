@@ -37,7 +37,7 @@ static const char usage[] =
     "  --settle MS          quiet time after the last join (default 60000)\n"
     "  --lookup-interval MS time between two lookup starts (default 5)\n"
     "  --flood-rate R       requests per second per flooder, 1..1000 (default 200)\n"
-    "  --flap-period MS     a flapper's up+down cycle (default 2000)\n"
+    "  --flap-period MS     a flapper's up+down cycle (default 10000)\n"
     "  --partition SHARE:START:END  cut SHARE of the nodes off from START to END ms after\n"
     "                       the lookups begin\n"
     "  --json               print the summary as one JSON object on stdout\n"
@@ -126,34 +126,62 @@ static int u32_opt(const char *name, const char *text, uint64_t min, uint64_t ma
     return 0;
 }
 
+static void set_int(json_t *o, const char *key, uint64_t v)
+{
+    json_object_set_new(o, key, json_integer((json_int_t)v));
+}
+
+static void set_real(json_t *o, const char *key, double v)
+{
+    json_object_set_new(o, key, json_real(v));
+}
+
 static void print_json(const struct cordon_sim_config *c, const struct cordon_sim_result *r)
 {
     char digest[17];
     snprintf(digest, sizeof(digest), "%016llx", (unsigned long long)r->digest);
+    json_t *o = json_object();
     json_t *adv = json_object();
+    if (o == NULL || adv == NULL) {
+        json_decref(o);
+        json_decref(adv);
+        return;
+    }
     for (int k = 1; k < CORDON_SIM_KINDS; k++)
-        json_object_set_new(adv, cordon_sim_kind_name((enum cordon_sim_kind)k),
-                            json_real(c->share[k]));
-    json_t *o = json_pack(
-        "{s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:s,s:f,s:I,s:i,s:i,s:i,s:i,s:o,s:f,s:f,s:I,s:I,s:I,"
-        "s:I,"
-        "s:I,s:I,s:I,s:I,s:i,s:i,s:f,s:f}",
-        "nodes", (int)r->nodes, "lookups", (int)r->lookups, "succeeded", (int)r->succeeded,
-        "success_rate", r->success_rate, "hops_median", r->hops_median, "hops_p99", r->hops_p99,
-        "rounds_median", r->rounds_median, "rounds_p99", r->rounds_p99, "messages_per_lookup",
-        r->messages_per_lookup, "digest", digest, "wall_seconds", r->wall_seconds, "seed",
-        (json_int_t)c->seed, "k", (int)c->k, "alpha", (int)c->alpha, "disjoint", (int)c->disjoint,
-        "churn_crashed", (int)r->crashed, "adversary", adv, "loss", c->loss, "churn_per_minute",
-        c->churn_per_minute, "virtual_ms", (json_int_t)r->virtual_ms, "events",
-        (json_int_t)r->events, "messages", (json_int_t)r->messages, "limiter_drops_node",
-        (json_int_t)r->dropped_rate_node, "limiter_drops_global",
-        (json_int_t)r->dropped_rate_global, "churn_refusals", (json_int_t)r->refused_churn,
-        "prefix_refusals", (json_int_t)r->refused_prefix, "unsolicited_drops",
-        (json_int_t)r->dropped_unsolicited, "memory_per_node_avg", (int)r->memory_avg,
-        "memory_per_node_max", (int)r->memory_max, "timeouts_per_node",
-        r->nodes ? (double)r->timeouts / r->nodes : 0.0, "wall_seconds_per_lookup",
-        r->lookups ? r->wall_seconds / r->lookups : 0.0);
-    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        set_real(adv, cordon_sim_kind_name((enum cordon_sim_kind)k), c->share[k]);
+    set_int(o, "nodes", r->nodes);
+    set_int(o, "lookups", r->lookups);
+    set_int(o, "succeeded", r->succeeded);
+    set_real(o, "success_rate", r->success_rate);
+    set_real(o, "hops_median", r->hops_median);
+    set_real(o, "hops_p99", r->hops_p99);
+    set_real(o, "rounds_median", r->rounds_median);
+    set_real(o, "rounds_p99", r->rounds_p99);
+    set_real(o, "messages_per_lookup", r->messages_per_lookup);
+    json_object_set_new(o, "digest", json_string(digest));
+    set_real(o, "wall_seconds", r->wall_seconds);
+    set_int(o, "seed", c->seed);
+    set_int(o, "k", c->k);
+    set_int(o, "alpha", c->alpha);
+    set_int(o, "disjoint", c->disjoint);
+    json_object_set_new(o, "adversary", adv);
+    set_real(o, "loss", c->loss);
+    set_real(o, "churn_per_minute", c->churn_per_minute);
+    set_int(o, "churn_crashed", r->crashed);
+    set_int(o, "churn_joined", r->joined_late);
+    set_int(o, "virtual_ms", r->virtual_ms);
+    set_int(o, "events", r->events);
+    set_int(o, "messages", r->messages);
+    set_int(o, "limiter_drops_node", r->dropped_rate_node);
+    set_int(o, "limiter_drops_global", r->dropped_rate_global);
+    set_int(o, "churn_refusals", r->refused_churn);
+    set_int(o, "prefix_refusals", r->refused_prefix);
+    set_int(o, "evictions", r->evictions);
+    set_int(o, "unsolicited_drops", r->dropped_unsolicited);
+    set_int(o, "timeouts", r->timeouts);
+    set_int(o, "memory_per_node_avg", (uint64_t)r->memory_avg);
+    set_int(o, "memory_per_node_max", (uint64_t)r->memory_max);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (text != NULL)
         printf("%s\n", text);
     free(text);
@@ -283,9 +311,10 @@ int main(int argc, char **argv)
                "%.0f, p99 %.0f; %.1f messages per lookup\n",
                r.hops_median, r.hops_p99, r.rounds_median, r.rounds_p99, r.messages_per_lookup);
         printf("core memory per node: %.0f bytes average, %.0f max\n", r.memory_avg, r.memory_max);
-        printf("limiter: %llu per-node drops, %llu global drops, %llu churn refusals\n",
+        printf("limiter: %llu per-node drops, %llu global drops, %llu churn refusals; %llu "
+               "evictions\n",
                (unsigned long long)r.dropped_rate_node, (unsigned long long)r.dropped_rate_global,
-               (unsigned long long)r.refused_churn);
+               (unsigned long long)r.refused_churn, (unsigned long long)r.evictions);
         printf("%llu events, %llu messages, %.1f s virtual, %.2f s wall\n",
                (unsigned long long)r.events, (unsigned long long)r.messages,
                (double)r.virtual_ms / 1000, r.wall_seconds);

@@ -342,8 +342,11 @@ static cordon_err start_core(struct sim *s, uint32_t idx)
     struct cordon_contact boot[8];
     size_t nb = 0;
     uint32_t want = s->cfg->bootstrap < 8 ? s->cfg->bootstrap : 8;
-    for (uint32_t tries = 0; nb < want && tries < 64; tries++) {
-        uint32_t j = rng_below(s, s->n_nodes);
+    /* While the overlay forms, the nodes before this one are the ones up; afterwards any
+     * node may be (crashed ones are skipped). */
+    uint32_t range = s->attack ? s->n_nodes : idx;
+    for (uint32_t tries = 0; range > 0 && nb < want && tries < 64; tries++) {
+        uint32_t j = rng_below(s, range);
         if (j == idx || !s->nodes[j].alive || !s->nodes[j].started)
             continue;
         boot[nb++] = s->nodes[j].self;
@@ -461,7 +464,6 @@ static void lookup_done(void *arg, cordon_err result, const struct cordon_contac
         for (size_t i = 0; i < n; i++)
             if (memcmp(closest[i].id, l->truth, CORDON_NODE_ID_LEN) == 0)
                 l->ok = true;
-
 }
 
 static void start_lookup(struct sim *s, uint32_t number)
@@ -703,7 +705,7 @@ void cordon_sim_config_default(struct cordon_sim_config *c)
     c->lookup_interval_ms = 5;
     c->bootstrap = 3;
     c->flood_rate = 200;
-    c->flap_period_ms = 2000;
+    c->flap_period_ms = 10000;
 }
 
 static double wall_now(void)
@@ -765,6 +767,7 @@ static void finish(struct sim *s, struct cordon_sim_result *r)
         r->refused_prefix += st.refused_prefix;
         r->dropped_unsolicited += st.dropped_unsolicited;
         r->timeouts += st.timeouts;
+        r->evictions += st.evictions;
     }
     r->memory_avg = live ? mem_sum / live : 0;
     r->nodes = s->cfg->nodes;

@@ -70,7 +70,7 @@ struct cordon_sim_result {
     uint64_t messages;             /* messages delivered */
     double memory_avg, memory_max; /* bytes of core heap per node at the end */
     uint64_t dropped_rate_node, dropped_rate_global, refused_churn, refused_prefix;
-    uint64_t dropped_unsolicited, timeouts;
+    uint64_t dropped_unsolicited, timeouts, evictions;
     uint32_t adversaries[CORDON_SIM_KINDS];
     uint32_t crashed, joined_late;
 };
