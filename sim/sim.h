@@ -51,7 +51,7 @@ struct cordon_sim_config {
     uint32_t lookup_interval_ms;             /* between two lookup starts (5) */
     uint32_t bootstrap;                      /* contacts a joining node starts from (3) */
     uint32_t flood_rate;                     /* requests per second each flooder sends (2000) */
-    uint32_t flap_period_ms;                 /* a flapper's time up, then down (2000) */
+    uint32_t flap_period_ms;                 /* a flapper's time up, then down (10000) */
     double partition_share; /* share of nodes cut off during the partition (0: none) */
     uint32_t partition_start_ms, partition_end_ms; /* relative to the first lookup */
 };

@@ -213,31 +213,50 @@ bool cordon_table_remove(cordon_core *core, uint64_t now_ms, const uint8_t id[CO
     return true;
 }
 
+/* Inserts the contacts of one bucket into the sorted prefix out[0..*n), keeping max. */
+static void closest_from(const struct bucket *bk, const uint8_t target[CORDON_NODE_ID_LEN],
+                         const uint8_t *exclude, bool healthy_only, struct cordon_contact *out,
+                         size_t max, size_t *n)
+{
+    for (size_t i = 0; bk != NULL && i < bk->n; i++) {
+        const struct cordon_contact *c = &bk->e[i].c;
+        if ((healthy_only && bk->e[i].fails > 0) ||
+            (exclude != NULL && cordon_id_equal(c->id, exclude)))
+            continue;
+        size_t at = *n;
+        while (at > 0 && cordon_id_distance_cmp(target, c->id, out[at - 1].id) < 0)
+            at--;
+        if (at >= max)
+            continue;
+        size_t last = *n < max ? *n : max - 1;
+        memmove(&out[at + 1], &out[at], (last - at) * sizeof(*out));
+        out[at] = *c;
+        if (*n < max)
+            (*n)++;
+    }
+}
+
+/* The XOR metric orders whole buckets: with t the prefix length target shares with us,
+ * bucket t holds the closest contacts, then buckets t+1.. (all at distance 2^(255-t) and
+ * more), then t-1, t-2, ... 0, each farther than the one before. So the walk stops at the
+ * first group boundary where max contacts are in hand: a few buckets, not the table. */
 size_t cordon_table_closest(const cordon_core *core, const uint8_t target[CORDON_NODE_ID_LEN],
                             const uint8_t *exclude, bool healthy_only, struct cordon_contact *out,
                             size_t max)
 {
     size_t n = 0;
-    for (unsigned b = 0; b < CORDON_ID_BITS; b++) {
-        const struct bucket *bk = core->buckets[b];
-        for (size_t i = 0; bk != NULL && i < bk->n; i++) {
-            const struct cordon_contact *c = &bk->e[i].c;
-            if ((healthy_only && bk->e[i].fails > 0) ||
-                (exclude != NULL && cordon_id_equal(c->id, exclude)))
-                continue;
-            /* Insertion into the sorted prefix of out: at most max entries kept. */
-            size_t at = n;
-            while (at > 0 && cordon_id_distance_cmp(target, c->id, out[at - 1].id) < 0)
-                at--;
-            if (at >= max)
-                continue;
-            size_t last = n < max ? n : max - 1;
-            memmove(&out[at + 1], &out[at], (last - at) * sizeof(*out));
-            out[at] = *c;
-            if (n < max)
-                n++;
-        }
+    unsigned t = cordon_id_cpl(core->self.id, target);
+    if (max == 0)
+        return 0;
+    if (t < CORDON_ID_BITS) {
+        closest_from(core->buckets[t], target, exclude, healthy_only, out, max, &n);
+        if (n >= max)
+            return n;
+        for (unsigned b = t + 1; b < CORDON_ID_BITS; b++)
+            closest_from(core->buckets[b], target, exclude, healthy_only, out, max, &n);
     }
+    for (unsigned b = t < CORDON_ID_BITS ? t : CORDON_ID_BITS; b-- > 0 && n < max;)
+        closest_from(core->buckets[b], target, exclude, healthy_only, out, max, &n);
     return n;
 }
 
