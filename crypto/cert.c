@@ -76,6 +76,32 @@ cordon_err cordon_crypto_bio_to_buf(BIO *bio, cordon_buf *out)
     return cordon_buf_append(out, p, (size_t)n);
 }
 
+cordon_err cordon_crypto_pem(const char *name, const cordon_buf *der, cordon_buf *out)
+{
+    cordon_err err = CORDON_OK;
+    BIO *bio = NULL;
+
+    if (der->len == 0 || der->len > INT_MAX)
+        return CORDON_ERR_INVAL;
+    ERR_set_mark();
+    bio = BIO_new(BIO_s_mem());
+    if (bio == NULL) {
+        err = CORDON_ERR_NOMEM;
+        goto out;
+    }
+    if (PEM_write_bio(bio, name, "", der->data, (long)der->len) <= 0) {
+        err = CORDON_ERR_CRYPTO;
+        goto out;
+    }
+    err = cordon_crypto_bio_to_buf(bio, out);
+    if (err == CORDON_OK)
+        err = cordon_buf_terminate(out);
+out:
+    BIO_free(bio);
+    ERR_pop_to_mark();
+    return err;
+}
+
 cordon_err cordon_crypto_der_to_buf(unsigned char *p, int n, cordon_buf *out)
 {
     cordon_err err = CORDON_ERR_CRYPTO;
@@ -248,27 +274,14 @@ cordon_err cordon_cert_load(const char *path, cordon_cert **out)
 
 cordon_err cordon_cert_pem(const cordon_cert *cert, cordon_buf *out)
 {
-    cordon_err err = CORDON_OK;
-    BIO *bio = NULL;
-
+    cordon_buf der;
     if (cert == NULL || out == NULL)
         return CORDON_ERR_INVAL;
-    ERR_set_mark();
-    bio = BIO_new(BIO_s_mem());
-    if (bio == NULL) {
-        err = CORDON_ERR_NOMEM;
-        goto out;
-    }
-    if (PEM_write_bio_X509(bio, cert->x509) != 1) {
-        err = CORDON_ERR_CRYPTO;
-        goto out;
-    }
-    err = cordon_crypto_bio_to_buf(bio, out);
+    cordon_buf_init(&der, CORDON_CERT_MAX, false);
+    cordon_err err = cordon_cert_der(cert, &der);
     if (err == CORDON_OK)
-        err = cordon_buf_terminate(out);
-out:
-    BIO_free(bio);
-    ERR_pop_to_mark();
+        err = cordon_crypto_pem(PEM_STRING_X509, &der, out);
+    cordon_buf_free(&der);
     return err;
 }
 

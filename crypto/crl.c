@@ -274,27 +274,14 @@ bool cordon_crl_lists(const cordon_crl *crl, const uint8_t serial[CORDON_SERIAL_
 
 cordon_err cordon_crl_pem(const cordon_crl *crl, cordon_buf *out)
 {
-    cordon_err err = CORDON_OK;
-    BIO *bio = NULL;
-
+    cordon_buf der;
     if (crl == NULL || out == NULL)
         return CORDON_ERR_INVAL;
-    ERR_set_mark();
-    bio = BIO_new(BIO_s_mem());
-    if (bio == NULL) {
-        err = CORDON_ERR_NOMEM;
-        goto out;
-    }
-    if (PEM_write_bio_X509_CRL(bio, crl->crl) != 1) {
-        err = CORDON_ERR_CRYPTO;
-        goto out;
-    }
-    err = cordon_crypto_bio_to_buf(bio, out);
+    cordon_buf_init(&der, CORDON_CRL_MAX, false);
+    cordon_err err = cordon_crl_der(crl, &der);
     if (err == CORDON_OK)
-        err = cordon_buf_terminate(out);
-out:
-    BIO_free(bio);
-    ERR_pop_to_mark();
+        err = cordon_crypto_pem(PEM_STRING_X509_CRL, &der, out);
+    cordon_buf_free(&der);
     return err;
 }
 

@@ -99,27 +99,14 @@ out:
 
 cordon_err cordon_csr_pem(const cordon_csr *csr, cordon_buf *out)
 {
-    cordon_err err = CORDON_OK;
-    BIO *bio = NULL;
-
+    cordon_buf der;
     if (csr == NULL || out == NULL)
         return CORDON_ERR_INVAL;
-    ERR_set_mark();
-    bio = BIO_new(BIO_s_mem());
-    if (bio == NULL) {
-        err = CORDON_ERR_NOMEM;
-        goto out;
-    }
-    if (PEM_write_bio_X509_REQ(bio, csr->req) != 1) {
-        err = CORDON_ERR_CRYPTO;
-        goto out;
-    }
-    err = cordon_crypto_bio_to_buf(bio, out);
+    cordon_buf_init(&der, CORDON_CSR_MAX, false);
+    cordon_err err = cordon_csr_der(csr, &der);
     if (err == CORDON_OK)
-        err = cordon_buf_terminate(out);
-out:
-    BIO_free(bio);
-    ERR_pop_to_mark();
+        err = cordon_crypto_pem(PEM_STRING_X509_REQ, &der, out);
+    cordon_buf_free(&der);
     return err;
 }
 

@@ -69,6 +69,10 @@ CORDON_MUST_CHECK cordon_err cordon_crypto_bio_to_buf(BIO *bio, cordon_buf *out)
 /* Appends the DER of an i2d result (p from i2d_X(obj, &p), n its return) to out and frees p. */
 CORDON_MUST_CHECK cordon_err cordon_crypto_der_to_buf(unsigned char *p, int n, cordon_buf *out);
 
+/* Appends the PEM armour ("-----BEGIN <name>-----" ...) of der to out, NUL-terminated. */
+CORDON_MUST_CHECK cordon_err cordon_crypto_pem(const char *name, const cordon_buf *der,
+                                               cordon_buf *out);
+
 /* Unix seconds -> a new ASN1_TIME (ASN1_TIME_free it): UTCTime up to 2049, GeneralizedTime
  * after, as RFC 5280 wants. CORDON_ERR_INVAL for a time before 1970 or after 9999. */
 CORDON_MUST_CHECK cordon_err cordon_crypto_time_new(int64_t secs, ASN1_TIME **out);
