@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/hex.h"
+#include "common/cli.h"
 #include "common/parse.h"
 #include "peer/enroll_client.h"
 
@@ -37,17 +38,7 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "cordon-peer: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n(cordon-peer --help lists the commands and options)\n");
-    return 2;
-}
+#define fail(...) cordon_cli_fail("cordon-peer", __VA_ARGS__)
 
 int main(int argc, char **argv)
 {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cli.h"
 #include "common/parse.h"
 #include "sim/sim.h"
 
@@ -43,17 +44,7 @@ static const char usage[] =
     "  --json               print the summary as one JSON object on stdout\n"
     "  --help               this text\n";
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "cordon-sim: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n(cordon-sim --help lists the options)\n");
-    return 2;
-}
+#define fail(...) cordon_cli_fail("cordon-sim", __VA_ARGS__)
 
 enum {
     OPT_NODES = 1,
