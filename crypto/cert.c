@@ -285,6 +285,14 @@ cordon_err cordon_cert_pem(const cordon_cert *cert, cordon_buf *out)
     return err;
 }
 
+cordon_err cordon_cert_pem_from_der(const uint8_t *der, size_t len, cordon_buf *out)
+{
+    if (der == NULL || out == NULL || len < 2 || der[0] != 0x30 || len > CORDON_CERT_MAX)
+        return CORDON_ERR_MALFORMED;
+    cordon_buf view = {.data = (uint8_t *)der, .len = len};
+    return cordon_crypto_pem(PEM_STRING_X509, &view, out);
+}
+
 cordon_err cordon_cert_der(const cordon_cert *cert, cordon_buf *out)
 {
     cordon_err err;

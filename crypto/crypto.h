@@ -106,6 +106,11 @@ CORDON_MUST_CHECK cordon_err cordon_cert_parse(const void *data, size_t len, cor
 CORDON_MUST_CHECK cordon_err cordon_cert_load(const char *path, cordon_cert **out);
 CORDON_MUST_CHECK cordon_err cordon_cert_pem(const cordon_cert *cert, cordon_buf *out);
 CORDON_MUST_CHECK cordon_err cordon_cert_der(const cordon_cert *cert, cordon_buf *out);
+/* Armours DER bytes that a trusted source produced (the signer) as a CERTIFICATE PEM
+ * block without parsing them: parsing a certificate costs OpenSSL 3.0 a full decoder set-up.
+ * Only checks that der starts a DER SEQUENCE (CORDON_ERR_MALFORMED otherwise). */
+CORDON_MUST_CHECK cordon_err cordon_cert_pem_from_der(const uint8_t *der, size_t len,
+                                                      cordon_buf *out);
 /* SHA-256 over the DER encoding (what `openssl x509 -fingerprint -sha256` shows). */
 CORDON_MUST_CHECK cordon_err cordon_cert_fingerprint(const cordon_cert *cert, uint8_t out[32]);
 /* The serial number as 16 bytes, big-endian, left-padded with zeros.

@@ -423,29 +423,6 @@ static enum MHD_Result serve_metrics(struct server *s, struct MHD_Connection *c,
 /* The PEM armour (RFC 7468: 64-character lines) of a certificate's DER: the same bytes as
  * cordon_cert_pem() of the parsed certificate, without decoding it again. Under OpenSSL 3.0
  * decoding a certificate's public key costs several times an ECDSA signature. */
-static cordon_err pem_certificate(const uint8_t *der, size_t len, cordon_buf *out)
-{
-    static const char begin[] = "-----BEGIN CERTIFICATE-----\n";
-    static const char end[] = "-----END CERTIFICATE-----\n";
-    cordon_buf b64;
-    cordon_buf_init(&b64, 2 * CORDON_CERT_MAX, false);
-    /* The signer answers a DER SEQUENCE; anything else is not armoured. */
-    cordon_err err =
-        len < 2 || der[0] != 0x30 ? CORDON_ERR_MALFORMED : cordon_base64_encode(der, len, &b64);
-    if (err == CORDON_OK)
-        err = cordon_buf_append(out, begin, sizeof(begin) - 1);
-    for (size_t i = 0; i < b64.len && err == CORDON_OK; i += 64) {
-        size_t n = b64.len - i < 64 ? b64.len - i : 64;
-        err = cordon_buf_append(out, b64.data + i, n);
-        if (err == CORDON_OK)
-            err = cordon_buf_append(out, "\n", 1);
-    }
-    if (err == CORDON_OK)
-        err = cordon_buf_append(out, end, sizeof(end) - 1);
-    cordon_buf_free(&b64);
-    return err;
-}
-
 static enum MHD_Result serve_enroll(struct server *s, struct MHD_Connection *c, struct request *req)
 {
     struct cordon_enroll_request er;
@@ -476,7 +453,7 @@ static enum MHD_Result serve_enroll(struct server *s, struct MHD_Connection *c, 
     if (status != 201)
         goto refused;
 
-    cordon_err err = pem_certificate(cert_der.data, cert_der.len, &chain);
+    cordon_err err = cordon_cert_pem_from_der(cert_der.data, cert_der.len, &chain);
     if (err == CORDON_OK)
         err = cordon_buf_append(&chain, s->ca_pem.data, s->ca_pem.len);
     if (err != CORDON_OK) {

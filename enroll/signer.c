@@ -304,8 +304,19 @@ cordon_err cordon_signer_handle(struct cordon_signer_state *st, const uint8_t *r
 
 /* ---- the channel ----------------------------------------------------------------------- */
 
+/* A caller whose request is on the channel and whose answer is still to be read. */
+struct turn {
+    struct turn *next;
+    pthread_cond_t wake; /* signalled when this caller becomes the head of the queue */
+};
+
+/* Requests are pipelined: a caller writes its request at once, even while earlier ones are
+ * being signed, so that the signer never waits for the next one. The signer answers in
+ * order, so the callers queue in the order of their requests and only the head reads. */
 struct cordon_signer {
-    pthread_mutex_t lock;
+    pthread_mutex_t send_lock; /* one writer at a time; never held by a reader */
+    pthread_mutex_t lock;      /* the queue and broken */
+    struct turn *head, *tail;
     int fd;
     pid_t pid;
     bool broken;
@@ -449,6 +460,7 @@ cordon_err cordon_signer_start(const char *key_path, const char *cert_path,
         signer_main(sv[1], key_path, cert_path, policy);
     }
     close(sv[1]);
+    pthread_mutex_init(&s->send_lock, NULL);
     pthread_mutex_init(&s->lock, NULL);
     s->fd = sv[0];
     s->pid = pid;
@@ -484,24 +496,72 @@ void cordon_signer_stop(cordon_signer *s)
     int status;
     while (s->pid > 0 && waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
         ;
+    pthread_mutex_destroy(&s->send_lock);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+/* Poisons the handle for good (s->lock held). */
+static void set_broken(cordon_signer *s, cordon_err err)
+{
+    if (!s->broken) {
+        s->broken = true;
+        cordon_log(CORDON_LOG_ERROR, "signer.broken", "error=%s", cordon_errname(err));
+    }
 }
 
 /* Sends a request and returns the response payload in out, or the signer's refusal. */
 static cordon_err call(cordon_signer *s, const cordon_buf *req, cordon_buf *out)
 {
     cordon_buf resp;
+    struct turn me = {.next = NULL};
+    cordon_err err = CORDON_OK;
     cordon_buf_init(&resp, CORDON_IPC_MSG_MAX + HEADER_RESP, false);
+    pthread_cond_init(&me.wake, NULL);
+
+    /* Queued before writing, under the send lock: the queue's order is the requests'. A
+     * writer waiting for room in the channel holds no lock that the head needs, so the
+     * answers keep draining and the signer keeps reading. */
+    pthread_mutex_lock(&s->send_lock);
     pthread_mutex_lock(&s->lock);
-    cordon_err err = s->broken ? CORDON_ERR_PROTOCOL : write_full(s->fd, req->data, req->len);
-    if (err == CORDON_OK)
-        err = read_message(s->fd, HEADER_RESP, CHANNEL_TIMEOUT_MS, &resp);
-    if (err != CORDON_OK && !s->broken) {
-        s->broken = true;
-        cordon_log(CORDON_LOG_ERROR, "signer.broken", "error=%s", cordon_errname(err));
+    bool queued = !s->broken;
+    if (queued) {
+        if (s->tail != NULL)
+            s->tail->next = &me;
+        else
+            s->head = &me;
+        s->tail = &me;
     }
     pthread_mutex_unlock(&s->lock);
+    err = queued ? write_full(s->fd, req->data, req->len) : CORDON_ERR_PROTOCOL;
+    if (queued && err != CORDON_OK) {
+        pthread_mutex_lock(&s->lock);
+        set_broken(s, err); /* a torn request: no later one may follow it */
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->send_lock);
+
+    if (queued) {
+        pthread_mutex_lock(&s->lock);
+        while (s->head != &me)
+            pthread_cond_wait(&me.wake, &s->lock);
+        if (err == CORDON_OK && s->broken)
+            err = CORDON_ERR_PROTOCOL; /* an earlier answer went wrong: this one is lost */
+        pthread_mutex_unlock(&s->lock);
+        if (err == CORDON_OK)
+            err = read_message(s->fd, HEADER_RESP, CHANNEL_TIMEOUT_MS, &resp);
+        pthread_mutex_lock(&s->lock);
+        if (err != CORDON_OK)
+            set_broken(s, err);
+        /* The next caller's cond is signalled under the lock, before it can return. */
+        s->head = me.next;
+        if (s->head != NULL)
+            pthread_cond_signal(&s->head->wake);
+        else
+            s->tail = NULL;
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_cond_destroy(&me.wake);
     if (err == CORDON_OK) {
         cordon_reader r;
         uint16_t status;

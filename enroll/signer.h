@@ -69,9 +69,10 @@ bool cordon_signer_alive(cordon_signer *s);
 /* Closes the channel and reaps the child. Accepts NULL. */
 void cordon_signer_stop(cordon_signer *s);
 
-/* Calls are serialized inside (one request in flight); safe from any thread. A broken
- * channel (the child died, a malformed answer, a 10 s timeout) poisons the handle: every
- * later call returns CORDON_ERR_PROTOCOL. */
+/* Safe from any thread. Calls are pipelined inside: several requests may be in flight, and
+ * the signer handles them one at a time, in order. A broken channel (the child died, a
+ * malformed answer, a 10 s timeout) poisons the handle: every later call returns
+ * CORDON_ERR_PROTOCOL. */
 CORDON_MUST_CHECK cordon_err cordon_signer_node_cert(cordon_signer *s, const uint8_t *csr_der,
                                                      size_t csr_len,
                                                      const struct cordon_node_cert_params *p,
