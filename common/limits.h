@@ -50,4 +50,38 @@
 /* Signer channel (front <-> signer process) */
 #define CORDON_IPC_MSG_MAX (CORDON_CRL_MAX + 4096)
 
+/* Links: records and fragments (wire/frag.h). A record is the plaintext of one DTLS
+ * record; a message larger than one record is cut into fragments and reassembled per
+ * remote under the caps below. Layout and rules: docs/protocol.md, "Fragments".
+ * A record fits the IPv6 minimum MTU without IP fragmentation: 1280 - 40 (IPv6) - 8 (UDP)
+ * - 37 (DTLS 1.2 with AES-GCM, the largest AEAD overhead: 13 header + 8 nonce + 16 tag). */
+#define CORDON_RECORD_MAX 1195           /* bytes of one record, fragment header included */
+#define CORDON_FRAG_MSG_MAX (128 * 1024) /* one reassembled message (64 KiB values + certs) */
+#define CORDON_FRAG_INFLIGHT_MAX 4       /* messages being reassembled per remote */
+#define CORDON_FRAG_BUFFERED_MAX (2 * CORDON_FRAG_MSG_MAX) /* bytes reserved per remote */
+#define CORDON_FRAG_TIMEOUT_MS 2000 /* from a message's first fragment to its last */
+#define CORDON_FRAG_RETIRED_MAX 64  /* message ids remembered after completion or abandon */
+#define CORDON_FRAG_PEER_BUFFERED_MAX (4 * 1024 * 1024) /* all remotes of one peer instance */
+
+/* DTLS links (peer/link.c), per link table = per peer instance. A swarm runs 1000 tables
+ * in one process, so the defaults stay small; the hard caps bound any configuration. */
+#define CORDON_LINK_DATAGRAM_MAX 1232     /* UDP payload: IPv6 minimum MTU 1280 - 48 header bytes */
+#define CORDON_LINK_PLAINTEXT_MAX 1195    /* per record: 1232 - 13 header - 8 nonce - 16 GCM tag */
+#define CORDON_LINK_MAX 4096              /* links per table (hard cap) */
+#define CORDON_LINK_HALF_OPEN_MAX 1024    /* links still handshaking (hard cap) */
+#define CORDON_LINK_SESSIONS_MAX 1024     /* stored client sessions for resumption (hard cap) */
+#define CORDON_LINK_PENDING_MAX 8192      /* bytes queued per link while it handshakes */
+#define CORDON_LINK_RECORDS_PER_INPUT 64  /* records read out of one datagram */
+#define CORDON_LINK_RATE_SOURCES 256      /* source IPs tracked by the handshake rate limiter */
+#define CORDON_LINK_COOKIE_LEN 32         /* HMAC-SHA-256 cookie, bytes */
+#define CORDON_LINK_COOKIE_EPOCH_MS 30000 /* a cookie is valid in its epoch and the next */
+#define CORDON_LINK_SESSION_LIFETIME 3600 /* seconds a session (ticket) may be resumed */
+#define CORDON_LINK_DEFAULT_MAX 256
+#define CORDON_LINK_DEFAULT_HALF_OPEN 32
+#define CORDON_LINK_DEFAULT_SESSIONS 64
+#define CORDON_LINK_DEFAULT_IDLE_MS 120000     /* established link without traffic */
+#define CORDON_LINK_DEFAULT_HANDSHAKE_MS 15000 /* handshake must complete within */
+#define CORDON_LINK_DEFAULT_RATE 2.0           /* handshakes per second per source IP */
+#define CORDON_LINK_DEFAULT_BURST 8.0
+
 #endif
