@@ -84,4 +84,26 @@
 #define CORDON_LINK_DEFAULT_RATE 2.0           /* handshakes per second per source IP */
 #define CORDON_LINK_DEFAULT_BURST 8.0
 
+/* The runtime around one peer instance (peer/runtime.c). Its table of remotes (one
+ * reassembler each) holds at most as many entries as the link table has links. */
+#define CORDON_RT_DATAGRAMS_PER_HANDLE 256 /* datagrams read per handle(): instances take turns */
+#define CORDON_RT_DEFERRED_MAX 256         /* link failures waiting to reach the core */
+#define CORDON_RT_REMOTES_INITIAL 8        /* remote table entries before it grows */
+#define CORDON_RT_SWEEP_MS 10000           /* remotes without a link are freed this often */
+#define CORDON_RT_BOOTSTRAP_RETRY_MS 5000  /* after every bootstrap address failed */
+
+/* Local control API (peer/control.c): HTTP on a unix socket (mode 0600) for the operator
+ * and the `cordon` CLI. GET and HEAD only, so no request body is ever accepted; a lookup holds its
+ * connection suspended until the overlay answers or CORDON_CONTROL_LOOKUP_TIMEOUT_MS. */
+#define CORDON_CONTROL_CONN_MAX 16                    /* concurrent connections */
+#define CORDON_CONTROL_CONN_TIMEOUT 10                /* seconds a connection may sit idle */
+#define CORDON_CONTROL_CONN_MEMORY (32 * 1024)        /* MHD memory pool per connection */
+#define CORDON_CONTROL_LOOKUPS_MAX 8                  /* lookups in progress at once */
+#define CORDON_CONTROL_LOOKUP_TIMEOUT_MS 10000        /* a lookup must complete within */
+#define CORDON_CONTROL_LOOKUP_RESULTS_MAX 20          /* contacts in one lookup answer */
+#define CORDON_CONTROL_PEERS_MAX 8192                 /* contacts listed by GET /v1/peers */
+#define CORDON_CONTROL_COUNTERS_MAX 128               /* counters in one status */
+#define CORDON_CONTROL_COUNTER_NAME_MAX 63            /* [a-z0-9_], 1..63 chars */
+#define CORDON_CONTROL_RESPONSE_MAX (2 * 1024 * 1024) /* one response body, bytes */
+
 #endif

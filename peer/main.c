@@ -9,6 +9,7 @@
 #include "common/cli.h"
 #include "common/parse.h"
 #include "peer/enroll_client.h"
+#include "peer/runtime.h"
 
 static const char usage[] =
     "usage: cordon-peer COMMAND [OPTIONS]\n"
@@ -25,7 +26,18 @@ static const char usage[] =
     "         --cacert          the overlay CA certificate, instead of the fingerprint\n"
     "         --timeout         seconds per request (default 30)\n";
 
-enum { OPT_DIR = 1, OPT_SERVER, OPT_TOKEN, OPT_FP, OPT_CACERT, OPT_TIMEOUT, OPT_HELP };
+enum {
+    OPT_DIR = 1,
+    OPT_SERVER,
+    OPT_TOKEN,
+    OPT_FP,
+    OPT_CACERT,
+    OPT_TIMEOUT,
+    OPT_HELP,
+    OPT_LISTEN,
+    OPT_BOOTSTRAP,
+    OPT_READY,
+};
 
 static const struct option options[] = {
     {"dir", required_argument, NULL, OPT_DIR},
@@ -40,6 +52,52 @@ static const struct option options[] = {
 
 #define fail(...) cordon_cli_fail("cordon-peer", __VA_ARGS__)
 
+static const struct option run_options[] = {
+    {"dir", required_argument, NULL, OPT_DIR},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
+    {"ready-file", required_argument, NULL, OPT_READY},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static int run_main(int argc, char **argv)
+{
+    struct cordon_runtime_options o = {0};
+    const char *boot[CORDON_BOOTSTRAP_MAX];
+    optind = 2;
+    int c;
+    while ((c = getopt_long(argc, argv, "", run_options, NULL)) != -1) {
+        switch (c) {
+        case OPT_DIR:
+            o.dir = optarg;
+            break;
+        case OPT_LISTEN:
+            o.listen = optarg;
+            break;
+        case OPT_BOOTSTRAP:
+            if (cordon_parse_list(optarg, boot, CORDON_BOOTSTRAP_MAX, &o.n_bootstrap) != CORDON_OK)
+                return fail("--bootstrap: expected 1..%d comma-separated HOST:PORT entries",
+                            CORDON_BOOTSTRAP_MAX);
+            o.bootstrap = boot;
+            break;
+        case OPT_READY:
+            o.ready_file = optarg;
+            break;
+        case OPT_HELP:
+            fputs(usage, stdout);
+            return 0;
+        default:
+            return fail("bad option for 'run'");
+        }
+    }
+    if (optind != argc)
+        return fail("unexpected argument '%s'", argv[optind]);
+    if (o.dir == NULL || o.listen == NULL)
+        return fail("run needs --dir and --listen");
+    return cordon_runtime_run(&o) == CORDON_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -47,6 +105,8 @@ int main(int argc, char **argv)
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (strcmp(argv[1], "run") == 0)
+        return run_main(argc, argv);
     if (strcmp(argv[1], "enroll") != 0)
         return fail("unknown command '%s'", argv[1]);
 

@@ -1,0 +1,909 @@
+/*
+ * peer/runtime.c — one peer instance on a UDP socket, and the `cordon-peer run` loop
+ * (see runtime.h). Owns the socket, the link table, the reassemblers of its remotes and
+ * the core; the loop owns the epoll and signal descriptors.
+ */
+#include "peer/runtime.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/file.h"
+#include "common/hex.h"
+#include "common/log.h"
+#include "crypto/crypto.h"
+#include "crypto/overlay.h"
+#include "peer/core/core.h"
+#include "peer/link.h"
+#include "wire/frag.h"
+#include "wire/msg.h"
+#include "wire/overlay_doc.h"
+
+#define HEX_ID_LEN (2 * CORDON_NODE_ID_LEN + 1)
+#define ADDR_LOG_MAX (INET6_ADDRSTRLEN + 8)
+
+/* One remote address: the reassembler of the records it sends us. */
+struct rt_remote {
+    struct cordon_addr addr;
+    uint8_t id[CORDON_NODE_ID_LEN]; /* the node the link to addr proved */
+    struct cordon_frag_rx *rx;
+    uint64_t last_ms;
+};
+
+enum boot_state { BOOT_PENDING, BOOT_UP, BOOT_FAILED };
+
+struct rt_boot {
+    char text[CORDON_ADDR_TEXT_MAX];
+    struct sockaddr_storage ss;
+    socklen_t len;
+    struct cordon_addr addr;
+    enum boot_state state;
+    uint8_t id[CORDON_NODE_ID_LEN];
+};
+
+enum join_state { JOIN_PROBING, JOIN_WAIT_RETRY, JOIN_JOINING, JOIN_DONE };
+
+struct cordon_runtime {
+    int fd;
+    int family; /* AF_INET or AF_INET6 */
+    uint16_t port;
+    uint64_t now_ms; /* of the current handle() call: the callbacks carry no time */
+    cordon_err poisoned;
+
+    uint8_t node_id[CORDON_NODE_ID_LEN];
+    char node_hex[HEX_ID_LEN];
+    struct cordon_link_identity identity;
+    struct cordon_overlay_params params;
+    cordon_links *links;
+    cordon_core *core;
+    bool in_core; /* a core call is on the stack: its callbacks must not re-enter it */
+
+    struct cordon_frag_budget budget;
+    struct rt_remote *remotes;
+    size_t n_remotes, cap_remotes, max_remotes;
+    uint32_t next_msg_id;
+    uint64_t sweep_at;
+    bool more_input; /* the last handle() stopped reading at its cap */
+
+    struct rt_boot boot[CORDON_BOOTSTRAP_MAX];
+    size_t n_boot;
+    enum join_state join;
+    uint64_t retry_at;
+
+    struct cordon_contact deferred[CORDON_RT_DEFERRED_MAX]; /* failed sends for the core */
+    size_t n_deferred;
+    size_t table_logged;
+
+    uint64_t send_errors; /* sendto() failures other than a full socket buffer */
+};
+
+uint64_t cordon_runtime_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- addresses ---------------------------------------------------------------------------- */
+
+static bool addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct cordon_addr *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        out->family = 4;
+        memcpy(out->ip, &in->sin_addr, 4);
+        out->port = ntohs(in->sin_port);
+        return true;
+    }
+    if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        out->family = 6;
+        memcpy(out->ip, &in6->sin6_addr, 16);
+        out->port = ntohs(in6->sin6_port);
+        return true;
+    }
+    return false;
+}
+
+static socklen_t addr_to_sockaddr(const struct cordon_addr *a, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (a->family == 4) {
+        struct sockaddr_in *in = (struct sockaddr_in *)ss;
+        in->sin_family = AF_INET;
+        memcpy(&in->sin_addr, a->ip, 4);
+        in->sin_port = htons(a->port);
+        return sizeof(*in);
+    }
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    in6->sin6_family = AF_INET6;
+    memcpy(&in6->sin6_addr, a->ip, 16);
+    in6->sin6_port = htons(a->port);
+    return sizeof(*in6);
+}
+
+static bool addr_equal(const struct cordon_addr *a, const struct cordon_addr *b)
+{
+    return a->family == b->family && a->port == b->port &&
+           memcmp(a->ip, b->ip, a->family == 4 ? 4 : 16) == 0;
+}
+
+/* "1.2.3.4:5" / "[::1]:5" for logs. */
+static const char *addr_text(const struct cordon_addr *a, char out[ADDR_LOG_MAX])
+{
+    char ip[INET6_ADDRSTRLEN];
+    if (inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->ip, ip, sizeof(ip)) == NULL)
+        snprintf(ip, sizeof(ip), "?");
+    snprintf(out, ADDR_LOG_MAX, a->family == 4 ? "%s:%u" : "[%s]:%u", ip, (unsigned)a->port);
+    return out;
+}
+
+/* Splits "host:port" or "[v6]:port" (text is at most CORDON_ADDR_TEXT_MAX - 1 chars). */
+static bool split_host_port(const char *text, char host[CORDON_ADDR_TEXT_MAX],
+                            char port[CORDON_ADDR_TEXT_MAX])
+{
+    size_t len = strlen(text);
+    const char *colon = strrchr(text, ':');
+    if (len == 0 || len >= CORDON_ADDR_TEXT_MAX || colon == NULL || colon[1] == '\0')
+        return false;
+    const char *h = text;
+    size_t hlen = (size_t)(colon - text);
+    if (text[0] == '[') {
+        if (hlen < 3 || text[hlen - 1] != ']')
+            return false;
+        h++;
+        hlen -= 2;
+    } else if (memchr(text, ':', hlen) != NULL) {
+        return false; /* a bare IPv6 address: ambiguous */
+    }
+    if (hlen == 0)
+        return false;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    snprintf(port, CORDON_ADDR_TEXT_MAX, "%s", colon + 1);
+    return true;
+}
+
+/* Resolves text into an address of family (AF_INET/AF_INET6; AF_UNSPEC: any). */
+static cordon_err resolve(const char *text, int family, bool numeric, struct sockaddr_storage *ss,
+                          socklen_t *len)
+{
+    char host[CORDON_ADDR_TEXT_MAX], port[CORDON_ADDR_TEXT_MAX];
+    if (!split_host_port(text, host, port))
+        return CORDON_ERR_INVAL;
+    struct addrinfo hints = {.ai_family = family,
+                             .ai_socktype = SOCK_DGRAM,
+                             .ai_flags = AI_NUMERICSERV | (numeric ? AI_NUMERICHOST : 0)};
+    struct addrinfo *res = NULL;
+    if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
+        return numeric ? CORDON_ERR_INVAL : CORDON_ERR_NETWORK;
+    cordon_err err = CORDON_ERR_NETWORK;
+    for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
+            ai->ai_addrlen <= sizeof(*ss)) {
+            memset(ss, 0, sizeof(*ss));
+            memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+            *len = ai->ai_addrlen;
+            err = CORDON_OK;
+            break;
+        }
+    }
+    freeaddrinfo(res);
+    return err;
+}
+
+/* ---- remotes: one reassembler per address ---------------------------------------------------- */
+
+static void remote_drop(cordon_runtime *rt, size_t i)
+{
+    cordon_frag_rx_free(rt->remotes[i].rx);
+    rt->remotes[i] = rt->remotes[--rt->n_remotes];
+}
+
+static void remote_drop_addr(cordon_runtime *rt, const struct cordon_addr *a)
+{
+    for (size_t i = 0; i < rt->n_remotes; i++) {
+        if (addr_equal(&rt->remotes[i].addr, a)) {
+            remote_drop(rt, i);
+            return;
+        }
+    }
+}
+
+static bool remote_has_link(const cordon_runtime *rt, const struct cordon_addr *a)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = addr_to_sockaddr(a, &ss);
+    uint8_t id[CORDON_NODE_ID_LEN];
+    return cordon_links_peer(rt->links, (const struct sockaddr *)&ss, len, id);
+}
+
+/* The remote at a proven to be node id, created (evicting one without a link, else the
+ * least recently used) when missing. NULL when out of memory. */
+static struct rt_remote *remote_get(cordon_runtime *rt, const struct cordon_addr *a,
+                                    const uint8_t id[CORDON_NODE_ID_LEN])
+{
+    struct rt_remote *r = NULL;
+    for (size_t i = 0; i < rt->n_remotes; i++) {
+        if (addr_equal(&rt->remotes[i].addr, a)) {
+            r = &rt->remotes[i];
+            break;
+        }
+    }
+    if (r != NULL && memcmp(r->id, id, CORDON_NODE_ID_LEN) != 0) {
+        /* Another node at this address now: nothing of the old one's messages survives. */
+        remote_drop(rt, (size_t)(r - rt->remotes));
+        r = NULL;
+    }
+    if (r != NULL)
+        return r;
+    if (rt->n_remotes == rt->max_remotes) {
+        size_t victim = 0;
+        bool found = false;
+        for (size_t i = 0; i < rt->n_remotes && !found; i++) {
+            if (!remote_has_link(rt, &rt->remotes[i].addr)) {
+                victim = i;
+                found = true;
+            }
+        }
+        for (size_t i = 1; i < rt->n_remotes && !found; i++) {
+            if (rt->remotes[i].last_ms < rt->remotes[victim].last_ms)
+                victim = i;
+        }
+        remote_drop(rt, victim);
+    }
+    if (rt->n_remotes == rt->cap_remotes) {
+        size_t cap = rt->cap_remotes == 0 ? CORDON_RT_REMOTES_INITIAL : 2 * rt->cap_remotes;
+        if (cap > rt->max_remotes)
+            cap = rt->max_remotes;
+        struct rt_remote *grown = realloc(rt->remotes, cap * sizeof(*grown));
+        if (grown == NULL)
+            return NULL;
+        rt->remotes = grown;
+        rt->cap_remotes = cap;
+    }
+    r = &rt->remotes[rt->n_remotes];
+    memset(r, 0, sizeof(*r));
+    if (cordon_frag_rx_new(&rt->budget, &r->rx) != CORDON_OK)
+        return NULL;
+    r->addr = *a;
+    memcpy(r->id, id, CORDON_NODE_ID_LEN);
+    rt->n_remotes++;
+    return r;
+}
+
+/* ---- deferred link failures ------------------------------------------------------------------ */
+
+static void defer_failure(cordon_runtime *rt, const struct cordon_contact *c)
+{
+    for (size_t i = 0; i < rt->n_deferred; i++) {
+        if (memcmp(rt->deferred[i].id, c->id, CORDON_NODE_ID_LEN) == 0 &&
+            addr_equal(&rt->deferred[i].addr, &c->addr))
+            return;
+    }
+    /* Beyond the cap the core's own request timeout reports the failure. */
+    if (rt->n_deferred < CORDON_RT_DEFERRED_MAX)
+        rt->deferred[rt->n_deferred++] = *c;
+}
+
+static void run_deferred(cordon_runtime *rt)
+{
+    /* Failures reported while these run wait for the next round (next deadline: now). */
+    size_t n = rt->n_deferred;
+    struct cordon_contact batch[CORDON_RT_DEFERRED_MAX];
+    memcpy(batch, rt->deferred, n * sizeof(batch[0]));
+    rt->n_deferred = 0;
+    for (size_t i = 0; i < n; i++) {
+        rt->in_core = true;
+        cordon_core_link_failed(rt->core, rt->now_ms, &batch[i]);
+        rt->in_core = false;
+    }
+}
+
+/* ---- link host callbacks -------------------------------------------------------------------- */
+
+static void on_send_datagram(void *ctx, const struct sockaddr *to, socklen_t tolen,
+                             const uint8_t *data, size_t len)
+{
+    cordon_runtime *rt = ctx;
+    ssize_t n;
+    do {
+        n = sendto(rt->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL, to, tolen);
+    } while (n < 0 && errno == EINTR);
+    /* Loss is fine (DTLS retransmits, the core retries); a full buffer is just loss. */
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        rt->send_errors++;
+}
+
+static void on_deliver(void *ctx, const uint8_t node_id[CORDON_NODE_ID_LEN],
+                       const struct sockaddr *from, socklen_t fromlen, const uint8_t *data,
+                       size_t len)
+{
+    cordon_runtime *rt = ctx;
+    struct cordon_contact c;
+    if (rt->in_core || !addr_from_sockaddr(from, fromlen, &c.addr))
+        return; /* links deliver only from input(): never while the core is running */
+    memcpy(c.id, node_id, CORDON_NODE_ID_LEN);
+    struct rt_remote *r = remote_get(rt, &c.addr, node_id);
+    if (r == NULL)
+        return;
+    r->last_ms = rt->now_ms;
+    const uint8_t *msg = NULL;
+    size_t msg_len = 0;
+    if (cordon_frag_rx_push(r->rx, data, len, rt->now_ms, &msg, &msg_len) != CORDON_OK ||
+        msg == NULL)
+        return; /* dropped and counted by the reassembler, or a fragment stored */
+    rt->in_core = true;
+    cordon_core_receive(rt->core, rt->now_ms, &c, msg, msg_len);
+    rt->in_core = false;
+}
+
+static void on_link_up(void *ctx, const uint8_t node_id[CORDON_NODE_ID_LEN],
+                       const struct sockaddr *addr, socklen_t addrlen)
+{
+    cordon_runtime *rt = ctx;
+    struct cordon_addr a;
+    if (!addr_from_sockaddr(addr, addrlen, &a))
+        return;
+    for (size_t i = 0; i < rt->n_boot; i++) {
+        if (rt->boot[i].state == BOOT_PENDING && addr_equal(&rt->boot[i].addr, &a)) {
+            rt->boot[i].state = BOOT_UP;
+            memcpy(rt->boot[i].id, node_id, CORDON_NODE_ID_LEN);
+        }
+    }
+}
+
+static void on_link_failed(void *ctx, const struct sockaddr *addr, socklen_t addrlen,
+                           const uint8_t *expected, cordon_err reason)
+{
+    cordon_runtime *rt = ctx;
+    struct cordon_contact c;
+    if (!addr_from_sockaddr(addr, addrlen, &c.addr))
+        return;
+    char at[ADDR_LOG_MAX], hex[HEX_ID_LEN] = "-";
+    if (expected != NULL)
+        cordon_hex_encode(expected, CORDON_NODE_ID_LEN, hex);
+    /* A timeout is routine churn; a refusal is what an operator wants to see. */
+    cordon_log(reason == CORDON_ERR_NETWORK ? CORDON_LOG_DEBUG : CORDON_LOG_WARN,
+               "peer.link_refused", "node=%s addr=%s expected=%s reason=%s", rt->node_hex,
+               addr_text(&c.addr, at), hex, cordon_errname(reason));
+    remote_drop_addr(rt, &c.addr);
+    for (size_t i = 0; i < rt->n_boot; i++) {
+        if (rt->boot[i].state == BOOT_PENDING && addr_equal(&rt->boot[i].addr, &c.addr))
+            rt->boot[i].state = BOOT_FAILED;
+    }
+    if (expected != NULL) {
+        memcpy(c.id, expected, CORDON_NODE_ID_LEN);
+        defer_failure(rt, &c);
+    }
+}
+
+static int64_t on_wall_time(void *ctx)
+{
+    (void)ctx;
+    return (int64_t)time(NULL);
+}
+
+/* ---- core host callbacks -------------------------------------------------------------------- */
+
+struct send_ctx {
+    cordon_runtime *rt;
+    const struct sockaddr *to;
+    socklen_t tolen;
+    const uint8_t *expected;
+};
+
+static cordon_err emit_record(void *ctx, const uint8_t *rec, size_t len)
+{
+    struct send_ctx *s = ctx;
+    return cordon_links_send(s->rt->links, s->rt->now_ms, s->to, s->tolen, s->expected, rec, len);
+}
+
+/* Frames msg into records and hands them to the link table. */
+static cordon_err send_message(cordon_runtime *rt, const struct cordon_addr *to,
+                               const uint8_t *expected, const uint8_t *msg, size_t len)
+{
+    struct sockaddr_storage ss;
+    struct send_ctx s = {.rt = rt, .expected = expected};
+    s.tolen = addr_to_sockaddr(to, &ss);
+    s.to = (const struct sockaddr *)&ss;
+    if (to->family != (rt->family == AF_INET ? 4 : 6))
+        return CORDON_ERR_INVAL; /* our socket cannot reach that family */
+    return cordon_frag_split(msg, len, rt->next_msg_id++, emit_record, &s);
+}
+
+static void on_core_send(void *ctx, const struct cordon_contact *to, const uint8_t *msg, size_t len)
+{
+    cordon_runtime *rt = ctx;
+    if (send_message(rt, &to->addr, to->id, msg, len) != CORDON_OK)
+        defer_failure(rt, to);
+}
+
+static void on_core_random(void *ctx, void *out, size_t n)
+{
+    cordon_runtime *rt = ctx;
+    if (cordon_random(out, n) != CORDON_OK) {
+        memset(out, 0, n);
+        rt->poisoned = CORDON_ERR_CRYPTO;
+    }
+}
+
+/* ---- bootstrap and join ------------------------------------------------------------------------
+ */
+
+/* Sends every pending bootstrap address a PING over a link that expects no node ID. */
+static void boot_probe(cordon_runtime *rt)
+{
+    for (size_t i = 0; i < rt->n_boot; i++) {
+        struct rt_boot *b = &rt->boot[i];
+        b->state = BOOT_PENDING;
+        struct cordon_msg m = {.type = CORDON_MSG_PING};
+        uint8_t buf[CORDON_MSG_HEADER_LEN + 8];
+        size_t len = 0;
+        on_core_random(rt, &m.txid, sizeof(m.txid));
+        if (cordon_msg_encode(&m, buf, sizeof(buf), &len) != CORDON_OK ||
+            send_message(rt, &b->addr, NULL, buf, len) != CORDON_OK)
+            b->state = BOOT_FAILED;
+    }
+    rt->join = JOIN_PROBING;
+}
+
+static void boot_step(cordon_runtime *rt)
+{
+    if (rt->join == JOIN_WAIT_RETRY && rt->now_ms >= rt->retry_at)
+        boot_probe(rt);
+    if (rt->join != JOIN_PROBING)
+        return;
+    struct cordon_contact contacts[CORDON_BOOTSTRAP_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < rt->n_boot; i++) {
+        const struct rt_boot *b = &rt->boot[i];
+        if (b->state == BOOT_PENDING)
+            return; /* the handshake timeout bounds the wait */
+        if (b->state != BOOT_UP || memcmp(b->id, rt->node_id, CORDON_NODE_ID_LEN) == 0)
+            continue;
+        bool dup = false;
+        for (size_t j = 0; j < n && !dup; j++)
+            dup = memcmp(contacts[j].id, b->id, CORDON_NODE_ID_LEN) == 0;
+        if (!dup) {
+            memcpy(contacts[n].id, b->id, CORDON_NODE_ID_LEN);
+            contacts[n++].addr = b->addr;
+        }
+    }
+    if (rt->n_boot > 0 && n == 0) {
+        cordon_log(CORDON_LOG_WARN, "peer.bootstrap_failed", "node=%s tried=%zu retry_ms=%u",
+                   rt->node_hex, rt->n_boot, (unsigned)CORDON_RT_BOOTSTRAP_RETRY_MS);
+        rt->join = JOIN_WAIT_RETRY;
+        rt->retry_at = rt->now_ms + CORDON_RT_BOOTSTRAP_RETRY_MS;
+        return;
+    }
+    rt->in_core = true;
+    cordon_err err = cordon_core_join(rt->core, rt->now_ms, contacts, n);
+    rt->in_core = false;
+    if (err != CORDON_OK) {
+        cordon_log(CORDON_LOG_ERROR, "peer.join_failed", "node=%s reason=%s", rt->node_hex,
+                   cordon_errname(err));
+        rt->poisoned = err;
+        return;
+    }
+    cordon_log(CORDON_LOG_INFO, "peer.joining", "node=%s bootstrap=%zu", rt->node_hex, n);
+    rt->join = JOIN_JOINING;
+}
+
+/* Logs what changed in the core that an operator cares about. */
+static void observe(cordon_runtime *rt)
+{
+    struct cordon_core_status st;
+    cordon_core_status(rt->core, &st);
+    if (rt->join == JOIN_JOINING && st.lookups == 0 && st.pending == 0) {
+        rt->join = JOIN_DONE;
+        cordon_log(CORDON_LOG_INFO, "peer.joined", "node=%s table=%zu", rt->node_hex,
+                   st.table_size);
+    }
+    if (st.table_size != rt->table_logged) {
+        rt->table_logged = st.table_size;
+        cordon_log(CORDON_LOG_INFO, "peer.table", "node=%s size=%zu links=%zu", rt->node_hex,
+                   st.table_size, cordon_links_count(rt->links));
+    }
+}
+
+/* ---- the instance ---------------------------------------------------------------------------- */
+
+static cordon_err open_socket(cordon_runtime *rt, const char *listen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    cordon_err err = resolve(listen, AF_UNSPEC, true, &ss, &len);
+    if (err != CORDON_OK)
+        return err;
+    rt->family = ss.ss_family;
+    rt->fd = socket(rt->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (rt->fd < 0)
+        return CORDON_ERR_IO;
+    int one = 1;
+    if (rt->family == AF_INET6 &&
+        setsockopt(rt->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)
+        return CORDON_ERR_IO;
+    if (bind(rt->fd, (const struct sockaddr *)&ss, len) != 0)
+        return CORDON_ERR_IO;
+    len = sizeof(ss);
+    if (getsockname(rt->fd, (struct sockaddr *)&ss, &len) != 0)
+        return CORDON_ERR_IO;
+    struct cordon_addr a;
+    if (!addr_from_sockaddr((const struct sockaddr *)&ss, len, &a))
+        return CORDON_ERR_IO;
+    rt->port = a.port;
+    return CORDON_OK;
+}
+
+/* DIR/overlay.json, verified with the CA loaded from DIR/ca.crt. */
+static cordon_err open_overlay(const char *dir, struct cordon_overlay_doc *doc)
+{
+    char path[CORDON_PATH_MAX];
+    cordon_cert *ca = NULL;
+    cordon_buf env;
+    cordon_buf_init(&env, CORDON_OVERLAY_ENVELOPE_MAX, false);
+    cordon_err err = cordon_path_join(path, dir, "ca.crt");
+    if (err == CORDON_OK)
+        err = cordon_cert_load(path, &ca);
+    if (err == CORDON_OK)
+        err = cordon_path_join(path, dir, "overlay.json");
+    if (err == CORDON_OK)
+        err = cordon_read_file(path, CORDON_OVERLAY_ENVELOPE_MAX, &env);
+    if (err == CORDON_OK)
+        err = cordon_overlay_open(env.data, env.len, ca, doc);
+    cordon_cert_free(ca);
+    cordon_buf_free(&env);
+    return err;
+}
+
+static cordon_err setup_bootstrap(cordon_runtime *rt, const struct cordon_runtime_options *o,
+                                  const struct cordon_overlay_doc *doc)
+{
+    size_t n = o->n_bootstrap > 0 ? o->n_bootstrap : doc->n_bootstrap;
+    if (n > CORDON_BOOTSTRAP_MAX)
+        return CORDON_ERR_TOO_LARGE;
+    for (size_t i = 0; i < n; i++) {
+        const char *text = o->n_bootstrap > 0 ? o->bootstrap[i] : doc->bootstrap[i];
+        struct rt_boot *b = &rt->boot[rt->n_boot];
+        if (strlen(text) >= sizeof(b->text))
+            return CORDON_ERR_INVAL;
+        cordon_err err = resolve(text, rt->family, false, &b->ss, &b->len);
+        if (err != CORDON_OK) {
+            char q[2 * CORDON_ADDR_TEXT_MAX];
+            cordon_log(CORDON_LOG_ERROR, "peer.bootstrap_unresolved", "entry=%s reason=%s",
+                       cordon_log_quote(text, q, sizeof(q)), cordon_errname(err));
+            return err;
+        }
+        snprintf(b->text, sizeof(b->text), "%s", text);
+        if (!addr_from_sockaddr((const struct sockaddr *)&b->ss, b->len, &b->addr))
+            return CORDON_ERR_INVAL;
+        rt->n_boot++;
+    }
+    return CORDON_OK;
+}
+
+static cordon_err write_ready(const cordon_runtime *rt, const char *path)
+{
+    char line[16 + HEX_ID_LEN];
+    int n = snprintf(line, sizeof(line), "%u %s\n", (unsigned)rt->port, rt->node_hex);
+    return cordon_write_file(path, line, (size_t)n, 0644);
+}
+
+cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t now_ms,
+                              cordon_runtime **out)
+{
+    cordon_err err = CORDON_ERR_INVAL;
+    const char *stage = "options";
+    struct cordon_overlay_doc doc;
+    memset(&doc, 0, sizeof(doc));
+    cordon_runtime *rt = NULL;
+    if (o == NULL || o->dir == NULL || o->listen == NULL || out == NULL ||
+        (o->n_bootstrap > 0 && o->bootstrap == NULL))
+        goto out;
+    err = CORDON_ERR_NOMEM;
+    rt = calloc(1, sizeof(*rt));
+    if (rt == NULL)
+        goto out;
+    rt->fd = -1;
+    rt->now_ms = now_ms;
+
+    stage = "overlay.json";
+    err = open_overlay(o->dir, &doc);
+    if (err != CORDON_OK)
+        goto out;
+    rt->params = doc.params;
+    stage = "identity";
+    err = cordon_link_identity_load(o->dir, doc.overlay, &rt->identity);
+    if (err != CORDON_OK)
+        goto out;
+    err = cordon_cert_node_id(rt->identity.cert, doc.overlay, rt->node_id);
+    if (err != CORDON_OK)
+        goto out;
+    cordon_hex_encode(rt->node_id, CORDON_NODE_ID_LEN, rt->node_hex);
+
+    stage = "listen";
+    err = open_socket(rt, o->listen);
+    if (err != CORDON_OK)
+        goto out;
+    stage = "bootstrap";
+    err = setup_bootstrap(rt, o, &doc);
+    if (err != CORDON_OK)
+        goto out;
+
+    stage = "links";
+    struct cordon_link_config lc;
+    cordon_link_config_default(&lc);
+    struct cordon_link_host lh = {.ctx = rt,
+                                  .send_datagram = on_send_datagram,
+                                  .deliver = on_deliver,
+                                  .link_up = on_link_up,
+                                  .link_failed = on_link_failed,
+                                  .wall_time = on_wall_time};
+    err = cordon_links_new(&lc, &rt->identity, &lh, &rt->links);
+    if (err != CORDON_OK)
+        goto out;
+    rt->max_remotes = lc.max_links;
+    rt->budget.max = CORDON_FRAG_PEER_BUFFERED_MAX;
+
+    stage = "core";
+    struct cordon_core_config cc;
+    cordon_core_config_default(&cc);
+    cc.params = doc.params;
+    struct cordon_contact self;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    memcpy(self.id, rt->node_id, CORDON_NODE_ID_LEN);
+    if (getsockname(rt->fd, (struct sockaddr *)&ss, &sl) != 0 ||
+        !addr_from_sockaddr((const struct sockaddr *)&ss, sl, &self.addr)) {
+        err = CORDON_ERR_IO;
+        goto out;
+    }
+    struct cordon_core_host ch = {.ctx = rt, .send = on_core_send, .random = on_core_random};
+    err = cordon_core_new(&cc, &self, &ch, &rt->core);
+    if (err == CORDON_OK)
+        err = rt->poisoned;
+    if (err != CORDON_OK)
+        goto out;
+
+    char q[2 * CORDON_ADDR_TEXT_MAX];
+    cordon_log(CORDON_LOG_INFO, "peer.started",
+               "node=%s overlay=%s listen=%s port=%u bootstrap=%zu", rt->node_hex, doc.overlay,
+               cordon_log_quote(o->listen, q, sizeof(q)), (unsigned)rt->port, rt->n_boot);
+    if (o->ready_file != NULL) {
+        stage = "ready-file";
+        err = write_ready(rt, o->ready_file);
+        if (err != CORDON_OK)
+            goto out;
+    }
+    rt->sweep_at = now_ms + CORDON_RT_SWEEP_MS;
+    boot_probe(rt);
+    boot_step(rt); /* no bootstrap: join at once */
+    observe(rt);
+    err = rt->poisoned;
+out:
+    if (err != CORDON_OK) {
+        if (o != NULL && o->dir != NULL) {
+            char q2[CORDON_PATH_MAX];
+            cordon_log(CORDON_LOG_ERROR, "peer.start_failed", "dir=%s stage=%s reason=%s",
+                       cordon_log_quote(o->dir, q2, sizeof(q2)), stage, cordon_errname(err));
+        }
+        cordon_runtime_free(rt);
+        rt = NULL;
+    }
+    cordon_overlay_doc_clear(&doc);
+    if (out != NULL)
+        *out = rt;
+    return err;
+}
+
+void cordon_runtime_free(cordon_runtime *rt)
+{
+    if (rt == NULL)
+        return;
+    cordon_core_free(rt->core);
+    cordon_links_free(rt->links);
+    for (size_t i = 0; i < rt->n_remotes; i++)
+        cordon_frag_rx_free(rt->remotes[i].rx);
+    free(rt->remotes);
+    cordon_link_identity_clear(&rt->identity);
+    if (rt->fd >= 0)
+        close(rt->fd);
+    free(rt);
+}
+
+int cordon_runtime_fd(const cordon_runtime *rt)
+{
+    return rt->fd;
+}
+
+uint16_t cordon_runtime_port(const cordon_runtime *rt)
+{
+    return rt->port;
+}
+
+const uint8_t *cordon_runtime_node_id(const cordon_runtime *rt)
+{
+    return rt->node_id;
+}
+
+static cordon_err read_socket(cordon_runtime *rt)
+{
+    /* One byte more than any valid datagram, so that the links see and count oversize. */
+    uint8_t buf[CORDON_LINK_DATAGRAM_MAX + 1];
+    rt->more_input = false;
+    for (size_t i = 0; i < CORDON_RT_DATAGRAMS_PER_HANDLE; i++) {
+        struct sockaddr_storage from;
+        socklen_t fromlen = sizeof(from);
+        ssize_t n =
+            recvfrom(rt->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return CORDON_OK;
+            if (errno == EINTR || errno == ECONNREFUSED)
+                continue; /* ICMP errors of earlier sends surface here: loss */
+            return CORDON_ERR_IO;
+        }
+        cordon_links_input(rt->links, rt->now_ms, (const struct sockaddr *)&from, fromlen, buf,
+                           (size_t)n);
+    }
+    rt->more_input = true;
+    return CORDON_OK;
+}
+
+cordon_err cordon_runtime_handle(cordon_runtime *rt, uint64_t now_ms)
+{
+    if (rt->poisoned != CORDON_OK)
+        return rt->poisoned;
+    if (now_ms > rt->now_ms)
+        rt->now_ms = now_ms;
+    cordon_err err = read_socket(rt);
+    if (err != CORDON_OK) {
+        rt->poisoned = err;
+        return err;
+    }
+    cordon_links_tick(rt->links, rt->now_ms);
+    for (size_t i = 0; i < rt->n_remotes; i++) {
+        if (cordon_frag_rx_deadline(rt->remotes[i].rx) <= rt->now_ms)
+            cordon_frag_rx_expire(rt->remotes[i].rx, rt->now_ms);
+    }
+    run_deferred(rt);
+    rt->in_core = true;
+    cordon_core_tick(rt->core, rt->now_ms);
+    rt->in_core = false;
+    run_deferred(rt);
+    boot_step(rt);
+    if (rt->now_ms >= rt->sweep_at) {
+        rt->sweep_at = rt->now_ms + CORDON_RT_SWEEP_MS;
+        for (size_t i = rt->n_remotes; i-- > 0;) {
+            if (cordon_frag_rx_inflight(rt->remotes[i].rx) == 0 &&
+                !remote_has_link(rt, &rt->remotes[i].addr))
+                remote_drop(rt, i);
+        }
+    }
+    observe(rt);
+    return rt->poisoned;
+}
+
+uint64_t cordon_runtime_next_deadline(const cordon_runtime *rt, uint64_t now_ms)
+{
+    if (rt->poisoned != CORDON_OK || rt->more_input || rt->n_deferred > 0)
+        return now_ms;
+    uint64_t t = cordon_core_next_deadline(rt->core);
+    uint64_t l = cordon_links_next_deadline(rt->links, now_ms);
+    if (l < t)
+        t = l;
+    for (size_t i = 0; i < rt->n_remotes; i++) {
+        uint64_t f = cordon_frag_rx_deadline(rt->remotes[i].rx);
+        if (f < t)
+            t = f;
+    }
+    if (rt->join == JOIN_WAIT_RETRY && rt->retry_at < t)
+        t = rt->retry_at;
+    if (rt->n_remotes > 0 && rt->sweep_at < t)
+        t = rt->sweep_at;
+    return t;
+}
+
+/* ---- `cordon-peer run` ------------------------------------------------------------------------
+ */
+
+static void log_counters(const cordon_runtime *rt)
+{
+    const struct cordon_link_counters *c = cordon_links_counters(rt->links);
+    struct cordon_core_status st;
+    cordon_core_status(rt->core, &st);
+    cordon_log(CORDON_LOG_INFO, "peer.stopped",
+               "node=%s table=%zu links=%zu handshakes_full=%llu handshakes_resumed=%llu "
+               "handshakes_failed=%llu refused_untrusted=%llu refused_no_cert=%llu "
+               "refused_prefix=%llu msgs_in=%llu msgs_out=%llu send_errors=%llu",
+               rt->node_hex, st.table_size, cordon_links_count(rt->links),
+               (unsigned long long)c->handshakes_full, (unsigned long long)c->handshakes_resumed,
+               (unsigned long long)c->handshakes_failed, (unsigned long long)c->refused_untrusted,
+               (unsigned long long)c->refused_no_cert, (unsigned long long)st.refused_prefix,
+               (unsigned long long)st.msgs_in, (unsigned long long)st.msgs_out,
+               (unsigned long long)rt->send_errors);
+}
+
+cordon_err cordon_runtime_run(const struct cordon_runtime_options *o)
+{
+    cordon_runtime *rt = NULL;
+    int ep = -1, sfd = -1;
+    sigset_t mask, old;
+    bool masked = false;
+    cordon_err err = CORDON_ERR_IO;
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &mask, &old) != 0)
+        goto out;
+    masked = true;
+    sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    if (sfd < 0 || ep < 0)
+        goto out;
+    err = cordon_runtime_new(o, cordon_runtime_now_ms(), &rt);
+    if (err != CORDON_OK)
+        goto out;
+    err = CORDON_ERR_IO;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 0};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev) != 0)
+        goto out;
+    ev.data.u32 = 1;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, cordon_runtime_fd(rt), &ev) != 0)
+        goto out;
+
+    int signo = 0;
+    err = CORDON_OK;
+    while (signo == 0 && err == CORDON_OK) {
+        uint64_t now = cordon_runtime_now_ms();
+        uint64_t due = cordon_runtime_next_deadline(rt, now);
+        int timeout = -1;
+        if (due != UINT64_MAX)
+            timeout = due <= now ? 0 : (due - now > 60000 ? 60000 : (int)(due - now));
+        struct epoll_event evs[2];
+        int n = epoll_wait(ep, evs, 2, timeout);
+        if (n < 0 && errno != EINTR) {
+            err = CORDON_ERR_IO;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            struct signalfd_siginfo si;
+            if (evs[i].data.u32 == 0 && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                signo = (int)si.ssi_signo;
+        }
+        if (signo == 0)
+            err = cordon_runtime_handle(rt, cordon_runtime_now_ms());
+    }
+    if (signo != 0)
+        cordon_log(CORDON_LOG_INFO, "peer.stopping", "node=%s signal=%s", rt->node_hex,
+                   signo == SIGTERM ? "TERM" : "INT");
+    else
+        cordon_log(CORDON_LOG_ERROR, "peer.failed", "node=%s reason=%s", rt->node_hex,
+                   cordon_errname(err));
+    log_counters(rt);
+out:
+    cordon_runtime_free(rt);
+    if (ep >= 0)
+        close(ep);
+    if (sfd >= 0)
+        close(sfd);
+    if (masked)
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    return err;
+}

@@ -1,0 +1,90 @@
+/*
+ * peer/runtime.h — one peer instance on the real network: a UDP socket, its DTLS link
+ * table (peer/link.h), a fragment reassembler per remote (wire/frag.h) and the overlay
+ * core (peer/core/core.h), plus the `cordon-peer run` loop that drives one instance.
+ *
+ * An instance owns no loop and no globals: it exposes its socket (cordon_runtime_fd), the
+ * next time it needs attention (cordon_runtime_next_deadline) and one entry point
+ * (cordon_runtime_handle) that reads whatever is waiting on the socket and runs every
+ * timer that is due. Any loop that polls the fd for input and calls handle() when it is
+ * readable or the deadline passed drives it, so several instances can share one loop
+ * (swarm mode). Time is milliseconds of the monotonic clock (cordon_runtime_now_ms).
+ *
+ * Data path: the core's send(contact, message) -> cordon_frag_split() -> one
+ * cordon_links_send() per record, to the contact's address, expecting the contact's node
+ * ID. The links' deliver(node ID, address, record) -> the reassembler of that address
+ * -> cordon_core_receive() with the proven node ID. A link that fails is reported to the
+ * core with cordon_core_link_failed() (deferred: the core's send must not re-enter it).
+ *
+ * Bootstrap: addresses without node IDs. The runtime sends each a PING over a link that
+ * expects no particular node (the link proves the node ID with the overlay CA, the PONG is
+ * counted by the core as unsolicited), and once every bootstrap address has come up or
+ * failed it calls cordon_core_join() with the contacts whose IDs the handshakes proved.
+ * When none came up it tries again after CORDON_RT_BOOTSTRAP_RETRY_MS.
+ *
+ * Logging (common/log.h, logfmt): peer.started, peer.link_refused, peer.bootstrap_failed,
+ * peer.joined, peer.table (on every change of the routing table's size), and the loop's
+ * peer.stopping / peer.stopped. No key material, ever.
+ */
+#ifndef CORDON_PEER_RUNTIME_H
+#define CORDON_PEER_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/limits.h"
+
+typedef struct cordon_runtime cordon_runtime;
+
+struct cordon_runtime_options {
+    const char *dir;    /* what `cordon-peer enroll` stored: node.key, node.crt, ca.crt,
+                         * crl.pem, overlay.json */
+    const char *listen; /* "IPv4:PORT" or "[IPv6]:PORT", numeric; port 0 picks a free one */
+    /* "host:port" entries (DNS names allowed, resolved once at start). n_bootstrap == 0:
+     * the overlay document's bootstrap list. At most CORDON_BOOTSTRAP_MAX. */
+    const char *const *bootstrap;
+    size_t n_bootstrap;
+    const char *ready_file; /* optional: "PORT NODEID\n" is written once listening */
+};
+
+/* The monotonic clock in milliseconds. */
+uint64_t cordon_runtime_now_ms(void);
+
+/* Creates an instance: opens and verifies DIR/overlay.json with DIR/ca.crt, loads the
+ * identity, binds the socket, creates the link table and the core, resolves the
+ * bootstrap addresses, logs peer.started, writes the ready file and starts joining.
+ * Errors (logged as peer.start_failed with the reason before returning):
+ * CORDON_ERR_INVAL (options: listen address, bootstrap entries), CORDON_ERR_IO (files,
+ * socket, bind, the ready file), CORDON_ERR_NETWORK (a bootstrap name that does not
+ * resolve), those of cordon_overlay_open(), cordon_link_identity_load(),
+ * cordon_links_new(), cordon_core_new(), CORDON_ERR_NOMEM. */
+CORDON_MUST_CHECK cordon_err cordon_runtime_new(const struct cordon_runtime_options *o,
+                                                uint64_t now_ms, cordon_runtime **out);
+/* Closes the socket and frees everything (no close_notify is sent). Accepts NULL. */
+void cordon_runtime_free(cordon_runtime *rt);
+
+/* The non-blocking UDP socket: poll it for input. Owned by the instance. */
+int cordon_runtime_fd(const cordon_runtime *rt);
+/* The bound port (the chosen one when listen said port 0). */
+uint16_t cordon_runtime_port(const cordon_runtime *rt);
+/* This node's ID (CORDON_NODE_ID_LEN bytes, valid as long as rt). */
+const uint8_t *cordon_runtime_node_id(const cordon_runtime *rt);
+
+/* Reads the datagrams waiting on the socket (at most CORDON_RT_DATAGRAMS_PER_HANDLE per
+ * call, so that instances sharing a loop take turns) and runs every timer due at now_ms.
+ * Calling it early or with nothing to do is harmless. Errors: CORDON_ERR_IO (the socket
+ * failed), CORDON_ERR_CRYPTO (no randomness): the instance is poisoned and returns the
+ * same error from then on. */
+CORDON_MUST_CHECK cordon_err cordon_runtime_handle(cordon_runtime *rt, uint64_t now_ms);
+
+/* The next now_ms at which handle() has timer work (now_ms itself when it has work right
+ * away, e.g. datagrams left unread); UINT64_MAX when none. */
+uint64_t cordon_runtime_next_deadline(const cordon_runtime *rt, uint64_t now_ms);
+
+/* `cordon-peer run`: one instance on one epoll loop, with SIGTERM and SIGINT taken through
+ * a signalfd; returns after a signal asked it to stop (CORDON_OK) or on an error of
+ * cordon_runtime_new()/handle() or of the loop itself (CORDON_ERR_IO). */
+CORDON_MUST_CHECK cordon_err cordon_runtime_run(const struct cordon_runtime_options *o);
+
+#endif

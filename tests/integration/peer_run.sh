@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# tests/integration/peer_run.sh — `cordon-peer run` on the real network, on 127.0.0.1.
+#
+# Four peers enrolled through a real `cordon-enroll serve` run as separate processes: the
+# first with no bootstrap, the others bootstrapping from it. Each reports its port and node
+# ID in its ready file, joins, and ends up with a non-empty routing table (its log shows
+# peer.joined and a peer.table line with size >= 1). A fifth peer enrolled in another
+# overlay (a second CA, same overlay name) bootstraps from the first and gets no link: its
+# log shows the refusal of the first peer's certificate. SIGTERM stops every peer with
+# exit status 0 and the log lines peer.stopping and peer.stopped. No key material in logs.
+# check's condition is evaluated when check runs, so it is written in single quotes:
+# shellcheck disable=SC2016
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+OVERLAY=acme
+N=4
+PEER_PIDS=()
+
+# Peers still running when the script ends (an abort) are killed, then lib.sh's cleanup()
+# runs with the script's exit status in $? (restored through `|| cleanup`, which neither
+# errexit nor the ERR trap act on).
+# shellcheck disable=SC2317 # invoked from the EXIT trap
+stop_all_peers() {
+    local pid
+    for pid in "${PEER_PIDS[@]}"; do
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    done
+    return 0
+}
+trap 'rc=$?; stop_all_peers; if [ "$rc" = 0 ]; then cleanup; else (exit "$rc") || cleanup; fi' EXIT
+
+# enroll_peers OVDIR PREFIX COUNT: a token, a server, COUNT enrollments into PREFIX.<i>.
+enroll_peers() {
+    local ov=$1 prefix=$2 count=$3 token fp i rc
+    token=$("$CORDON_ENROLL" token --dir "$ov" --max-nodes "$count" --label peer-run)
+    fp=$(fingerprint "$ov")
+    start_server "$ov"
+    for ((i = 1; i <= count; i++)); do
+        rc=0
+        "$CORDON_PEER" enroll --dir "$prefix.$i" --server "https://127.0.0.1:$PORT" \
+            --token "$token" --ca-fingerprint "sha256:$fp" --timeout 10 \
+            >"$prefix.$i.out" 2>"$prefix.$i.err" || rc=$?
+        check_eq "$rc" 0 "$(basename "$prefix").$i enrolled ($(tr '\n' ' ' <"$prefix.$i.err"))"
+    done
+    stop_server
+}
+
+# start_peer NAME DIR [run args...]: starts cordon-peer run in the background; waits (at
+# most 10 s) for its ready file; sets PEER_PORT and PEER_ID and appends its pid.
+start_peer() {
+    local name=$1 dir=$2 i
+    shift 2
+    local ready=$TMP/$name.ready
+    "$CORDON_PEER" run --dir "$dir" --listen 127.0.0.1:0 --ready-file "$ready" "$@" \
+        >"$TMP/$name.log" 2>&1 &
+    PEER_PIDS+=($!)
+    for ((i = 0; i < 100; i++)); do
+        [ -s "$ready" ] && break
+        kill -0 "$!" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -s "$ready" ] || { cat "$TMP/$name.log"; die "$name wrote no ready file within 10 s"; }
+    read -r PEER_PORT PEER_ID <"$ready"
+    check '[[ "$PEER_PORT" =~ ^[1-9][0-9]*$ && "$PEER_ID" =~ ^[0-9a-f]{64}$ ]]' \
+        "$name is listening on port $PEER_PORT as node ${PEER_ID:0:16}..."
+}
+
+# table_size NAME: the last routing table size the peer logged (0 if none yet).
+table_size() {
+    local s
+    s=$(grep -oE 'event=peer.table .*size=[0-9]+' "$TMP/$1.log" | tail -n 1 |
+        grep -oE 'size=[0-9]+' | cut -d = -f 2 || true)
+    echo "${s:-0}"
+}
+
+# stop_peer NAME PID: SIGTERM, wait at most 10 s, assert exit status 0.
+stop_peer() {
+    local name=$1 pid=$2 i rc=0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        fail "$name (pid $pid) still running 10 s after SIGTERM; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" || rc=$?
+    check_eq "$rc" 0 "$name stopped on SIGTERM with exit status 0"
+    check 'grep -q "event=peer.stopping .*signal=TERM" "$TMP/$name.log" && grep -q "event=peer.stopped" "$TMP/$name.log"' \
+        "$name logged peer.stopping and peer.stopped"
+}
+
+# ---- two overlays, five identities ---------------------------------------------------------------
+
+"$CORDON_ENROLL" init --dir "$TMP/ov" --overlay "$OVERLAY" >/dev/null 2>"$TMP/init.err"
+# Every peer sits in 127.0.0.0/24: the per-prefix limit (2 per bucket by default) would keep
+# some of them out of each other's tables, so this overlay allows k per prefix.
+sed -i -E 's/"per_prefix_contacts": *[0-9]+/"per_prefix_contacts": 20/' "$TMP/ov/params.json"
+check 'grep -q "\"per_prefix_contacts\": 20" "$TMP/ov/params.json"' "params.json allows 20 contacts per prefix"
+enroll_peers "$TMP/ov" "$TMP/p" "$N"
+"$CORDON_ENROLL" init --dir "$TMP/ov2" --overlay "$OVERLAY" >/dev/null 2>"$TMP/init2.err"
+enroll_peers "$TMP/ov2" "$TMP/foreign" 1
+check '! cmp -s "$TMP/ov/ca.crt" "$TMP/ov2/ca.crt"' "the second overlay has its own CA"
+
+# ---- the four peers -------------------------------------------------------------------------------
+
+start_peer p1 "$TMP/p.1"
+FIRST_PORT=$PEER_PORT
+# shellcheck disable=SC2034 # used in a check condition
+FIRST_ID=$PEER_ID
+check 'grep -q "event=peer.started node=$FIRST_ID .*port=$FIRST_PORT" "$TMP/p1.log"' \
+    "p1 logged peer.started with its node ID and port"
+for ((i = 2; i <= N; i++)); do
+    start_peer "p$i" "$TMP/p.$i" --bootstrap "127.0.0.1:$FIRST_PORT"
+done
+
+# Bounded: at most 30 s for every peer to have joined with a non-empty table.
+for ((t = 0; t < 300; t++)); do
+    done_n=0
+    for ((i = 1; i <= N; i++)); do
+        if grep -q "event=peer.joined" "$TMP/p$i.log" && [ "$(table_size "p$i")" -ge 1 ]; then
+            done_n=$((done_n + 1))
+        fi
+    done
+    [ "$done_n" -eq "$N" ] && break
+    sleep 0.1
+done
+for ((i = 1; i <= N; i++)); do
+    size=$(table_size "p$i")
+    check 'grep -q "event=peer.joined" "$TMP/p$i.log" && [ "$size" -ge 1 ]' \
+        "p$i joined and its routing table is not empty (size $size)"
+done
+# Give lookups a moment to spread the contacts, then expect more than the bootstrap node.
+for ((t = 0; t < 100; t++)); do
+    [ "$(table_size p1)" -ge $((N - 1)) ] && break
+    sleep 0.1
+done
+check '[ "$(table_size p1)" -eq $((N - 1)) ]' "p1 (the bootstrap node) knows all $((N - 1)) others (size $(table_size p1))"
+
+# ---- a peer of another overlay gets no link ---------------------------------------------------------
+
+start_peer foreign "$TMP/foreign.1" --bootstrap "127.0.0.1:$FIRST_PORT"
+for ((t = 0; t < 200; t++)); do
+    grep -q "event=peer.link_refused" "$TMP/foreign.log" && break
+    sleep 0.1
+done
+check 'grep -q "event=peer.link_refused .*addr=127.0.0.1:$FIRST_PORT .*reason=cert_untrusted" "$TMP/foreign.log"' \
+    "the foreign peer refuses p1's certificate: $(grep -m 1 -o 'event=peer.link_refused.*' "$TMP/foreign.log" || echo none)"
+check '! grep -q "event=peer.joined" "$TMP/foreign.log"' "the foreign peer never joins"
+check '[ "$(table_size foreign)" -eq 0 ]' "the foreign peer's table stays empty"
+FOREIGN_PID=${PEER_PIDS[-1]}
+
+# ---- shutdown ---------------------------------------------------------------------------------------
+
+stop_peer foreign "$FOREIGN_PID"
+for ((i = 1; i <= N; i++)); do
+    stop_peer "p$i" "${PEER_PIDS[$((i - 1))]}"
+done
+check 'grep -Eq "event=peer.stopped .*handshakes_failed=[1-9]" "$TMP/p1.log"' \
+    "p1's counters show the failed handshake of the foreign peer: $(grep -o 'handshakes_failed=[0-9]*' "$TMP/p1.log" || true)"
+FIRST_TABLE_END=$(grep -oE 'event=peer.stopped node=[0-9a-f]+ table=[0-9]+' "$TMP/p1.log" | grep -oE '[0-9]+$' || true)
+check '[ "${FIRST_TABLE_END:-0}" -eq $((N - 1)) ]' "the foreign peer never entered p1's table (table=${FIRST_TABLE_END:-?} at stop)"
+
+# Nothing secret in any log: no private key PEM, no token.
+check '! grep -l "PRIVATE KEY\|cdt_" "$TMP"/p*.log "$TMP"/foreign.log' "no key material or token in the peer logs"
+
+pass
