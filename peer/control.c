@@ -67,6 +67,9 @@ struct cordon_control {
     ino_t sock_ino;
     unsigned lookup_timeout_ms;
     uint64_t next_token;
+    /* A suspended connection was resumed: libmicrohttpd 0.9.75 does not make its epoll fd
+     * readable for that, so cordon_control_timeout_ms() answers 0 until the next run. */
+    bool resumed;
     struct pending pending[CORDON_CONTROL_LOOKUPS_MAX];
 
     uint64_t requests;
@@ -570,6 +573,7 @@ static void abandon(cordon_control *ctl, struct pending *p)
     if (req->suspended) {
         req->suspended = false;
         MHD_resume_connection(conn);
+        ctl->resumed = true;
     }
     if (ctl->ops->lookup_cancel != NULL)
         ctl->ops->lookup_cancel(ctl->ctx, token);
@@ -741,6 +745,8 @@ int cordon_control_timeout_ms(const cordon_control *ctl)
 {
     uint64_t best = UINT64_MAX;
     MHD_UNSIGNED_LONG_LONG t = 0;
+    if (ctl->resumed)
+        return 0;
     if (MHD_get_timeout(ctl->mhd, &t) == MHD_YES)
         best = (uint64_t)t;
     uint64_t now = mono_ms();
@@ -760,6 +766,7 @@ int cordon_control_timeout_ms(const cordon_control *ctl)
 cordon_err cordon_control_run(cordon_control *ctl)
 {
     uint64_t now = mono_ms();
+    ctl->resumed = false;
     for (size_t i = 0; i < CORDON_CONTROL_LOOKUPS_MAX; i++) {
         if (ctl->pending[i].used && ctl->pending[i].deadline_ms <= now) {
             ctl->lookups_timed_out++;
@@ -786,6 +793,7 @@ cordon_err cordon_control_lookup_done(cordon_control *ctl, uint64_t token,
         if (req->suspended) {
             req->suspended = false;
             MHD_resume_connection(conn);
+            ctl->resumed = true;
         }
         return CORDON_OK;
     }

@@ -108,7 +108,9 @@ void cordon_control_free(cordon_control *ctl);
 int cordon_control_fd(const cordon_control *ctl);
 
 /* Milliseconds until cordon_control_run() must be called even without activity on the fd;
- * -1 when nothing is due (the epoll_wait convention), 0 when it is due now. */
+ * -1 when nothing is due (the epoll_wait convention), 0 when it is due now. It is 0 after a
+ * lookup was answered: libmicrohttpd does not make its epoll fd readable when it resumes a
+ * suspended connection, so the host must run the control again itself. */
 int cordon_control_timeout_ms(const cordon_control *ctl);
 
 /* Accepts, reads, answers; answers expired lookups with 504. Never blocks.

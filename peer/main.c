@@ -24,7 +24,17 @@ static const char usage[] =
     "         the CRL in DIR. Prints the node ID the server assigned.\n"
     "         --ca-fingerprint  the CA fingerprint that cordon-enroll init printed\n"
     "         --cacert          the overlay CA certificate, instead of the fingerprint\n"
-    "         --timeout         seconds per request (default 30)\n";
+    "         --timeout         seconds per request (default 30)\n"
+    "\n"
+    "  run --dir DIR --listen ADDR:PORT [--bootstrap HOST:PORT,...] [--control PATH]\n"
+    "      [--ready-file FILE]\n"
+    "         Run the peer enrolled in DIR until SIGTERM or SIGINT: join the overlay and\n"
+    "         serve it over DTLS on ADDR:PORT (\"127.0.0.1:4000\", \"[::1]:4000\"; port 0\n"
+    "         picks one). Logs one logfmt line per event on stderr.\n"
+    "         --bootstrap   peers to join through (default: the overlay document's list)\n"
+    "         --control     the control API's unix socket, mode 0600, for the `cordon`\n"
+    "                       command (default DIR/control.sock)\n"
+    "         --ready-file  written with \"PORT NODEID\" once the peer listens\n";
 
 enum {
     OPT_DIR = 1,
@@ -37,6 +47,7 @@ enum {
     OPT_LISTEN,
     OPT_BOOTSTRAP,
     OPT_READY,
+    OPT_CONTROL,
 };
 
 static const struct option options[] = {
@@ -57,6 +68,7 @@ static const struct option run_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
     {"ready-file", required_argument, NULL, OPT_READY},
+    {"control", required_argument, NULL, OPT_CONTROL},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -83,6 +95,11 @@ static int run_main(int argc, char **argv)
             break;
         case OPT_READY:
             o.ready_file = optarg;
+            break;
+        case OPT_CONTROL:
+            if (optarg[0] == '\0')
+                return fail("--control: expected a path");
+            o.control = optarg;
             break;
         case OPT_HELP:
             fputs(usage, stdout);

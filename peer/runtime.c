@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "crypto/crypto.h"
 #include "crypto/overlay.h"
+#include "peer/control.h"
 #include "peer/core/core.h"
 #include "peer/link.h"
 #include "wire/frag.h"
@@ -55,6 +56,16 @@ struct rt_boot {
 };
 
 enum join_state { JOIN_PROBING, JOIN_WAIT_RETRY, JOIN_JOINING, JOIN_DONE };
+
+/* A lookup started through the control API, waiting for the core's callback (which gets a
+ * pointer to it: slots never move). dead: the control gave up on the token, so the
+ * callback only frees the slot. */
+struct rt_ctl_lookup {
+    cordon_runtime *rt;
+    uint64_t token;
+    bool used;
+    bool dead;
+};
 
 struct cordon_runtime {
     int fd;
@@ -88,6 +99,13 @@ struct cordon_runtime {
     size_t table_logged;
 
     uint64_t send_errors; /* sendto() failures other than a full socket buffer */
+
+    /* The control API (NULL until opened) and what its status reports. */
+    cordon_control *ctl;
+    uint64_t started_ms;
+    char overlay[CORDON_OVERLAY_NAME_MAX + 1];
+    char listen_text[CORDON_ADDR_TEXT_MAX];
+    struct rt_ctl_lookup ctl_lookups[CORDON_LOOKUPS_MAX];
 };
 
 uint64_t cordon_runtime_now_ms(void)
@@ -521,6 +539,207 @@ static void observe(cordon_runtime *rt)
     }
 }
 
+/* ---- the control API ------------------------------------------------------------------------- */
+
+static void add_counter(struct cordon_control_status *st, const char *name, uint64_t value)
+{
+    if (st->n_counters >= CORDON_CONTROL_COUNTERS_MAX)
+        return;
+    struct cordon_control_counter *c = &st->counters[st->n_counters++];
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    c->value = value;
+}
+
+static cordon_err ctl_status(void *ctx, struct cordon_control_status *st)
+{
+    cordon_runtime *rt = ctx;
+    struct cordon_core_status cs;
+    cordon_core_status(rt->core, &cs);
+    const struct cordon_link_counters *lc = cordon_links_counters(rt->links);
+    memcpy(st->node_id, rt->node_id, CORDON_NODE_ID_LEN);
+    snprintf(st->overlay, sizeof(st->overlay), "%s", rt->overlay);
+    snprintf(st->listen, sizeof(st->listen), "%s", rt->listen_text);
+    uint64_t now = cordon_runtime_now_ms();
+    st->uptime_s = now > rt->started_ms ? (now - rt->started_ms) / 1000u : 0;
+    st->table_size = cs.table_size;
+    st->links = cordon_links_count(rt->links) - cordon_links_half_open(rt->links);
+
+    add_counter(st, "core_msgs_in", cs.msgs_in);
+    add_counter(st, "core_msgs_out", cs.msgs_out);
+    add_counter(st, "core_dropped_malformed", cs.dropped_malformed);
+    add_counter(st, "core_dropped_unsolicited", cs.dropped_unsolicited);
+    add_counter(st, "core_dropped_rate_node", cs.dropped_rate_node);
+    add_counter(st, "core_dropped_rate_global", cs.dropped_rate_global);
+    add_counter(st, "core_refused_prefix", cs.refused_prefix);
+    add_counter(st, "core_refused_churn", cs.refused_churn);
+    add_counter(st, "core_refused_full", cs.refused_full);
+    add_counter(st, "core_timeouts", cs.timeouts);
+    add_counter(st, "core_evictions", cs.evictions);
+
+    add_counter(st, "link_handshakes_full", lc->handshakes_full);
+    add_counter(st, "link_handshakes_resumed", lc->handshakes_resumed);
+    add_counter(st, "link_handshakes_failed", lc->handshakes_failed);
+    add_counter(st, "link_handshakes_timeout", lc->handshakes_timeout);
+    add_counter(st, "link_cookies_sent", lc->cookies_sent);
+    add_counter(st, "link_cookies_verified", lc->cookies_verified);
+    add_counter(st, "link_refused_untrusted", lc->refused_untrusted);
+    add_counter(st, "link_refused_expired", lc->refused_expired);
+    add_counter(st, "link_refused_not_yet", lc->refused_not_yet);
+    add_counter(st, "link_refused_revoked", lc->refused_revoked);
+    add_counter(st, "link_refused_node_id", lc->refused_node_id);
+    add_counter(st, "link_refused_wrong_node", lc->refused_wrong_node);
+    add_counter(st, "link_refused_no_cert", lc->refused_no_cert);
+    add_counter(st, "link_refused_other", lc->refused_other);
+    add_counter(st, "link_dropped_garbage", lc->dropped_garbage);
+    add_counter(st, "link_dropped_oversize", lc->dropped_oversize);
+    add_counter(st, "link_dropped_half_open", lc->dropped_half_open);
+    add_counter(st, "link_dropped_rate", lc->dropped_rate);
+    add_counter(st, "link_dropped_full", lc->dropped_full);
+    add_counter(st, "link_dropped_queue", lc->dropped_queue);
+    add_counter(st, "link_links_opened", lc->links_opened);
+    add_counter(st, "link_links_closed", lc->links_closed);
+    add_counter(st, "link_links_evicted", lc->links_evicted);
+    add_counter(st, "link_links_idle", lc->links_idle);
+    add_counter(st, "link_links_revoked", lc->links_revoked);
+    add_counter(st, "link_records_in", lc->records_in);
+    add_counter(st, "link_records_out", lc->records_out);
+
+    add_counter(st, "send_errors", rt->send_errors);
+    return CORDON_OK;
+}
+
+/* A core contact as the control reports it. The core keeps no per-contact timing that it
+ * exposes, so last_seen_ms is the last message from that node at that address (-1 when its
+ * reassembler entry is gone) and failures is 0. */
+static void ctl_contact(const cordon_runtime *rt, const struct cordon_contact *c,
+                        struct cordon_control_contact *out)
+{
+    char at[ADDR_LOG_MAX];
+    memset(out, 0, sizeof(*out));
+    memcpy(out->node_id, c->id, CORDON_NODE_ID_LEN);
+    snprintf(out->addr, sizeof(out->addr), "%s", addr_text(&c->addr, at));
+    out->last_seen_ms = -1;
+    for (size_t i = 0; i < rt->n_remotes; i++) {
+        const struct rt_remote *r = &rt->remotes[i];
+        if (addr_equal(&r->addr, &c->addr) && memcmp(r->id, c->id, CORDON_NODE_ID_LEN) == 0) {
+            out->last_seen_ms = r->last_ms <= rt->now_ms ? (int64_t)(rt->now_ms - r->last_ms) : 0;
+            break;
+        }
+    }
+}
+
+static cordon_err ctl_peers(void *ctx, cordon_control_visit_fn visit, void *visit_ctx)
+{
+    cordon_runtime *rt = ctx;
+    size_t n = cordon_core_contacts(rt->core, NULL, 0);
+    if (n == 0)
+        return CORDON_OK;
+    struct cordon_contact *list = calloc(n, sizeof(*list));
+    if (list == NULL)
+        return CORDON_ERR_NOMEM;
+    size_t got = cordon_core_contacts(rt->core, list, n);
+    if (got > n)
+        got = n;
+    cordon_err err = CORDON_OK;
+    for (size_t i = 0; i < got && err == CORDON_OK; i++) {
+        struct cordon_control_contact c;
+        ctl_contact(rt, &list[i], &c);
+        err = visit(visit_ctx, &c);
+    }
+    free(list);
+    return err;
+}
+
+static void ctl_lookup_done(void *arg, cordon_err result, const struct cordon_contact *closest,
+                            size_t n, const struct cordon_lookup_stats *stats)
+{
+    struct rt_ctl_lookup *l = arg;
+    cordon_runtime *rt = l->rt;
+    bool dead = l->dead;
+    uint64_t token = l->token;
+    l->used = false;
+    l->dead = false;
+    if (dead || rt->ctl == NULL)
+        return;
+    struct cordon_control_lookup_result *res = calloc(1, sizeof(*res));
+    if (res == NULL) {
+        /* The control answers it 504 at its timeout. */
+        cordon_log(CORDON_LOG_WARN, "peer.control_lookup_dropped", "node=%s reason=%s",
+                   rt->node_hex, cordon_errname(CORDON_ERR_NOMEM));
+        return;
+    }
+    res->err = result;
+    res->queried = stats != NULL ? stats->answered + stats->failed : 0;
+    for (size_t i = 0; i < n && i < CORDON_CONTROL_LOOKUP_RESULTS_MAX; i++)
+        ctl_contact(rt, &closest[i], &res->contacts[res->n_contacts++]);
+    /* CORDON_ERR_NOT_FOUND: the control gave up on it meanwhile; nothing else to do. */
+    if (cordon_control_lookup_done(rt->ctl, token, res) != CORDON_OK)
+        cordon_log(CORDON_LOG_DEBUG, "peer.control_lookup_late", "node=%s", rt->node_hex);
+    free(res);
+}
+
+static cordon_err ctl_lookup(void *ctx, const uint8_t target[CORDON_NODE_ID_LEN], uint64_t token)
+{
+    cordon_runtime *rt = ctx;
+    if (rt->poisoned != CORDON_OK)
+        return rt->poisoned;
+    struct rt_ctl_lookup *l = NULL;
+    for (size_t i = 0; i < CORDON_LOOKUPS_MAX && l == NULL; i++) {
+        if (!rt->ctl_lookups[i].used)
+            l = &rt->ctl_lookups[i];
+    }
+    if (l == NULL)
+        return CORDON_ERR_BUSY; /* cancelled lookups still hold slots until the core ends them */
+    *l = (struct rt_ctl_lookup){.rt = rt, .token = token, .used = true, .dead = false};
+    uint64_t now = cordon_runtime_now_ms();
+    if (now > rt->now_ms)
+        rt->now_ms = now;
+    rt->in_core = true;
+    cordon_err err = cordon_core_lookup(rt->core, rt->now_ms, target, ctl_lookup_done, l);
+    rt->in_core = false;
+    if (err != CORDON_OK)
+        l->used = false; /* the callback was not and will not be called */
+    return err;
+}
+
+static void ctl_lookup_cancel(void *ctx, uint64_t token)
+{
+    cordon_runtime *rt = ctx;
+    for (size_t i = 0; i < CORDON_LOOKUPS_MAX; i++) {
+        if (rt->ctl_lookups[i].used && rt->ctl_lookups[i].token == token)
+            rt->ctl_lookups[i].dead = true;
+    }
+}
+
+static const struct cordon_control_ops ctl_ops = {
+    .status = ctl_status,
+    .peers = ctl_peers,
+    .lookup = ctl_lookup,
+    .lookup_cancel = ctl_lookup_cancel,
+};
+
+static cordon_err open_control(cordon_runtime *rt, const struct cordon_runtime_options *o)
+{
+    char path[CORDON_PATH_MAX];
+    const char *at = o->control;
+    if (at == NULL) {
+        cordon_err err = cordon_path_join(path, o->dir, "control.sock");
+        if (err != CORDON_OK)
+            return err;
+        at = path;
+    }
+    cordon_err err = cordon_control_new(at, &ctl_ops, rt, &rt->ctl);
+    char q[2 * CORDON_PATH_MAX];
+    if (err != CORDON_OK) {
+        cordon_log(CORDON_LOG_ERROR, "peer.control_failed", "path=%s reason=%s",
+                   cordon_log_quote(at, q, sizeof(q)), cordon_errname(err));
+        return err;
+    }
+    cordon_log(CORDON_LOG_INFO, "peer.control", "node=%s path=%s", rt->node_hex,
+               cordon_log_quote(at, q, sizeof(q)));
+    return CORDON_OK;
+}
+
 /* ---- the instance ---------------------------------------------------------------------------- */
 
 static cordon_err open_socket(cordon_runtime *rt, const char *listen)
@@ -621,12 +840,14 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
         goto out;
     rt->fd = -1;
     rt->now_ms = now_ms;
+    rt->started_ms = now_ms;
 
     stage = "overlay.json";
     err = open_overlay(o->dir, &doc);
     if (err != CORDON_OK)
         goto out;
     rt->params = doc.params;
+    snprintf(rt->overlay, sizeof(rt->overlay), "%s", doc.overlay);
     stage = "identity";
     err = cordon_link_identity_load(o->dir, doc.overlay, &rt->identity);
     if (err != CORDON_OK)
@@ -673,6 +894,8 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
         err = CORDON_ERR_IO;
         goto out;
     }
+    char at[ADDR_LOG_MAX];
+    snprintf(rt->listen_text, sizeof(rt->listen_text), "%s", addr_text(&self.addr, at));
     struct cordon_core_host ch = {.ctx = rt, .send = on_core_send, .random = on_core_random};
     err = cordon_core_new(&cc, &self, &ch, &rt->core);
     if (err == CORDON_OK)
@@ -684,6 +907,10 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
     cordon_log(CORDON_LOG_INFO, "peer.started",
                "node=%s overlay=%s listen=%s port=%u bootstrap=%zu", rt->node_hex, doc.overlay,
                cordon_log_quote(o->listen, q, sizeof(q)), (unsigned)rt->port, rt->n_boot);
+    stage = "control";
+    err = open_control(rt, o);
+    if (err != CORDON_OK)
+        goto out;
     if (o->ready_file != NULL) {
         stage = "ready-file";
         err = write_ready(rt, o->ready_file);
@@ -715,6 +942,9 @@ void cordon_runtime_free(cordon_runtime *rt)
 {
     if (rt == NULL)
         return;
+    /* First: abandoned lookups are cancelled through ops that still see the core. */
+    cordon_control_free(rt->ctl);
+    rt->ctl = NULL;
     cordon_core_free(rt->core);
     cordon_links_free(rt->links);
     for (size_t i = 0; i < rt->n_remotes; i++)
@@ -739,6 +969,29 @@ uint16_t cordon_runtime_port(const cordon_runtime *rt)
 const uint8_t *cordon_runtime_node_id(const cordon_runtime *rt)
 {
     return rt->node_id;
+}
+
+int cordon_runtime_control_fd(const cordon_runtime *rt)
+{
+    return rt->ctl != NULL ? cordon_control_fd(rt->ctl) : -1;
+}
+
+bool cordon_runtime_control_due(const cordon_runtime *rt)
+{
+    return rt->ctl != NULL && cordon_control_timeout_ms(rt->ctl) == 0;
+}
+
+cordon_err cordon_runtime_control_run(cordon_runtime *rt, uint64_t now_ms)
+{
+    if (rt->ctl == NULL)
+        return CORDON_OK;
+    if (now_ms > rt->now_ms)
+        rt->now_ms = now_ms;
+    cordon_err err = cordon_control_run(rt->ctl);
+    if (err != CORDON_OK)
+        cordon_log(CORDON_LOG_ERROR, "peer.control_failed", "node=%s reason=%s", rt->node_hex,
+                   cordon_errname(err));
+    return err;
 }
 
 static cordon_err read_socket(cordon_runtime *rt)
@@ -816,6 +1069,11 @@ uint64_t cordon_runtime_next_deadline(const cordon_runtime *rt, uint64_t now_ms)
         t = rt->retry_at;
     if (rt->n_remotes > 0 && rt->sweep_at < t)
         t = rt->sweep_at;
+    if (rt->ctl != NULL) {
+        int c = cordon_control_timeout_ms(rt->ctl);
+        if (c >= 0 && now_ms + (uint64_t)c < t)
+            t = now_ms + (uint64_t)c;
+    }
     return t;
 }
 
@@ -867,6 +1125,10 @@ cordon_err cordon_runtime_run(const struct cordon_runtime_options *o)
     ev.data.u32 = 1;
     if (epoll_ctl(ep, EPOLL_CTL_ADD, cordon_runtime_fd(rt), &ev) != 0)
         goto out;
+    ev.data.u32 = 2;
+    if (cordon_runtime_control_fd(rt) >= 0 &&
+        epoll_ctl(ep, EPOLL_CTL_ADD, cordon_runtime_control_fd(rt), &ev) != 0)
+        goto out;
 
     int signo = 0;
     err = CORDON_OK;
@@ -876,19 +1138,24 @@ cordon_err cordon_runtime_run(const struct cordon_runtime_options *o)
         int timeout = -1;
         if (due != UINT64_MAX)
             timeout = due <= now ? 0 : (due - now > 60000 ? 60000 : (int)(due - now));
-        struct epoll_event evs[2];
-        int n = epoll_wait(ep, evs, 2, timeout);
+        struct epoll_event evs[3];
+        int n = epoll_wait(ep, evs, 3, timeout);
         if (n < 0 && errno != EINTR) {
             err = CORDON_ERR_IO;
             break;
         }
+        bool control = false;
         for (int i = 0; i < n; i++) {
             struct signalfd_siginfo si;
             if (evs[i].data.u32 == 0 && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
                 signo = (int)si.ssi_signo;
+            if (evs[i].data.u32 == 2)
+                control = true;
         }
         if (signo == 0)
             err = cordon_runtime_handle(rt, cordon_runtime_now_ms());
+        if (signo == 0 && err == CORDON_OK && (control || cordon_runtime_control_due(rt)))
+            err = cordon_runtime_control_run(rt, cordon_runtime_now_ms());
     }
     if (signo != 0)
         cordon_log(CORDON_LOG_INFO, "peer.stopping", "node=%s signal=%s", rt->node_hex,

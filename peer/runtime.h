@@ -29,6 +29,7 @@
 #ifndef CORDON_PEER_RUNTIME_H
 #define CORDON_PEER_RUNTIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,7 @@ struct cordon_runtime_options {
     const char *const *bootstrap;
     size_t n_bootstrap;
     const char *ready_file; /* optional: "PORT NODEID\n" is written once listening */
+    const char *control;    /* the control API's unix socket; NULL: DIR/control.sock */
 };
 
 /* The monotonic clock in milliseconds. */
@@ -53,15 +55,18 @@ uint64_t cordon_runtime_now_ms(void);
 
 /* Creates an instance: opens and verifies DIR/overlay.json with DIR/ca.crt, loads the
  * identity, binds the socket, creates the link table and the core, resolves the
- * bootstrap addresses, logs peer.started, writes the ready file and starts joining.
+ * bootstrap addresses, logs peer.started, opens the control socket (o->control, else
+ * DIR/control.sock; logs peer.control), writes the ready file and starts joining.
  * Errors (logged as peer.start_failed with the reason before returning):
  * CORDON_ERR_INVAL (options: listen address, bootstrap entries), CORDON_ERR_IO (files,
- * socket, bind, the ready file), CORDON_ERR_NETWORK (a bootstrap name that does not
+ * socket, bind, the ready file), CORDON_ERR_EXISTS (the control socket is served by
+ * another process, or its path is not a socket), CORDON_ERR_NETWORK (a bootstrap name that does not
  * resolve), those of cordon_overlay_open(), cordon_link_identity_load(),
  * cordon_links_new(), cordon_core_new(), CORDON_ERR_NOMEM. */
 CORDON_MUST_CHECK cordon_err cordon_runtime_new(const struct cordon_runtime_options *o,
                                                 uint64_t now_ms, cordon_runtime **out);
-/* Closes the socket and frees everything (no close_notify is sent). Accepts NULL. */
+/* Closes the control socket (removing its file), the UDP socket and frees everything (no
+ * close_notify is sent). Accepts NULL. */
 void cordon_runtime_free(cordon_runtime *rt);
 
 /* The non-blocking UDP socket: poll it for input. Owned by the instance. */
@@ -70,6 +75,15 @@ int cordon_runtime_fd(const cordon_runtime *rt);
 uint16_t cordon_runtime_port(const cordon_runtime *rt);
 /* This node's ID (CORDON_NODE_ID_LEN bytes, valid as long as rt). */
 const uint8_t *cordon_runtime_node_id(const cordon_runtime *rt);
+
+/* The control API's fd (peer/control.h): poll it for EPOLLIN and call
+ * cordon_runtime_control_run() when it is readable or cordon_runtime_control_due() says so
+ * (cordon_runtime_next_deadline() includes that time). -1 when the instance has none. */
+int cordon_runtime_control_fd(const cordon_runtime *rt);
+bool cordon_runtime_control_due(const cordon_runtime *rt);
+/* Serves the control API (never blocks). Errors: CORDON_ERR_IO (libmicrohttpd failed;
+ * logged as peer.control_failed). */
+CORDON_MUST_CHECK cordon_err cordon_runtime_control_run(cordon_runtime *rt, uint64_t now_ms);
 
 /* Reads the datagrams waiting on the socket (at most CORDON_RT_DATAGRAMS_PER_HANDLE per
  * call, so that instances sharing a loop take turns) and runs every timer due at now_ms.

@@ -7,7 +7,7 @@ CORDON_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CORDON_PACKAGES=(
     build-essential cmake pkg-config gcc clang libclang-rt-14-dev clang-format
     libssl-dev openssl libmicrohttpd-dev liblmdb-dev lmdb-utils libcmocka-dev
-    libcurl4-openssl-dev curl libjansson-dev ca-certificates procps
+    libcurl4-openssl-dev curl libjansson-dev ca-certificates procps jq
 )
 
 say() { printf '==> %s\n' "$*" >&2; }

@@ -8,14 +8,21 @@
 # overlay (a second CA, same overlay name) bootstraps from the first and gets no link: its
 # log shows the refusal of the first peer's certificate. SIGTERM stops every peer with
 # exit status 0 and the log lines peer.stopping and peer.stopped. No key material in logs.
+# The control API: every peer serves DIR/control.sock (mode 0600) for `cordon` and curl
+# (status, peers, /metrics), every peer's lookup of every other node ID finds it, a second
+# peer cannot take a live control socket, and the socket file is gone after SIGTERM.
 # check's condition is evaluated when check runs, so it is written in single quotes:
 # shellcheck disable=SC2016
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
+: "${CORDON_CLI:?set CORDON_CLI to the cordon binary (ctest does)}"
+command -v jq >/dev/null || { echo "$TEST_NAME: jq is needed" >&2; exit 1; }
+
 OVERLAY=acme
 N=4
 PEER_PIDS=()
+PEER_IDS=()
 
 # Peers still running when the script ends (an abort) are killed, then lib.sh's cleanup()
 # runs with the script's exit status in $? (restored through `|| cleanup`, which neither
@@ -110,10 +117,12 @@ start_peer p1 "$TMP/p.1"
 FIRST_PORT=$PEER_PORT
 # shellcheck disable=SC2034 # used in a check condition
 FIRST_ID=$PEER_ID
+PEER_IDS+=("$PEER_ID")
 check 'grep -q "event=peer.started node=$FIRST_ID .*port=$FIRST_PORT" "$TMP/p1.log"' \
     "p1 logged peer.started with its node ID and port"
 for ((i = 2; i <= N; i++)); do
     start_peer "p$i" "$TMP/p.$i" --bootstrap "127.0.0.1:$FIRST_PORT"
+    PEER_IDS+=("$PEER_ID")
 done
 
 # Bounded: at most 30 s for every peer to have joined with a non-empty table.
@@ -139,6 +148,92 @@ for ((t = 0; t < 100; t++)); do
 done
 check '[ "$(table_size p1)" -eq $((N - 1)) ]' "p1 (the bootstrap node) knows all $((N - 1)) others (size $(table_size p1))"
 
+# ---- the control API --------------------------------------------------------------------------------
+
+# ctl NAME ARGS...: the cordon CLI against peer NAME's control socket (pN: DIR $TMP/p.N).
+ctl() {
+    local n=${1#p}
+    shift
+    "$CORDON_CLI" --control "$TMP/p.$n/control.sock" "$@"
+}
+
+for ((i = 1; i <= N; i++)); do
+    sock=$TMP/p.$i/control.sock
+    id=${PEER_IDS[$((i - 1))]}
+    check '[ -S "$sock" ]' "p$i serves its control socket at DIR/control.sock"
+    check '[ "$(stat -c %a "$sock")" = 600 ]' "p$i's control socket is mode 0600 (got $(stat -c %a "$sock" 2>/dev/null))"
+    rc=0
+    ctl "p$i" status >"$TMP/p$i.status" 2>"$TMP/p$i.status.err" || rc=$?
+    check_eq "$rc" 0 "cordon status of p$i exits 0 ($(tr '\n' ' ' <"$TMP/p$i.status.err"))"
+    check 'grep -Eq "^node ID +$id\$" "$TMP/p$i.status"' "cordon status of p$i shows its node ID"
+    size=$(grep -E '^table size ' "$TMP/p$i.status" | grep -oE '[0-9]+$' || echo 0)
+    check '[ "$size" -ge 1 ]' "cordon status of p$i shows a non-empty table (table size $size)"
+    rc=0
+    curl -sS --max-time 10 --unix-socket "$sock" -o "$TMP/p$i.status.json" http://peer/v1/status || rc=$?
+    check '[ "$rc" = 0 ] && [ "$(jq -r .node_id "$TMP/p$i.status.json")" = "$id" ]' \
+        "curl --unix-socket .../v1/status of p$i is JSON with its node ID (curl rc $rc)"
+    check '[ "$(jq -r .overlay "$TMP/p$i.status.json")" = "$OVERLAY" ] && jq -e ".counters.link_handshakes_full >= 1 and .links >= 1" "$TMP/p$i.status.json" >/dev/null' \
+        "p$i's status names the overlay and counts its links and handshakes"
+done
+
+# Every peer looks up every other peer's node ID: the target answers, so it comes first.
+for ((i = 1; i <= N; i++)); do
+    for ((j = 1; j <= N; j++)); do
+        [ "$i" = "$j" ] && continue
+        target=${PEER_IDS[$((j - 1))]}
+        out=$TMP/lookup.$i.$j.json
+        rc=0
+        ctl "p$i" --json lookup "$target" >"$out" 2>"$out.err" || rc=$?
+        check '[ "$rc" = 0 ] && jq -e --arg t "$target" ".found == true and .target == \$t and .closest[0].node_id == \$t" "$out" >/dev/null' \
+            "p$i finds p$j by lookup (rc $rc, $(jq -c '{found, queried, first: .closest[0].node_id[0:16]}' "$out" 2>/dev/null || tr '\n' ' ' <"$out.err"))"
+    done
+done
+rc=0
+ctl p2 lookup "${PEER_IDS[0]}" >"$TMP/lookup.human" 2>&1 || rc=$?
+check '[ "$rc" = 0 ] && grep -q ": found" "$TMP/lookup.human" && grep -q "${PEER_IDS[0]}" "$TMP/lookup.human"' \
+    "cordon lookup (human output) of p1 from p2 says found"
+
+for ((i = 1; i <= N; i++)); do
+    rc=0
+    ctl "p$i" --json peers >"$TMP/p$i.peers.json" 2>/dev/null || rc=$?
+    missing=0
+    for ((j = 1; j <= N; j++)); do
+        [ "$i" = "$j" ] && continue
+        jq -e --arg t "${PEER_IDS[$((j - 1))]}" 'any(.peers[]; .node_id == $t)' "$TMP/p$i.peers.json" >/dev/null ||
+            missing=$((missing + 1))
+    done
+    check '[ "$rc" = 0 ] && [ "$missing" = 0 ] && ! jq -e --arg s "${PEER_IDS[$((i - 1))]}" "any(.peers[]; .node_id == \$s)" "$TMP/p$i.peers.json" >/dev/null' \
+        "cordon --json peers of p$i lists the $((N - 1)) others and not itself (rc $rc, missing $missing)"
+done
+rc=0
+ctl p1 peers >"$TMP/p1.peers.txt" 2>&1 || rc=$?
+check '[ "$rc" = 0 ] && grep -q "^$((N - 1)) peers" "$TMP/p1.peers.txt"' "cordon peers (human output) of p1 counts $((N - 1)) peers"
+
+rc=0
+curl -sS --max-time 10 --unix-socket "$TMP/p.1/control.sock" -D "$TMP/metrics.h" -o "$TMP/metrics" http://peer/metrics || rc=$?
+check '[ "$rc" = 0 ] && grep -qi "^content-type: text/plain; version=0.0.4" "$TMP/metrics.h"' "/metrics answers Prometheus text (curl rc $rc)"
+check 'grep -q "^# TYPE cordon_peer_table_size gauge" "$TMP/metrics" && grep -Eq "^cordon_peer_link_handshakes_full_total [1-9][0-9]*$" "$TMP/metrics" && grep -q "cordon_peer_info{node_id=\"${PEER_IDS[0]}\"" "$TMP/metrics"' \
+    "/metrics has the table gauge, the handshake counter and the node ID"
+check '! grep -Ev "^(# (HELP|TYPE) .*|[a-z_:]+(\{[^}]*\})? [0-9]+(\.[0-9]+)?)$" "$TMP/metrics"' \
+    "every /metrics line is a comment or a sample"
+
+# A second peer cannot take a live control socket: it refuses to start.
+rc=0
+"$CORDON_PEER" run --dir "$TMP/p.2" --listen 127.0.0.1:0 --control "$TMP/p.1/control.sock" \
+    >"$TMP/dup.log" 2>&1 &
+dup_pid=$!
+for ((t = 0; t < 100; t++)); do
+    kill -0 "$dup_pid" 2>/dev/null || break
+    sleep 0.1
+done
+kill -KILL "$dup_pid" 2>/dev/null || true
+wait "$dup_pid" || rc=$?
+check '[ "$rc" = 1 ] && grep -q "event=peer.start_failed .*stage=control reason=" "$TMP/dup.log" && [ -S "$TMP/p.1/control.sock" ]' \
+    "a second peer on p1's live control socket refuses to start and leaves it alone (rc $rc)"
+rc=0
+ctl p1 status >/dev/null 2>&1 || rc=$?
+check_eq "$rc" 0 "p1 still answers on its control socket"
+
 # ---- a peer of another overlay gets no link ---------------------------------------------------------
 
 start_peer foreign "$TMP/foreign.1" --bootstrap "127.0.0.1:$FIRST_PORT"
@@ -157,6 +252,9 @@ FOREIGN_PID=${PEER_PIDS[-1]}
 stop_peer foreign "$FOREIGN_PID"
 for ((i = 1; i <= N; i++)); do
     stop_peer "p$i" "${PEER_PIDS[$((i - 1))]}"
+done
+for ((i = 1; i <= N; i++)); do
+    check '[ ! -e "$TMP/p.$i/control.sock" ]' "p$i removed its control socket on SIGTERM"
 done
 check 'grep -Eq "event=peer.stopped .*handshakes_failed=[1-9]" "$TMP/p1.log"' \
     "p1's counters show the failed handshake of the foreign peer: $(grep -o 'handshakes_failed=[0-9]*' "$TMP/p1.log" || true)"
