@@ -11,6 +11,8 @@
 # The control API: every peer serves DIR/control.sock (mode 0600) for `cordon` and curl
 # (status, peers, /metrics), every peer's lookup of every other node ID finds it, a second
 # peer cannot take a live control socket, and the socket file is gone after SIGTERM.
+# A plain `openssl s_client -dtls1_2` without a certificate completes no handshake, and the
+# refusal shows in the peer's counters.
 # check's condition is evaluated when check runs, so it is written in single quotes:
 # shellcheck disable=SC2016
 # shellcheck source=lib.sh
@@ -233,6 +235,24 @@ check '[ "$rc" = 1 ] && grep -q "event=peer.start_failed .*stage=control reason=
 rc=0
 ctl p1 status >/dev/null 2>&1 || rc=$?
 check_eq "$rc" 0 "p1 still answers on its control socket"
+
+# ---- a plain DTLS client without a certificate gets no handshake -----------------------------------
+
+# p1_metric NAME: the value of one of p1's metrics now (empty if absent).
+p1_metric() {
+    curl -sS --max-time 10 --unix-socket "$TMP/p.1/control.sock" http://peer/metrics 2>/dev/null |
+        awk -v n="$1" '$1 == n { print $2 }' || true
+}
+failed_before=$(p1_metric cordon_peer_link_handshakes_failed_total)
+rc=0
+timeout 10 openssl s_client -dtls1_2 -connect "127.0.0.1:$FIRST_PORT" -quiet </dev/null \
+    >"$TMP/sclient.out" 2>&1 || rc=$?
+failed_after=$(p1_metric cordon_peer_link_handshakes_failed_total)
+check '[ "$rc" != 0 ] && ! grep -q "Verification: OK" "$TMP/sclient.out"' \
+    "openssl s_client -dtls1_2 without a certificate completes no handshake (rc $rc)"
+check '[ "${failed_after:-0}" -gt "${failed_before:-0}" ]' \
+    "p1 counts the refused handshake (handshakes_failed ${failed_before:-?} -> ${failed_after:-?})"
+check '[ "$(table_size p1)" -eq $((N - 1)) ]' "the prober did not enter p1's table"
 
 # ---- a peer of another overlay gets no link ---------------------------------------------------------
 
