@@ -12,7 +12,8 @@
 # (status, peers, /metrics), every peer's lookup of every other node ID finds it, a second
 # peer cannot take a live control socket, and the socket file is gone after SIGTERM.
 # A plain `openssl s_client -dtls1_2` without a certificate completes no handshake, and the
-# refusal shows in the peer's counters.
+# refusal shows in the peer's counters. Garbage datagrams are dropped and counted, and the
+# peer goes on answering lookups.
 # check's condition is evaluated when check runs, so it is written in single quotes:
 # shellcheck disable=SC2016
 # shellcheck source=lib.sh
@@ -253,6 +254,24 @@ check '[ "$rc" != 0 ] && ! grep -q "Verification: OK" "$TMP/sclient.out"' \
 check '[ "${failed_after:-0}" -gt "${failed_before:-0}" ]' \
     "p1 counts the refused handshake (handshakes_failed ${failed_before:-?} -> ${failed_after:-?})"
 check '[ "$(table_size p1)" -eq $((N - 1)) ]' "the prober did not enter p1's table"
+
+# ---- garbage datagrams harm nothing -----------------------------------------------------------------
+
+garbage_before=$(p1_metric cordon_peer_link_dropped_garbage_total)
+head -c 400000 /dev/urandom >"$TMP/garbage"
+for ((g = 0; g < 500; g++)); do
+    # One datagram of 1..800 random bytes per write (a new source port each time).
+    dd if="$TMP/garbage" iflag=skip_bytes skip=$((g * 700)) bs=$((1 + g % 800)) count=1 status=none \
+        >"/dev/udp/127.0.0.1/$FIRST_PORT" 2>/dev/null || true
+done
+garbage_after=$(p1_metric cordon_peer_link_dropped_garbage_total)
+check '[ "${garbage_after:-0}" -gt "${garbage_before:-0}" ]' \
+    "p1 drops and counts garbage datagrams (${garbage_before:-?} -> ${garbage_after:-?})"
+check 'kill -0 "${PEER_PIDS[0]}" 2>/dev/null' "p1 is still running after the garbage"
+rc=0
+ctl p1 --json lookup "${PEER_IDS[1]}" >"$TMP/after-garbage.json" 2>&1 || rc=$?
+check '[ "$rc" = 0 ] && jq -e ".found == true" "$TMP/after-garbage.json" >/dev/null' \
+    "after the garbage, p1 still finds p2 by lookup (rc $rc)"
 
 # ---- a peer of another overlay gets no link ---------------------------------------------------------
 
