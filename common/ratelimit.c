@@ -2,6 +2,8 @@
  * rebuilt (dropping refilled entries) when it reaches its capacity. */
 #include "common/ratelimit.h"
 
+#include "common/hash.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,18 +29,7 @@ struct cordon_ratelimit {
 
 static uint64_t hash(const cordon_ratelimit *rl, const uint8_t *key, size_t len)
 {
-    /* FNV-1a, seeded, then mixed (splitmix64 finalizer). */
-    uint64_t h = 0xcbf29ce484222325ULL ^ rl->seed;
-    for (size_t i = 0; i < len; i++) {
-        h ^= key[i];
-        h *= 0x100000001b3ULL;
-    }
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h;
+    return cordon_hash64(rl->seed, key, len);
 }
 
 cordon_err cordon_ratelimit_new(double rate, double burst, size_t capacity, uint64_t seed,

@@ -35,6 +35,7 @@
 
 #include "common/buf.h"
 #include "common/file.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/ratelimit.h"
@@ -243,19 +244,8 @@ static size_t addr_ip_key(const struct sockaddr_storage *a, uint8_t key[17])
 static size_t addr_hash(const struct cordon_links *t, const struct sockaddr_storage *a,
                         socklen_t alen)
 {
-    /* FNV-1a with a random seed, then the splitmix64 finalizer: chosen addresses cannot be
-     * made to collide without knowing the seed. */
-    const uint8_t *p = (const uint8_t *)a;
-    uint64_t h = 0xcbf29ce484222325ULL ^ t->hash_seed;
-    for (socklen_t i = 0; i < alen; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 31;
+    /* Seeded: chosen addresses cannot be made to collide without knowing the seed. */
+    uint64_t h = cordon_hash64(t->hash_seed, a, (size_t)alen);
     return (size_t)(h & (t->nbuckets - 1));
 }
 
