@@ -184,24 +184,31 @@ start_server() {
     export PORT SERVER_PID SERVER_LOG
 }
 
+# terminate NAME PID: SIGTERM, wait at most 10 s (then SIGKILL, a failure), and assert that
+# the process exited with status 0.
+terminate() {
+    local name=$1 pid=$2 i rc=0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        fail "$name (pid $pid) still running 10 s after SIGTERM; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" || rc=$?
+    check_eq "$rc" 0 "$name stopped on SIGTERM with exit status 0"
+}
+
 # stop_server: SIGTERM, wait at most 10 s, and assert a clean exit (status 0) that also took
 # the signer process down.
 stop_server() {
-    local i rc=0 signer
+    local i signer
     [ -n "$SERVER_PID" ] || die "stop_server: no server running"
     signer=$(ps -o pid= --ppid "$SERVER_PID" 2>/dev/null | tr -d ' ' || true)
     check '[ "$(grep -c . <<<"$signer")" = 1 ]' "the server runs with one child process, its signer (pid ${signer//$'\n'/ })"
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-        fail "server (pid $SERVER_PID) still running 10 s after SIGTERM; killing it"
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-    fi
-    wait "$SERVER_PID" || rc=$?
-    check_eq "$rc" 0 "server stopped on SIGTERM with exit status 0"
+    terminate server "$SERVER_PID"
     local left=""
     for i in $signer; do
         kill -0 "$i" 2>/dev/null && left="$left $i"

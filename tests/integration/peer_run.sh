@@ -86,18 +86,8 @@ table_size() {
 
 # stop_peer NAME PID: SIGTERM, wait at most 10 s, assert exit status 0.
 stop_peer() {
-    local name=$1 pid=$2 i rc=0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        fail "$name (pid $pid) still running 10 s after SIGTERM; killing it"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" || rc=$?
-    check_eq "$rc" 0 "$name stopped on SIGTERM with exit status 0"
+    local name=$1 pid=$2
+    terminate "$name" "$pid"
     check 'grep -q "event=peer.stopping .*signal=TERM" "$TMP/$name.log" && grep -q "event=peer.stopped" "$TMP/$name.log"' \
         "$name logged peer.stopping and peer.stopped"
 }
