@@ -971,6 +971,11 @@ const uint8_t *cordon_runtime_node_id(const cordon_runtime *rt)
     return rt->node_id;
 }
 
+bool cordon_runtime_joined(const cordon_runtime *rt)
+{
+    return rt->join == JOIN_DONE;
+}
+
 int cordon_runtime_control_fd(const cordon_runtime *rt)
 {
     return rt->ctl != NULL ? cordon_control_fd(rt->ctl) : -1;

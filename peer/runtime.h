@@ -76,6 +76,10 @@ uint16_t cordon_runtime_port(const cordon_runtime *rt);
 /* This node's ID (CORDON_NODE_ID_LEN bytes, valid as long as rt). */
 const uint8_t *cordon_runtime_node_id(const cordon_runtime *rt);
 
+/* True once the instance has joined: its bootstrap handshakes finished and the join's
+ * self-lookup and bucket refreshes completed (logged as peer.joined). */
+bool cordon_runtime_joined(const cordon_runtime *rt);
+
 /* The control API's fd (peer/control.h): poll it for EPOLLIN and call
  * cordon_runtime_control_run() when it is readable or cordon_runtime_control_due() says so
  * (cordon_runtime_next_deadline() includes that time). -1 when the instance has none. */
