@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,35 +52,60 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     return cordon_buf_append(b, ptr, n) == CORDON_OK ? n : 0;
 }
 
-/* One HTTPS request. ca_pem NULL: no TLS verification (only for fetching the CA that is
- * then checked against the pin). */
-static cordon_err request(const struct cordon_enroll_options *o, const char *path,
-                          const cordon_buf *ca_pem, const char *auth, const cordon_buf *body,
-                          size_t reply_max, struct http_reply *reply)
+/* Where requests go: the server's base URL, the per-request timeout, and the CA that
+ * authenticates the server (NULL: no TLS verification, only for fetching the CA that is then
+ * checked against the pin). */
+struct endpoint {
+    const char *server;
+    long timeout;
+    const cordon_buf *ca_pem;
+};
+
+/* A one-line reason for a caller that may have passed no buffer. */
+static void say(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *why, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    if (why == NULL || len == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, len, fmt, ap);
+    va_end(ap);
+}
+
+/* One HTTPS request; body (with its content type) makes it a POST. */
+static cordon_err request(const struct endpoint *ep, const char *path, const char *auth,
+                          const char *content_type, const cordon_buf *body, size_t reply_max,
+                          struct http_reply *reply)
 {
     char url[2048];
     struct curl_slist *headers = NULL;
     cordon_err err = CORDON_OK;
-    int n = snprintf(url, sizeof(url), "%s%s", o->server, path);
-    if (n < 0 || (size_t)n >= sizeof(url))
-        return CORDON_ERR_INVAL;
     cordon_buf_init(&reply->body, reply_max, false);
     reply->status = 0;
     reply->error[0] = '\0';
+    int n = snprintf(url, sizeof(url), "%s%s", ep->server, path);
+    if (n < 0 || (size_t)n >= sizeof(url)) {
+        snprintf(reply->error, sizeof(reply->error), "server URL too long");
+        return CORDON_ERR_INVAL;
+    }
     CURL *c = curl_easy_init();
-    if (c == NULL)
+    if (c == NULL) {
+        snprintf(reply->error, sizeof(reply->error), "cannot initialize libcurl");
         return CORDON_ERR_NOMEM;
+    }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, o->timeout);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o->timeout);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, ep->timeout);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, ep->timeout);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, reply->error);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply->body);
     curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-    if (ca_pem != NULL) {
-        struct curl_blob blob = {.data = ca_pem->data, .len = ca_pem->len, .flags = CURL_BLOB_COPY};
+    if (ep->ca_pem != NULL) {
+        struct curl_blob blob = {
+            .data = ep->ca_pem->data, .len = ep->ca_pem->len, .flags = CURL_BLOB_COPY};
         curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
         curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -91,7 +117,9 @@ static cordon_err request(const struct cordon_enroll_options *o, const char *pat
     if (auth != NULL)
         headers = curl_slist_append(headers, auth);
     if (body != NULL) {
-        headers = curl_slist_append(headers, "Content-Type: application/pkcs10");
+        char ct[64];
+        snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+        headers = curl_slist_append(headers, ct);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->data);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body->len);
     }
@@ -135,19 +163,19 @@ static void server_message(const struct http_reply *r, char *out, size_t len)
     json_decref(o);
 }
 
-static cordon_err fetch(const struct cordon_enroll_options *o, const char *path,
-                        const cordon_buf *ca_pem, size_t max, struct http_reply *reply)
+/* GET path, expecting 200. On failure why says what went wrong. */
+static cordon_err fetch(const struct endpoint *ep, const char *path, size_t max,
+                        struct http_reply *reply, char *why, size_t why_len)
 {
-    cordon_err err = request(o, path, ca_pem, NULL, NULL, max, reply);
+    cordon_err err = request(ep, path, NULL, NULL, NULL, max, reply);
     if (err != CORDON_OK) {
-        fprintf(stderr, "cordon-peer: cannot fetch %s%s: %s\n", o->server, path, reply->error);
+        say(why, why_len, "cannot fetch %s%s: %s", ep->server, path, reply->error);
         return err;
     }
     if (reply->status != 200) {
         char msg[256];
         server_message(reply, msg, sizeof(msg));
-        fprintf(stderr, "cordon-peer: %s%s answered HTTP %ld: %s\n", o->server, path, reply->status,
-                msg);
+        say(why, why_len, "%s%s answered HTTP %ld: %s", ep->server, path, reply->status, msg);
         return CORDON_ERR_REFUSED;
     }
     return CORDON_OK;
@@ -174,7 +202,11 @@ static cordon_err trust_ca(const struct cordon_enroll_options *o, cordon_cert **
                             "cordon-enroll init prints it\n");
             return CORDON_ERR_INVAL;
         }
-        err = fetch(o, "/v1/ca", NULL, CORDON_CERT_MAX, &r);
+        char why[512];
+        struct endpoint plain = {.server = o->server, .timeout = o->timeout, .ca_pem = NULL};
+        err = fetch(&plain, "/v1/ca", CORDON_CERT_MAX, &r, why, sizeof(why));
+        if (err != CORDON_OK)
+            fprintf(stderr, "cordon-peer: %s\n", why);
         if (err == CORDON_OK) {
             err = cordon_cert_parse(r.body.data, r.body.len, ca);
             if (err != CORDON_OK)
@@ -254,6 +286,8 @@ cordon_err cordon_enroll_node(const struct cordon_enroll_options *o,
     cordon_buf_init(&crl_reply.body, 0, false);
     cordon_buf_init(&chain.body, 0, false);
     memset(&doc, 0, sizeof(doc));
+    struct endpoint ep = {.server = o->server, .timeout = o->timeout, .ca_pem = &ca_pem};
+    char why[512];
     cordon_err err = CORDON_ERR_INVAL;
 
     if (o->server == NULL || strncmp(o->server, "https://", 8) != 0) {
@@ -288,9 +322,11 @@ cordon_err cordon_enroll_node(const struct cordon_enroll_options *o,
         goto out;
 
     /* The overlay document first: its name is what the certificate must carry. */
-    err = fetch(o, "/v1/overlay", &ca_pem, CORDON_OVERLAY_ENVELOPE_MAX, &overlay);
-    if (err != CORDON_OK)
+    err = fetch(&ep, "/v1/overlay", CORDON_OVERLAY_ENVELOPE_MAX, &overlay, why, sizeof(why));
+    if (err != CORDON_OK) {
+        fprintf(stderr, "cordon-peer: %s\n", why);
         goto out;
+    }
     err = cordon_overlay_open(overlay.body.data, overlay.body.len, ca, &doc);
     if (err != CORDON_OK) {
         fprintf(stderr,
@@ -299,9 +335,11 @@ cordon_err cordon_enroll_node(const struct cordon_enroll_options *o,
                 cordon_strerror(err));
         goto out;
     }
-    err = fetch(o, "/v1/crl", &ca_pem, CORDON_CRL_MAX, &crl_reply);
-    if (err != CORDON_OK)
+    err = fetch(&ep, "/v1/crl", CORDON_CRL_MAX, &crl_reply, why, sizeof(why));
+    if (err != CORDON_OK) {
+        fprintf(stderr, "cordon-peer: %s\n", why);
         goto out;
+    }
     int64_t now = (int64_t)time(NULL);
     err = cordon_crl_parse(crl_reply.body.data, crl_reply.body.len, &crl);
     if (err == CORDON_OK)
@@ -322,7 +360,8 @@ cordon_err cordon_enroll_node(const struct cordon_enroll_options *o,
     FILE_ERR("certificate request");
 
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o->token);
-    err = request(o, "/v1/enroll", &ca_pem, auth, &csr_pem, CORDON_CHAIN_MAX, &chain);
+    err =
+        request(&ep, "/v1/enroll", auth, "application/pkcs10", &csr_pem, CORDON_CHAIN_MAX, &chain);
     cordon_wipe(auth, sizeof(auth));
     if (err != CORDON_OK) {
         fprintf(stderr, "cordon-peer: enrollment request to %s failed: %s\n", o->server,
@@ -387,5 +426,156 @@ out:
     cordon_buf_free(&ca_pem);
     cordon_buf_free(&csr_pem);
     cordon_buf_free(&leaf_pem);
+    return err;
+}
+
+/* ---- an enrolled node's directory ------------------------------------------------------ */
+
+#define ENROLLMENT_JSON_MAX 4096
+#define SERVER_URL_MAX 1024
+
+/* What DIR/enrollment.json and DIR/ca.crt say: where the server is and whom to trust. */
+struct enrolled {
+    char server[SERVER_URL_MAX];
+    uint8_t node_id[CORDON_NODE_ID_LEN];
+    cordon_cert *ca;
+    cordon_buf ca_pem;
+};
+
+static void enrolled_clear(struct enrolled *e)
+{
+    cordon_cert_free(e->ca);
+    e->ca = NULL;
+    cordon_buf_free(&e->ca_pem);
+}
+
+static cordon_err read_enrollment_json(const char *path, struct enrolled *e, char *why,
+                                       size_t why_len)
+{
+    cordon_buf text;
+    json_error_t jerr;
+    cordon_buf_init(&text, ENROLLMENT_JSON_MAX, false);
+    cordon_err err = cordon_read_file(path, ENROLLMENT_JSON_MAX, &text);
+    if (err != CORDON_OK) {
+        say(why, why_len, "cannot read %s: %s (is the directory enrolled?)", path,
+            cordon_strerror(err));
+        cordon_buf_free(&text);
+        return err;
+    }
+    json_t *o = json_loadb((const char *)text.data, text.len, JSON_REJECT_DUPLICATES, &jerr);
+    const char *server = json_string_value(json_object_get(o, "server"));
+    const char *node = json_string_value(json_object_get(o, "node_id"));
+    err = CORDON_ERR_MALFORMED;
+    if (!json_is_object(o) || server == NULL || node == NULL)
+        say(why, why_len, "%s is not an enrollment record (server, node_id)", path);
+    else if (strncmp(server, "https://", 8) != 0 || strlen(server) >= sizeof(e->server))
+        say(why, why_len, "%s: the server is not an https:// URL of at most %d bytes", path,
+            SERVER_URL_MAX - 1);
+    else if (cordon_hex_decode(node, strlen(node), e->node_id, sizeof(e->node_id)) != CORDON_OK)
+        say(why, why_len, "%s: node_id is not 64 hex digits", path);
+    else {
+        snprintf(e->server, sizeof(e->server), "%s", server);
+        err = CORDON_OK;
+    }
+    json_decref(o);
+    cordon_buf_free(&text);
+    return err;
+}
+
+/* Loads DIR/enrollment.json and DIR/ca.crt. */
+static cordon_err enrolled_load(const char *dir, struct enrolled *e, char *why, size_t why_len)
+{
+    char path[CORDON_PATH_MAX];
+    memset(e, 0, sizeof(*e));
+    cordon_buf_init(&e->ca_pem, CORDON_CERT_MAX, false);
+    cordon_err err = cordon_path_join(path, dir, "enrollment.json");
+    if (err != CORDON_OK) {
+        say(why, why_len, "directory path too long");
+        return err;
+    }
+    err = read_enrollment_json(path, e, why, why_len);
+    if (err != CORDON_OK)
+        return err;
+    err = cordon_path_join(path, dir, "ca.crt");
+    if (err == CORDON_OK)
+        err = cordon_read_file(path, CORDON_CERT_MAX, &e->ca_pem);
+    if (err == CORDON_OK)
+        err = cordon_cert_parse(e->ca_pem.data, e->ca_pem.len, &e->ca);
+    if (err != CORDON_OK)
+        say(why, why_len, "cannot load the CA certificate %s: %s", path, cordon_strerror(err));
+    return err;
+}
+
+/* Fetches the CRL, verifies it with the CA at now, and replaces DIR/crl.pem when its number
+ * is higher than the stored one's (or none is stored, or the stored one does not parse). */
+static cordon_err refresh_crl(const char *dir, const struct endpoint *ep, const cordon_cert *ca,
+                              int64_t now, bool *changed, char *why, size_t why_len)
+{
+    char path[CORDON_PATH_MAX];
+    struct http_reply reply;
+    cordon_crl *fresh = NULL, *stored = NULL;
+    uint64_t fresh_number = 0, stored_number = 0;
+    cordon_buf pem;
+    cordon_buf_init(&pem, 2 * CORDON_CRL_MAX, false);
+    *changed = false;
+    cordon_err err = cordon_path_join(path, dir, "crl.pem");
+    if (err != CORDON_OK) {
+        say(why, why_len, "directory path too long");
+        cordon_buf_free(&pem);
+        return err;
+    }
+    err = fetch(ep, "/v1/crl", CORDON_CRL_MAX, &reply, why, why_len);
+    if (err != CORDON_OK)
+        goto out;
+    err = cordon_crl_parse(reply.body.data, reply.body.len, &fresh);
+    if (err == CORDON_OK)
+        err = cordon_crl_verify(fresh, ca, now);
+    if (err == CORDON_OK)
+        err = cordon_crl_number(fresh, &fresh_number);
+    if (err != CORDON_OK) {
+        say(why, why_len, "the server's CRL does not verify against the overlay CA: %s",
+            cordon_strerror(err));
+        goto out;
+    }
+    /* A stored CRL that is missing or damaged is replaced by this verified one; a readable
+     * one only by a higher number (no rollback to an older list). */
+    bool have_stored = cordon_crl_load(path, &stored) == CORDON_OK &&
+                       cordon_crl_number(stored, &stored_number) == CORDON_OK;
+    if (have_stored && fresh_number <= stored_number)
+        goto out;
+    err = cordon_crl_pem(fresh, &pem);
+    if (err == CORDON_OK)
+        err = cordon_write_file(path, pem.data, pem.len, 0644);
+    if (err != CORDON_OK) {
+        say(why, why_len, "cannot write %s: %s", path, cordon_strerror(err));
+        goto out;
+    }
+    *changed = true;
+out:
+    reply_free(&reply);
+    cordon_crl_free(fresh);
+    cordon_crl_free(stored);
+    cordon_buf_free(&pem);
+    return err;
+}
+
+cordon_err cordon_enroll_fetch_crl(const char *dir, long timeout_s, bool *changed, char *why,
+                                   size_t why_len)
+{
+    struct enrolled e;
+    bool dummy;
+    if (changed == NULL)
+        changed = &dummy;
+    *changed = false;
+    if (dir == NULL || timeout_s <= 0) {
+        say(why, why_len, "no directory, or a timeout that is not positive");
+        return CORDON_ERR_INVAL;
+    }
+    cordon_err err = enrolled_load(dir, &e, why, why_len);
+    if (err == CORDON_OK) {
+        struct endpoint ep = {.server = e.server, .timeout = timeout_s, .ca_pem = &e.ca_pem};
+        err = refresh_crl(dir, &ep, e.ca, (int64_t)time(NULL), changed, why, why_len);
+    }
+    enrolled_clear(&e);
     return err;
 }

@@ -15,10 +15,19 @@
  * Files written in DIR: node.key, ca.crt, overlay.json (the signed envelope), crl.pem,
  * enrollment.json (server URL and node ID), node.crt (written last: its presence means
  * the node is enrolled).
+ *
+ * After enrollment, the same directory is enough to talk to the server again: the URL comes
+ * from DIR/enrollment.json and the server is authenticated with DIR/ca.crt (no pin, no
+ * token). cordon_enroll_fetch_crl() and cordon_enroll_renew() print nothing: they return the
+ * error and fill a one-line reason, so that the running peer can call them from a
+ * background thread. libcurl must have been initialized once (curl_global_init) by the
+ * program before any thread calls them.
  */
 #ifndef CORDON_PEER_ENROLL_CLIENT_H
 #define CORDON_PEER_ENROLL_CLIENT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -38,6 +47,18 @@ struct cordon_enroll_options {
  * stderr in words an operator can act on. */
 CORDON_MUST_CHECK cordon_err cordon_enroll_node(const struct cordon_enroll_options *o,
                                                 uint8_t node_id[CORDON_NODE_ID_LEN]);
+
+/* Fetches GET /v1/crl from the server recorded in DIR/enrollment.json, verifying the server
+ * with DIR/ca.crt; verifies the CRL's signature with DIR/ca.crt (and that it is current);
+ * writes it to DIR/crl.pem (atomically, as canonical PEM) only when its CRL number is higher
+ * than the stored one's (or none is stored, or the stored one does not parse). *changed
+ * (may be NULL) says whether it wrote. why (may be NULL) gets a one-line reason on failure.
+ * Errors: CORDON_ERR_NOT_FOUND/IO/MALFORMED (DIR is not an enrolled node's directory),
+ * CORDON_ERR_NETWORK, CORDON_ERR_CERT_UNTRUSTED (the server's TLS certificate is not of
+ * this CA), CORDON_ERR_REFUSED (an HTTP error), CORDON_ERR_TOO_LARGE, CORDON_ERR_CRL (the
+ * CRL is not signed by the CA or is out of date), CORDON_ERR_INVAL. */
+CORDON_MUST_CHECK cordon_err cordon_enroll_fetch_crl(const char *dir, long timeout_s, bool *changed,
+                                                     char *why, size_t why_len);
 
 /* Parses "sha256:" followed by 64 hex digits, optionally separated by colons (as
  * `openssl x509 -fingerprint -sha256` prints them). */
