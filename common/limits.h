@@ -42,6 +42,7 @@
 #define CORDON_HTTP_THREADS 8                 /* worker threads */
 #define CORDON_RATE_SOURCES_MAX 4096          /* source addresses tracked by the rate limiter */
 #define CORDON_RATE_TOKENS_MAX 4096           /* tokens tracked by the rate limiter */
+#define CORDON_RATE_RENEW_NODES_MAX 4096      /* nodes tracked by the renewal rate limiter */
 #define CORDON_COMMIT_BATCH_MAX 256           /* issuances committed in one transaction */
 #define CORDON_ISSUE_QUEUE_MAX 1024           /* issuances waiting for a commit */
 #define CORDON_CERT_VALIDITY_MAX (30 * 86400) /* longest node certificate the signer signs */

@@ -95,7 +95,16 @@ CORDON_MUST_CHECK cordon_err cordon_csr_create(const cordon_key *key, cordon_csr
 CORDON_MUST_CHECK cordon_err cordon_csr_parse(const void *data, size_t len, cordon_csr **out);
 CORDON_MUST_CHECK cordon_err cordon_csr_pem(const cordon_csr *csr, cordon_buf *out);
 CORDON_MUST_CHECK cordon_err cordon_csr_der(const cordon_csr *csr, cordon_buf *out);
+/* true when the CSR asks for the public key that cert certifies. */
+bool cordon_csr_matches_cert(const cordon_csr *csr, const cordon_cert *cert);
 void cordon_csr_free(cordon_csr *csr);
+
+/* The bytes a node signs with its current key to renew its certificate (POST /v1/renew,
+ * docs/protocol.md): "cordon-renew-v1" 0x00 || SHA-256(CSR DER) || time as u64 big-endian.
+ * CORDON_ERR_INVAL for a NULL argument or a negative time. */
+#define CORDON_RENEW_MSG_LEN (16 + 32 + 8)
+CORDON_MUST_CHECK cordon_err cordon_renew_message(const cordon_csr *csr, int64_t time,
+                                                  uint8_t out[CORDON_RENEW_MSG_LEN]);
 
 /* ---- certificates -------------------------------------------------------------------- */
 

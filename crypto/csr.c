@@ -1,5 +1,6 @@
 /* crypto/csr.c — certificate signing requests. See crypto.h. */
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -122,6 +123,40 @@ cordon_err cordon_csr_der(const cordon_csr *csr, cordon_buf *out)
     n = i2d_X509_REQ(csr->req, &p);
     err = cordon_crypto_der_to_buf(p, n, out);
     ERR_pop_to_mark();
+    return err;
+}
+
+bool cordon_csr_matches_cert(const cordon_csr *csr, const cordon_cert *cert)
+{
+    bool ok;
+
+    if (csr == NULL || cert == NULL)
+        return false;
+    ERR_set_mark();
+    const EVP_PKEY *want = X509_REQ_get0_pubkey(csr->req);
+    const EVP_PKEY *have = X509_get0_pubkey(cert->x509);
+    ok = want != NULL && have != NULL && EVP_PKEY_eq(want, have) == 1;
+    ERR_pop_to_mark();
+    return ok;
+}
+
+cordon_err cordon_renew_message(const cordon_csr *csr, int64_t time,
+                                uint8_t out[CORDON_RENEW_MSG_LEN])
+{
+    static const char label[16] = "cordon-renew-v1"; /* 15 characters and the 0x00 */
+    cordon_buf der;
+
+    if (csr == NULL || out == NULL || time < 0)
+        return CORDON_ERR_INVAL;
+    cordon_buf_init(&der, CORDON_CSR_MAX, false);
+    cordon_err err = cordon_csr_der(csr, &der);
+    if (err == CORDON_OK) {
+        memcpy(out, label, sizeof(label));
+        cordon_sha256(der.data, der.len, out + 16);
+        for (int i = 0; i < 8; i++)
+            out[48 + i] = (uint8_t)((uint64_t)time >> (56 - 8 * i));
+    }
+    cordon_buf_free(&der);
     return err;
 }
 

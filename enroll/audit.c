@@ -69,8 +69,9 @@ cordon_err cordon_audit_write(cordon_audit *a, int64_t now, const struct cordon_
     if (set_str(o, "ts", ts) || set_str(o, "event", ev->event) ||
         set_str(o, "outcome", ev->outcome) || set_str(o, "token", ev->token_label) ||
         set_hex(o, "node", ev->node_id, CORDON_NODE_ID_LEN) ||
-        set_hex(o, "serial", ev->serial, CORDON_SERIAL_LEN) || set_str(o, "source", ev->source) ||
-        set_str(o, "detail", ev->detail))
+        set_hex(o, "serial", ev->serial, CORDON_SERIAL_LEN) ||
+        set_hex(o, "old_serial", ev->old_serial, CORDON_SERIAL_LEN) ||
+        set_str(o, "source", ev->source) || set_str(o, "detail", ev->detail))
         goto out;
     line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (line == NULL)

@@ -11,6 +11,12 @@
  * audit lines durable, and only then lets the answers go. A certificate that was answered
  * is therefore always on disk; a crash before the commit answers nothing and uses no
  * quota.
+ *
+ * One renewal takes the same path with the node ID kept: the node is checked in a read
+ * transaction (unknown, revoked, or presenting a certificate that is not its newest are
+ * refused before any signing), then a per-node rate limit, then a fresh serial, the signer
+ * and the commit queue, where the committer checks the node again (so two renewals racing
+ * with one certificate cannot both succeed) and replaces its record with the new serial.
  */
 #ifndef CORDON_ENROLL_ISSUER_H
 #define CORDON_ENROLL_ISSUER_H
@@ -32,6 +38,8 @@ struct cordon_issuer_config {
     double source_burst;
     double token_rate; /* enrollments per second per token */
     double token_burst;
+    double renew_rate; /* renewals per second per node */
+    double renew_burst;
 };
 
 typedef struct cordon_issuer cordon_issuer;
@@ -57,8 +65,18 @@ unsigned cordon_issuer_enroll(cordon_issuer *is, const struct cordon_enroll_requ
                               uint8_t node_id[CORDON_NODE_ID_LEN],
                               struct cordon_http_refusal *refusal);
 
-/* Writes an audit line for a request refused before it reached the issuer. */
-void cordon_issuer_audit_refusal(cordon_issuer *is, const char *source, unsigned status,
-                                 const char *message);
+/* Renews the certificate of a node whose request passed cordon_renew_request_check(): same
+ * node ID, the CSR's (same) key, a fresh serial, the overlay's validity. Returns 201 with
+ * the certificate DER in cert_der, or the refusal's status (403 unknown node, node revoked
+ * (also when proof->revoked), or the presented certificate superseded; 429 rate limited;
+ * 500/503) with refusal filled. Blocks until the renewal is durable. */
+unsigned cordon_issuer_renew(cordon_issuer *is, const struct cordon_renew_proof *proof,
+                             const char *source, cordon_buf *cert_der,
+                             struct cordon_http_refusal *refusal);
+
+/* Writes an audit line for a request refused before it reached the issuer; event is
+ * "enroll" or "renew". */
+void cordon_issuer_audit_refusal(cordon_issuer *is, const char *event, const char *source,
+                                 unsigned status, const char *message);
 
 #endif

@@ -33,6 +33,7 @@ static const char usage[] =
     "         Print every issued certificate as one JSON object per line.\n"
     "  serve  --dir DIR [--listen ADDR:PORT] [--bootstrap HOST:PORT,...]\n"
     "         [--source-rate R] [--source-burst B] [--token-rate R] [--token-burst B]\n"
+    "         [--renew-rate R] [--renew-burst B]\n"
     "         [--request-timeout SECONDS] [--ready-file PATH] [--verbose]\n"
     "         Serve enrollment over HTTPS until SIGINT or SIGTERM.\n"
     "         --listen        address and port (default 127.0.0.1:8443), or [::1]:8443\n"
@@ -42,6 +43,9 @@ static const char usage[] =
     "         --source-burst  burst allowed per client address (default 20)\n"
     "         --token-rate    enrollments per second per token (default 5)\n"
     "         --token-burst   burst allowed per token (default 50)\n"
+    "         --renew-rate    renewals per second per node (default 0.001: one per\n"
+    "                         1000 s once the burst is spent)\n"
+    "         --renew-burst   renewals a node may make in a row (default 3)\n"
     "         --request-timeout  seconds a request may take from connection to answer\n"
     "                         (default 15); slower clients are cut off\n"
     "         --ready-file    write the bound port to PATH once listening\n"
@@ -63,6 +67,8 @@ enum {
     OPT_SOURCE_BURST,
     OPT_TOKEN_RATE,
     OPT_TOKEN_BURST,
+    OPT_RENEW_RATE,
+    OPT_RENEW_BURST,
     OPT_REQUEST_TIMEOUT,
     OPT_READY_FILE,
     OPT_VERBOSE,
@@ -84,6 +90,8 @@ static const struct option options[] = {
     {"source-burst", required_argument, NULL, OPT_SOURCE_BURST},
     {"token-rate", required_argument, NULL, OPT_TOKEN_RATE},
     {"token-burst", required_argument, NULL, OPT_TOKEN_BURST},
+    {"renew-rate", required_argument, NULL, OPT_RENEW_RATE},
+    {"renew-burst", required_argument, NULL, OPT_RENEW_BURST},
     {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
     {"ready-file", required_argument, NULL, OPT_READY_FILE},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
@@ -165,6 +173,14 @@ int main(int argc, char **argv)
         case OPT_TOKEN_BURST:
             if (cordon_parse_double(optarg, 1, 1e7, &serve.token_burst) != CORDON_OK)
                 return fail("--token-burst '%s': expected a number >= 1", optarg);
+            break;
+        case OPT_RENEW_RATE:
+            if (cordon_parse_double(optarg, 0.0001, 1e6, &serve.renew_rate) != CORDON_OK)
+                return fail("--renew-rate '%s': expected a number >= 0.0001", optarg);
+            break;
+        case OPT_RENEW_BURST:
+            if (cordon_parse_double(optarg, 1, 1e7, &serve.renew_burst) != CORDON_OK)
+                return fail("--renew-burst '%s': expected a number >= 1", optarg);
             break;
         case OPT_REQUEST_TIMEOUT:
             if (cordon_parse_u64(optarg, 1, 3600, &u) != CORDON_OK)

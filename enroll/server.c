@@ -36,7 +36,7 @@
 #define CRL_CHECK_EVERY_MS 30000
 #define CONN_SLOTS (CORDON_HTTP_CONN_MAX + 16)
 
-/* Outcomes of POST /v1/enroll, for /metrics. */
+/* Outcomes of POST /v1/enroll and of POST /v1/renew, for /metrics. */
 enum outcome {
     OUT_ISSUED,
     OUT_BAD_REQUEST,
@@ -78,11 +78,19 @@ struct server {
     cordon_key_type ca_key_type;
     int64_t ca_not_after;
     cordon_buf envelope; /* the signed overlay document, as served */
+    cordon_cert *ca;     /* parsed once: renewals verify against it */
+
+    /* The CRL renewals are checked with: the database's, parsed again only when its number
+     * changes (revoke, refresh). Readers hold crl_lock shared for the whole check. */
+    pthread_rwlock_t crl_lock;
+    cordon_crl *crl;
+    uint64_t crl_number;
 
     pthread_mutex_t conn_lock;
     struct conn_slot conns[CONN_SLOTS];
 
     atomic_ulong outcomes[OUT__COUNT];
+    atomic_ulong renew_outcomes[OUT__COUNT];
     atomic_ulong http_requests;
     atomic_ulong http_refused;
     atomic_ulong slow_cut;
@@ -116,6 +124,8 @@ void cordon_serve_config_default(struct cordon_serve_config *cfg)
     cfg->source_burst = 20;
     cfg->token_rate = 5;
     cfg->token_burst = 50;
+    cfg->renew_rate = 0.001;
+    cfg->renew_burst = 3;
     cfg->request_timeout = 15;
 }
 
@@ -370,6 +380,13 @@ static enum MHD_Result serve_metrics(struct server *s, struct MHD_Connection *c,
         err = cordon_buf_printf(&out, "cordon_enroll_enrollments_total{outcome=\"%s\"} %lu\n",
                                 outcome_names[i], atomic_load(&s->outcomes[i]));
     if (err == CORDON_OK)
+        err = cordon_buf_append_str(&out, "# HELP cordon_enroll_renewals_total Renewal requests "
+                                          "by outcome.\n"
+                                          "# TYPE cordon_enroll_renewals_total counter\n");
+    for (size_t i = 0; i < OUT__COUNT && err == CORDON_OK; i++)
+        err = cordon_buf_printf(&out, "cordon_enroll_renewals_total{outcome=\"%s\"} %lu\n",
+                                outcome_names[i], atomic_load(&s->renew_outcomes[i]));
+    if (err == CORDON_OK)
         err = cordon_buf_printf(
             &out,
             "# HELP cordon_enroll_tokens Enrollment tokens in the database.\n"
@@ -420,24 +437,57 @@ static enum MHD_Result serve_metrics(struct server *s, struct MHD_Connection *c,
     return rc;
 }
 
-/* The PEM armour (RFC 7468: 64-character lines) of a certificate's DER: the same bytes as
- * cordon_cert_pem() of the parsed certificate, without decoding it again. Under OpenSSL 3.0
- * decoding a certificate's public key costs several times an ECDSA signature. */
+static const char *route_event(enum cordon_route route)
+{
+    return route == CORDON_ROUTE_RENEW ? "renew" : "enroll";
+}
+
+/* The answer to an issuance (enrollment or renewal): the new certificate and the CA
+ * certificate, PEM. The certificate is armoured from its DER (RFC 7468: 64-character
+ * lines): the same bytes as cordon_cert_pem() of the parsed certificate, without decoding
+ * it again. Under OpenSSL 3.0 decoding a certificate's public key costs several times an
+ * ECDSA signature. */
+static enum MHD_Result send_issued(struct server *s, struct MHD_Connection *c, struct request *req,
+                                   const char *event, atomic_ulong *outcomes,
+                                   const cordon_buf *cert_der,
+                                   const uint8_t node_id[CORDON_NODE_ID_LEN])
+{
+    cordon_buf chain;
+    enum MHD_Result rc;
+    cordon_buf_init(&chain, CORDON_CHAIN_MAX, false);
+    cordon_err err = cordon_cert_pem_from_der(cert_der->data, cert_der->len, &chain);
+    if (err == CORDON_OK)
+        err = cordon_buf_append(&chain, s->ca_pem.data, s->ca_pem.len);
+    if (err != CORDON_OK) {
+        /* Recorded but not answered: the client may retry. */
+        atomic_fetch_add(&outcomes[OUT_ERROR], 1);
+        rc = send_error(s, c, req, 500, "internal error encoding the certificate", NULL);
+    } else {
+        char hex[2 * CORDON_NODE_ID_LEN + 1];
+        cordon_hex_encode(node_id, CORDON_NODE_ID_LEN, hex);
+        cordon_log(CORDON_LOG_INFO, event, "node=%s source=%s", hex, req->source);
+        atomic_fetch_add(&outcomes[OUT_ISSUED], 1);
+        rc = send_bytes(s, c, req, 201, "application/pem-certificate-chain", chain.data, chain.len,
+                        NULL);
+    }
+    cordon_buf_free(&chain);
+    return rc;
+}
+
 static enum MHD_Result serve_enroll(struct server *s, struct MHD_Connection *c, struct request *req)
 {
     struct cordon_enroll_request er;
     struct cordon_http_refusal refusal = {0, NULL, NULL};
-    cordon_buf cert_der, chain;
+    cordon_buf cert_der;
     uint8_t node_id[CORDON_NODE_ID_LEN];
     enum MHD_Result rc;
     unsigned status;
     cordon_buf_init(&cert_der, CORDON_CERT_MAX, false);
-    cordon_buf_init(&chain, CORDON_CHAIN_MAX, false);
 
     if (req->too_large) {
         status = 413;
         refusal.message = "request body too large: a CSR is at most 8192 bytes";
-        cordon_issuer_audit_refusal(s->issuer, req->source, status, refusal.message);
+        cordon_issuer_audit_refusal(s->issuer, "enroll", req->source, status, refusal.message);
         goto refused;
     }
     status = cordon_enroll_request_parse(
@@ -445,7 +495,7 @@ static enum MHD_Result serve_enroll(struct server *s, struct MHD_Connection *c, 
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
         req->body.data, req->body.len, &er, &refusal);
     if (status != 0) {
-        cordon_issuer_audit_refusal(s->issuer, req->source, status, refusal.message);
+        cordon_issuer_audit_refusal(s->issuer, "enroll", req->source, status, refusal.message);
         goto refused;
     }
     status = cordon_issuer_enroll(s->issuer, &er, req->source, &cert_der, node_id, &refusal);
@@ -453,28 +503,104 @@ static enum MHD_Result serve_enroll(struct server *s, struct MHD_Connection *c, 
     if (status != 201)
         goto refused;
 
-    cordon_err err = cordon_cert_pem_from_der(cert_der.data, cert_der.len, &chain);
-    if (err == CORDON_OK)
-        err = cordon_buf_append(&chain, s->ca_pem.data, s->ca_pem.len);
-    if (err != CORDON_OK) {
-        /* Recorded but not answered: the quota is spent, the client may retry. */
-        status = 500;
-        refusal.message = "internal error encoding the certificate";
-        goto refused;
-    }
-    char hex[2 * CORDON_NODE_ID_LEN + 1];
-    cordon_hex_encode(node_id, sizeof(node_id), hex);
-    cordon_log(CORDON_LOG_INFO, "enroll.issued", "node=%s source=%s", hex, req->source);
-    atomic_fetch_add(&s->outcomes[OUT_ISSUED], 1);
-    rc = send_bytes(s, c, req, 201, "application/pem-certificate-chain", chain.data, chain.len,
-                    NULL);
+    rc = send_issued(s, c, req, "enroll.issued", s->outcomes, &cert_der, node_id);
     goto out;
 refused:
     atomic_fetch_add(&s->outcomes[outcome_of(status)], 1);
     rc = send_error(s, c, req, status, refusal.message, NULL);
 out:
     cordon_buf_free(&cert_der);
-    cordon_buf_free(&chain);
+    return rc;
+}
+
+/* The CRL to check renewals with, current with the database; taken shared (release with
+ * crl_release), NULL when the database has none that parses. */
+static const cordon_crl *crl_acquire(struct server *s)
+{
+    uint64_t number = 0;
+    cordon_buf der;
+    cordon_crl *fresh = NULL;
+    cordon_db_txn *txn = NULL;
+    cordon_err err = cordon_db_begin(s->db, false, &txn);
+    if (err == CORDON_OK)
+        err = cordon_db_meta_get_u64(txn, "crl_number", &number);
+    pthread_rwlock_rdlock(&s->crl_lock);
+    if (err != CORDON_OK || (s->crl != NULL && s->crl_number == number)) {
+        cordon_db_abort(txn);
+        return s->crl; /* a database error keeps the one we have */
+    }
+    pthread_rwlock_unlock(&s->crl_lock);
+    /* Parsed outside the lock, from the same read transaction as the number. */
+    cordon_buf_init(&der, CORDON_CRL_MAX, false);
+    if (cordon_db_meta_get(txn, "crl", &der) == CORDON_OK &&
+        cordon_crl_parse(der.data, der.len, &fresh) == CORDON_OK) {
+        pthread_rwlock_wrlock(&s->crl_lock);
+        if (s->crl == NULL || number > s->crl_number) {
+            cordon_crl_free(s->crl);
+            s->crl = fresh;
+            s->crl_number = number;
+            fresh = NULL;
+        }
+        pthread_rwlock_unlock(&s->crl_lock);
+    }
+    cordon_db_abort(txn);
+    cordon_crl_free(fresh);
+    cordon_buf_free(&der);
+    pthread_rwlock_rdlock(&s->crl_lock);
+    return s->crl;
+}
+
+static void crl_release(struct server *s)
+{
+    pthread_rwlock_unlock(&s->crl_lock);
+}
+
+static enum MHD_Result serve_renew(struct server *s, struct MHD_Connection *c, struct request *req)
+{
+    struct cordon_renew_request rr;
+    struct cordon_renew_proof proof;
+    struct cordon_http_refusal refusal = {0, NULL, NULL};
+    cordon_buf cert_der;
+    enum MHD_Result rc;
+    unsigned status;
+    memset(&rr, 0, sizeof(rr));
+    memset(&proof, 0, sizeof(proof));
+    cordon_buf_init(&cert_der, CORDON_CERT_MAX, false);
+
+    if (req->too_large) {
+        status = 413;
+        refusal.message = "request body too large: a renewal is at most 8192 bytes";
+        cordon_issuer_audit_refusal(s->issuer, "renew", req->source, status, refusal.message);
+        goto refused;
+    }
+    status = cordon_renew_request_parse(
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        req->body.data, req->body.len, &rr, &refusal);
+    if (status == 0) {
+        const cordon_crl *crl = crl_acquire(s);
+        if (crl == NULL)
+            status = 503, refusal.message = "the server has no CRL; retry later";
+        else
+            status = cordon_renew_request_check(&rr, s->ca, crl, s->overlay, (int64_t)time(NULL),
+                                                &proof, &refusal);
+        crl_release(s);
+    }
+    cordon_renew_request_clear(&rr);
+    if (status != 0) {
+        cordon_issuer_audit_refusal(s->issuer, "renew", req->source, status, refusal.message);
+        goto refused;
+    }
+    status = cordon_issuer_renew(s->issuer, &proof, req->source, &cert_der, &refusal);
+    if (status != 201)
+        goto refused;
+    rc = send_issued(s, c, req, "renew.issued", s->renew_outcomes, &cert_der, proof.node_id);
+    goto out;
+refused:
+    atomic_fetch_add(&s->renew_outcomes[outcome_of(status)], 1);
+    rc = send_error(s, c, req, status, refusal.message, NULL);
+out:
+    cordon_renew_proof_clear(&proof);
+    cordon_buf_free(&cert_der);
     return rc;
 }
 
@@ -531,10 +657,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         req->route = cordon_enroll_route(method, url, &refusal);
         if (req->route == CORDON_ROUTE_NONE)
             return send_error(s, c, req, refusal.status, refusal.message, refusal.allow);
-        if (req->route == CORDON_ROUTE_ENROLL) {
+        if (req->route == CORDON_ROUTE_ENROLL || req->route == CORDON_ROUTE_RENEW) {
+            atomic_ulong *outcomes =
+                req->route == CORDON_ROUTE_RENEW ? s->renew_outcomes : s->outcomes;
             /* Cheap checks first: the source's rate, then the declared size. */
             if (!cordon_issuer_allow_source(s->issuer, key, key_len)) {
-                atomic_fetch_add(&s->outcomes[OUT_RATE_LIMITED], 1);
+                atomic_fetch_add(&outcomes[OUT_RATE_LIMITED], 1);
                 return send_error(s, c, req, 429,
                                   "too many enrollment requests from this address; retry later",
                                   NULL);
@@ -545,11 +673,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             if (cl != NULL &&
                 cordon_parse_u64(cl, 0, CORDON_HTTP_BODY_MAX, &declared) != CORDON_OK) {
                 {
-                    atomic_fetch_add(&s->outcomes[OUT_TOO_LARGE], 1);
-                    cordon_issuer_audit_refusal(s->issuer, req->source, 413,
-                                                "declared body too large");
-                    return send_error(s, c, req, 413,
-                                      "request body too large: a CSR is at most 8192 bytes", NULL);
+                    atomic_fetch_add(&outcomes[OUT_TOO_LARGE], 1);
+                    cordon_issuer_audit_refusal(s->issuer, route_event(req->route), req->source,
+                                                413, "declared body too large");
+                    return send_error(s, c, req, 413, "request body too large: at most 8192 bytes",
+                                      NULL);
                 }
             }
         }
@@ -560,7 +688,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (req->route != CORDON_ROUTE_ENROLL || req->too_large ||
+        if ((req->route != CORDON_ROUTE_ENROLL && req->route != CORDON_ROUTE_RENEW) ||
+            req->too_large ||
             cordon_buf_append(&req->body, upload_data, *upload_data_size) != CORDON_OK)
             req->too_large = true; /* keep reading (bounded by the deadline), answer 413 */
         *upload_data_size = 0;
@@ -579,6 +708,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return serve_metrics(s, c, req);
     case CORDON_ROUTE_ENROLL:
         return serve_enroll(s, c, req);
+    case CORDON_ROUTE_RENEW:
+        return serve_renew(s, c, req);
     default:
         return send_error(s, c, req, 404, "no such endpoint", NULL);
     }
@@ -670,6 +801,7 @@ cordon_err cordon_serve(const struct cordon_serve_config *cfg)
         return CORDON_ERR_NOMEM;
     s->cfg = cfg;
     pthread_mutex_init(&s->conn_lock, NULL);
+    pthread_rwlock_init(&s->crl_lock, NULL);
     cordon_buf_init(&s->tls_key, CORDON_CERT_MAX, true);
     cordon_buf_init(&s->tls_cert, CORDON_CHAIN_MAX, false);
     cordon_buf_init(&s->ca_pem, CORDON_CERT_MAX, false);
@@ -691,14 +823,12 @@ cordon_err cordon_serve(const struct cordon_serve_config *cfg)
     }
 
     {
-        cordon_cert *ca = NULL;
         int64_t nb;
-        err = cordon_cert_parse(s->ca_pem.data, s->ca_pem.len, &ca);
+        err = cordon_cert_parse(s->ca_pem.data, s->ca_pem.len, &s->ca);
         if (err == CORDON_OK)
-            err = cordon_cert_validity(ca, &nb, &s->ca_not_after);
+            err = cordon_cert_validity(s->ca, &nb, &s->ca_not_after);
         if (err == CORDON_OK)
-            s->ca_key_type = cordon_cert_key_type(ca);
-        cordon_cert_free(ca);
+            s->ca_key_type = cordon_cert_key_type(s->ca);
         if (err != CORDON_OK) {
             fprintf(stderr, "cordon-enroll: cannot read the CA certificate: %s\n",
                     cordon_strerror(err));
@@ -758,6 +888,8 @@ cordon_err cordon_serve(const struct cordon_serve_config *cfg)
         .source_burst = cfg->source_burst,
         .token_rate = cfg->token_rate,
         .token_burst = cfg->token_burst,
+        .renew_rate = cfg->renew_rate,
+        .renew_burst = cfg->renew_burst,
     };
     err = cordon_issuer_new(s->db, s->signer, s->audit, &icfg, &s->issuer);
     if (err != CORDON_OK) {
@@ -830,6 +962,9 @@ out:
     cordon_buf_free(&s->tls_cert);
     cordon_buf_free(&s->ca_pem);
     cordon_buf_free(&s->envelope);
+    cordon_cert_free(s->ca);
+    cordon_crl_free(s->crl);
+    pthread_rwlock_destroy(&s->crl_lock);
     pthread_mutex_destroy(&s->conn_lock);
     if (err == CORDON_OK)
         cordon_log_event(CORDON_LOG_INFO, "serve.stopped");

@@ -18,6 +18,7 @@ struct cordon_serve_config {
     size_t n_bootstrap;
     double source_rate, source_burst; /* enrollments per second per source address */
     double token_rate, token_burst;   /* enrollments per second per token */
+    double renew_rate, renew_burst;   /* renewals per second per node */
     unsigned request_timeout;         /* seconds a request may take, headers to answer */
     const char *ready_file;           /* written with the bound port once serving */
 };

@@ -506,6 +506,30 @@ static cordon_err enrolled_load(const char *dir, struct enrolled *e, char *why, 
     return err;
 }
 
+/* The overlay name, from DIR/overlay.json opened with the CA. */
+static cordon_err load_overlay_name(const char *dir, const cordon_cert *ca,
+                                    char name[CORDON_OVERLAY_NAME_MAX + 1], char *why,
+                                    size_t why_len)
+{
+    char path[CORDON_PATH_MAX];
+    struct cordon_overlay_doc doc;
+    cordon_buf env;
+    memset(&doc, 0, sizeof(doc));
+    cordon_buf_init(&env, CORDON_OVERLAY_ENVELOPE_MAX, false);
+    cordon_err err = cordon_path_join(path, dir, "overlay.json");
+    if (err == CORDON_OK)
+        err = cordon_read_file(path, CORDON_OVERLAY_ENVELOPE_MAX, &env);
+    if (err == CORDON_OK)
+        err = cordon_overlay_open(env.data, env.len, ca, &doc);
+    if (err == CORDON_OK)
+        snprintf(name, CORDON_OVERLAY_NAME_MAX + 1, "%s", doc.overlay);
+    else
+        say(why, why_len, "cannot open the overlay document %s: %s", path, cordon_strerror(err));
+    cordon_overlay_doc_clear(&doc);
+    cordon_buf_free(&env);
+    return err;
+}
+
 /* Fetches the CRL, verifies it with the CA at now, and replaces DIR/crl.pem when its number
  * is higher than the stored one's (or none is stored, or the stored one does not parse). */
 static cordon_err refresh_crl(const char *dir, const struct endpoint *ep, const cordon_cert *ca,
@@ -577,5 +601,214 @@ cordon_err cordon_enroll_fetch_crl(const char *dir, long timeout_s, bool *change
         err = refresh_crl(dir, &ep, e.ca, (int64_t)time(NULL), changed, why, why_len);
     }
     enrolled_clear(&e);
+    return err;
+}
+
+/* ---- renewal ---------------------------------------------------------------------------- */
+
+/* The JSON body of POST /v1/renew: the current certificate, a CSR for the same key, the
+ * time, and the key's signature over cordon_renew_message(). */
+static cordon_err renew_body(const cordon_key *key, const cordon_cert *cert, int64_t now,
+                             cordon_buf *body)
+{
+    uint8_t msg[CORDON_RENEW_MSG_LEN], sig[CORDON_SIG_MAX];
+    char sig_hex[2 * CORDON_SIG_MAX + 1];
+    size_t sig_len = 0;
+    cordon_csr *csr = NULL;
+    cordon_buf cert_pem, csr_pem;
+    char *text = NULL;
+    json_t *o = NULL;
+    cordon_buf_init(&cert_pem, CORDON_CERT_MAX, false);
+    cordon_buf_init(&csr_pem, CORDON_CSR_MAX, false);
+    cordon_err err = cordon_csr_create(key, &csr);
+    if (err == CORDON_OK)
+        err = cordon_csr_pem(csr, &csr_pem);
+    if (err == CORDON_OK)
+        err = cordon_cert_pem(cert, &cert_pem);
+    if (err == CORDON_OK)
+        err = cordon_renew_message(csr, now, msg);
+    if (err == CORDON_OK)
+        err = cordon_sign(key, msg, sizeof(msg), sig, &sig_len);
+    if (err != CORDON_OK)
+        goto out;
+    cordon_hex_encode(sig, sig_len, sig_hex);
+    o = json_pack("{s:s%,s:s%,s:I,s:s}", "certificate", (const char *)cert_pem.data, cert_pem.len,
+                  "csr", (const char *)csr_pem.data, csr_pem.len, "time", (json_int_t)now,
+                  "signature", sig_hex);
+    text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    err = text ? cordon_buf_append_str(body, text) : CORDON_ERR_NOMEM;
+out:
+    free(text);
+    json_decref(o);
+    cordon_csr_free(csr);
+    cordon_buf_free(&cert_pem);
+    cordon_buf_free(&csr_pem);
+    return err;
+}
+
+static cordon_err renew_refused(const struct http_reply *r, char *why, size_t why_len)
+{
+    char msg[256];
+    server_message(r, msg, sizeof(msg));
+    say(why, why_len, "the server refused the renewal (HTTP %ld): %s", r->status, msg);
+    switch (r->status) {
+    case 401:
+        return CORDON_ERR_CERT_UNTRUSTED;
+    case 429:
+        return CORDON_ERR_RATE_LIMITED;
+    default:
+        return CORDON_ERR_REFUSED;
+    }
+}
+
+cordon_err cordon_enroll_renew(const char *dir, long timeout_s, char *why, size_t why_len)
+{
+    char path[CORDON_PATH_MAX], overlay[CORDON_OVERLAY_NAME_MAX + 1];
+    struct enrolled e;
+    struct http_reply reply;
+    cordon_key *key = NULL;
+    cordon_cert *cert = NULL, *fresh = NULL;
+    cordon_crl *crl = NULL;
+    uint8_t id[CORDON_NODE_ID_LEN], new_id[CORDON_NODE_ID_LEN];
+    uint8_t old_serial[CORDON_SERIAL_LEN], new_serial[CORDON_SERIAL_LEN];
+    bool changed;
+    cordon_buf body, pem;
+    cordon_buf_init(&body, CORDON_HTTP_BODY_MAX, false);
+    cordon_buf_init(&pem, CORDON_CERT_MAX, false);
+    cordon_buf_init(&reply.body, 0, false);
+    memset(&e, 0, sizeof(e));
+    cordon_err err = CORDON_ERR_INVAL;
+    if (dir == NULL || timeout_s <= 0) {
+        say(why, why_len, "no directory, or a timeout that is not positive");
+        goto out;
+    }
+    err = enrolled_load(dir, &e, why, why_len);
+    if (err == CORDON_OK)
+        err = load_overlay_name(dir, e.ca, overlay, why, why_len);
+    if (err != CORDON_OK)
+        goto out;
+    err = cordon_path_join(path, dir, "node.key");
+    if (err == CORDON_OK)
+        err = cordon_key_load(path, &key);
+    if (err != CORDON_OK) {
+        say(why, why_len, "cannot load the node key %s/node.key: %s", dir, cordon_strerror(err));
+        goto out;
+    }
+    err = cordon_path_join(path, dir, "node.crt");
+    if (err == CORDON_OK)
+        err = cordon_cert_load(path, &cert);
+    if (err != CORDON_OK) {
+        say(why, why_len, "cannot load the certificate %s/node.crt: %s", dir, cordon_strerror(err));
+        goto out;
+    }
+    /* The local state must hang together before the server is asked. */
+    if (!cordon_cert_matches_key(cert, key)) {
+        err = CORDON_ERR_CERT_UNTRUSTED;
+        say(why, why_len, "%s/node.crt does not certify %s/node.key", dir, dir);
+        goto out;
+    }
+    err = cordon_cert_node_id(cert, overlay, id);
+    if (err == CORDON_OK && !cordon_ct_equal(id, e.node_id, sizeof(id)))
+        err = CORDON_ERR_CERT_NODE_ID;
+    if (err == CORDON_OK)
+        err = cordon_cert_serial(cert, old_serial);
+    if (err != CORDON_OK) {
+        say(why, why_len, "%s/node.crt does not carry the node ID of enrollment.json: %s", dir,
+            cordon_strerror(err));
+        goto out;
+    }
+
+    /* A current CRL first: the new certificate is verified with it. */
+    struct endpoint ep = {.server = e.server, .timeout = timeout_s, .ca_pem = &e.ca_pem};
+    int64_t now = (int64_t)time(NULL);
+    err = refresh_crl(dir, &ep, e.ca, now, &changed, why, why_len);
+    if (err != CORDON_OK)
+        goto out;
+    err = cordon_path_join(path, dir, "crl.pem");
+    if (err == CORDON_OK)
+        err = cordon_crl_load(path, &crl);
+    if (err != CORDON_OK) {
+        say(why, why_len, "cannot load %s: %s", path, cordon_strerror(err));
+        goto out;
+    }
+
+    err = renew_body(key, cert, now, &body);
+    if (err != CORDON_OK) {
+        say(why, why_len, "cannot build the renewal request: %s", cordon_strerror(err));
+        goto out;
+    }
+    reply_free(&reply);
+    err = request(&ep, "/v1/renew", NULL, "application/json", &body, CORDON_CHAIN_MAX, &reply);
+    if (err != CORDON_OK) {
+        say(why, why_len, "renewal request to %s failed: %s", e.server, reply.error);
+        goto out;
+    }
+    if (reply.status != 201) {
+        err = renew_refused(&reply, why, why_len);
+        goto out;
+    }
+    err = cordon_cert_parse(reply.body.data, reply.body.len, &fresh);
+    if (err == CORDON_OK)
+        err = cordon_cert_verify_node(fresh, e.ca, crl, overlay, (int64_t)time(NULL), new_id);
+    if (err == CORDON_OK && !cordon_ct_equal(new_id, e.node_id, sizeof(new_id)))
+        err = CORDON_ERR_CERT_NODE_ID;
+    if (err == CORDON_OK && !cordon_cert_matches_key(fresh, key))
+        err = CORDON_ERR_CERT_UNTRUSTED;
+    if (err == CORDON_OK)
+        err = cordon_cert_serial(fresh, new_serial);
+    if (err == CORDON_OK && memcmp(new_serial, old_serial, sizeof(new_serial)) == 0)
+        err = CORDON_ERR_PROTOCOL;
+    if (err != CORDON_OK) {
+        say(why, why_len,
+            "the certificate the server issued does not verify (chain, CRL, node ID, key, new "
+            "serial): %s",
+            cordon_strerror(err));
+        goto out;
+    }
+    err = cordon_cert_pem(fresh, &pem);
+    if (err == CORDON_OK)
+        err = cordon_path_join(path, dir, "node.crt");
+    if (err == CORDON_OK)
+        err = cordon_write_file(path, pem.data, pem.len, 0644);
+    if (err != CORDON_OK)
+        say(why, why_len, "cannot write %s/node.crt: %s", dir, cordon_strerror(err));
+out:
+    enrolled_clear(&e);
+    reply_free(&reply);
+    cordon_key_free(key);
+    cordon_cert_free(cert);
+    cordon_cert_free(fresh);
+    cordon_crl_free(crl);
+    cordon_buf_free(&body);
+    cordon_buf_free(&pem);
+    return err;
+}
+
+cordon_err cordon_enroll_identity(const char *dir, struct cordon_enroll_identity *out, char *why,
+                                  size_t why_len)
+{
+    char path[CORDON_PATH_MAX], overlay[CORDON_OVERLAY_NAME_MAX + 1];
+    struct enrolled e;
+    cordon_cert *cert = NULL;
+    int64_t not_before;
+    cordon_err err = enrolled_load(dir, &e, why, why_len);
+    if (err == CORDON_OK)
+        err = load_overlay_name(dir, e.ca, overlay, why, why_len);
+    if (err != CORDON_OK)
+        goto out;
+    err = cordon_path_join(path, dir, "node.crt");
+    if (err == CORDON_OK)
+        err = cordon_cert_load(path, &cert);
+    if (err == CORDON_OK)
+        err = cordon_cert_node_id(cert, overlay, out->node_id);
+    if (err == CORDON_OK)
+        err = cordon_cert_serial(cert, out->serial);
+    if (err == CORDON_OK)
+        err = cordon_cert_validity(cert, &not_before, &out->not_after);
+    if (err != CORDON_OK)
+        say(why, why_len, "cannot read %s/node.crt: %s", dir, cordon_strerror(err));
+out:
+    enrolled_clear(&e);
+    cordon_cert_free(cert);
     return err;
 }

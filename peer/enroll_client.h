@@ -60,6 +60,29 @@ CORDON_MUST_CHECK cordon_err cordon_enroll_node(const struct cordon_enroll_optio
 CORDON_MUST_CHECK cordon_err cordon_enroll_fetch_crl(const char *dir, long timeout_s, bool *changed,
                                                      char *why, size_t why_len);
 
+/* Renews DIR/node.crt at the server in DIR/enrollment.json with a CSR for the current key
+ * (DIR/node.key), authenticated by the current certificate (POST /v1/renew, signed with the
+ * key). Refreshes DIR/crl.pem first (as cordon_enroll_fetch_crl). Verifies the answer (chain
+ * with the CA and CRL, same node ID, certifies our key, a new serial) before replacing
+ * DIR/node.crt atomically. why (may be NULL) gets a one-line reason on failure.
+ * Errors: those of cordon_enroll_fetch_crl(); CORDON_ERR_CERT_UNTRUSTED (node.crt does not
+ * certify node.key, the server refused the certificate (401), or the answer does not
+ * verify), CORDON_ERR_CERT_NODE_ID, CORDON_ERR_RATE_LIMITED (429), CORDON_ERR_REFUSED (any
+ * other refusal: unknown, revoked or superseded node, 403), CORDON_ERR_PROTOCOL (the server
+ * answered the old certificate). On any failure DIR/node.crt is left as it was. */
+CORDON_MUST_CHECK cordon_err cordon_enroll_renew(const char *dir, long timeout_s, char *why,
+                                                 size_t why_len);
+
+/* What DIR/node.crt says, read with DIR/ca.crt and DIR/overlay.json. */
+struct cordon_enroll_identity {
+    uint8_t node_id[CORDON_NODE_ID_LEN];
+    uint8_t serial[CORDON_SERIAL_LEN];
+    int64_t not_after;
+};
+CORDON_MUST_CHECK cordon_err cordon_enroll_identity(const char *dir,
+                                                    struct cordon_enroll_identity *out, char *why,
+                                                    size_t why_len);
+
 /* Parses "sha256:" followed by 64 hex digits, optionally separated by colons (as
  * `openssl x509 -fingerprint -sha256` prints them). */
 CORDON_MUST_CHECK cordon_err cordon_parse_fingerprint(const char *text, uint8_t out[32]);

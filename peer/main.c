@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/hex.h"
 #include "common/cli.h"
@@ -35,6 +36,14 @@ static const char usage[] =
     "         --control     the control API's unix socket, mode 0600, for the `cordon`\n"
     "                       command (default DIR/control.sock)\n"
     "         --ready-file  written with \"PORT NODEID\" once the peer listens\n"
+    "\n"
+    "  renew --dir DIR [--timeout SECONDS]\n"
+    "         Renew the certificate of the node enrolled in DIR before it expires: the\n"
+    "         same node ID and key, a new serial and expiry. Authenticated by the current\n"
+    "         DIR/node.crt (no token needed); the server is the one in enrollment.json,\n"
+    "         trusted through DIR/ca.crt. Refreshes DIR/crl.pem first. Replaces\n"
+    "         DIR/node.crt only once the new certificate verifies, and prints\n"
+    "         node_id=HEX serial=HEX not_after=TIME.\n"
     "\n"
     "  crl --dir DIR [--timeout SECONDS]\n"
     "         Fetch the overlay's CRL once from the server in enrollment.json, verify it\n"
@@ -120,11 +129,29 @@ static int renew_or_crl_main(int argc, char **argv)
         return 1;
     }
     cordon_err err;
-    bool changed = false;
-    err = cordon_enroll_fetch_crl(dir, timeout, &changed, why, sizeof(why));
-    if (err == CORDON_OK)
-        printf("%s\n", changed ? "crl.pem replaced by a newer CRL" : "crl.pem is up to date");
-    else
+    if (strcmp(cmd, "renew") == 0) {
+        struct cordon_enroll_identity id;
+        char node[2 * CORDON_NODE_ID_LEN + 1], serial[2 * CORDON_SERIAL_LEN + 1], when[32];
+        err = cordon_enroll_renew(dir, timeout, why, sizeof(why));
+        if (err == CORDON_OK)
+            err = cordon_enroll_identity(dir, &id, why, sizeof(why));
+        if (err == CORDON_OK) {
+            time_t t = (time_t)id.not_after;
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            cordon_hex_encode(id.node_id, sizeof(id.node_id), node);
+            cordon_hex_encode(id.serial, sizeof(id.serial), serial);
+            fprintf(stderr, "cordon-peer: renewed; %s/node.crt replaced\n", dir);
+            printf("node_id=%s serial=%s not_after=%s\n", node, serial, when);
+        }
+    } else {
+        bool changed = false;
+        err = cordon_enroll_fetch_crl(dir, timeout, &changed, why, sizeof(why));
+        if (err == CORDON_OK)
+            printf("%s\n", changed ? "crl.pem replaced by a newer CRL" : "crl.pem is up to date");
+    }
+    if (err != CORDON_OK)
         fprintf(stderr, "cordon-peer: %s: %s\n", cmd, why);
     curl_global_cleanup();
     return err == CORDON_OK ? 0 : 1;
@@ -181,7 +208,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0)
         return run_main(argc, argv);
-    if (strcmp(argv[1], "crl") == 0)
+    if (strcmp(argv[1], "crl") == 0 || strcmp(argv[1], "renew") == 0)
         return renew_or_crl_main(argc, argv);
     if (strcmp(argv[1], "enroll") != 0)
         return fail("unknown command '%s'", argv[1]);
