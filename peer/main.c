@@ -11,6 +11,7 @@
 #include "common/parse.h"
 #include "peer/enroll_client.h"
 #include "peer/runtime.h"
+#include "peer/swarm.h"
 
 static const char usage[] =
     "usage: cordon-peer COMMAND [OPTIONS]\n"
@@ -37,6 +38,25 @@ static const char usage[] =
     "                       command (default DIR/control.sock)\n"
     "         --ready-file  written with \"PORT NODEID\" once the peer listens\n"
     "\n"
+    "  swarm --dir DIR --count N --listen ADDR:BASEPORT [--spread] [--bootstrap HOST:PORT,...]\n"
+    "        [--wave N] [--ready-file FILE] [--server https://HOST:PORT --token TOKEN\n"
+    "        (--ca-fingerprint sha256:HEX | --cacert FILE) [--timeout SECONDS]]\n"
+    "         Run N complete peers in one process on one event loop, for large local tests\n"
+    "         and benchmarks. Peer i is enrolled in DIR/<i>/, listens on ADDR:BASEPORT+i\n"
+    "         (BASEPORT 0: any free port) and serves its control API on DIR/<i>/control.sock.\n"
+    "         Peers start in waves; without --bootstrap, peer 0 joins through the overlay\n"
+    "         document's list and peer i through peers 0, i/2 and i-1.\n"
+    "         --count       1..4096 peers\n"
+    "         --spread      peer i listens on 127.(1+i/256).(i%256).1 instead of ADDR (which\n"
+    "                       must be 127.0.0.1): one /24 per peer, as on a real network, so\n"
+    "                       per-address handshake rates and per-prefix table limits apply\n"
+    "                       to each peer rather than to the swarm as a whole\n"
+    "         --wave        peers started together before waiting for them to join (16)\n"
+    "         --ready-file  written once all peers joined: \"INDEX ADDR:PORT NODEID\" per peer\n"
+    "         --server, --token, --ca-fingerprint, --cacert, --timeout: as for enroll; peers\n"
+    "                       without an identity in DIR/<i>/ are enrolled first (the token's\n"
+    "                       quota must cover them)\n"
+    "\n"
     "  renew --dir DIR [--timeout SECONDS]\n"
     "         Renew the certificate of the node enrolled in DIR before it expires: the\n"
     "         same node ID and key, a new serial and expiry. Authenticated by the current\n"
@@ -62,6 +82,9 @@ enum {
     OPT_BOOTSTRAP,
     OPT_READY,
     OPT_CONTROL,
+    OPT_COUNT,
+    OPT_SPREAD,
+    OPT_WAVE,
 };
 
 static const struct option options[] = {
@@ -199,6 +222,108 @@ static int run_main(int argc, char **argv)
     return cordon_runtime_run(&o) == CORDON_OK ? 0 : 1;
 }
 
+static const struct option swarm_options[] = {
+    {"dir", required_argument, NULL, OPT_DIR},
+    {"count", required_argument, NULL, OPT_COUNT},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"spread", no_argument, NULL, OPT_SPREAD},
+    {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
+    {"wave", required_argument, NULL, OPT_WAVE},
+    {"ready-file", required_argument, NULL, OPT_READY},
+    {"server", required_argument, NULL, OPT_SERVER},
+    {"token", required_argument, NULL, OPT_TOKEN},
+    {"ca-fingerprint", required_argument, NULL, OPT_FP},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static int swarm_main(int argc, char **argv)
+{
+    struct cordon_swarm_options o = {0};
+    struct cordon_enroll_options eo = {.timeout = 30};
+    const char *boot[CORDON_BOOTSTRAP_MAX];
+    uint64_t u;
+    optind = 2;
+    int c;
+    while ((c = getopt_long(argc, argv, "", swarm_options, NULL)) != -1) {
+        switch (c) {
+        case OPT_DIR:
+            o.dir = optarg;
+            break;
+        case OPT_COUNT:
+            if (cordon_parse_u64(optarg, 1, CORDON_SWARM_MAX, &u) != CORDON_OK)
+                return fail("--count '%s': expected 1..%d", optarg, CORDON_SWARM_MAX);
+            o.count = (size_t)u;
+            break;
+        case OPT_LISTEN:
+            o.listen = optarg;
+            break;
+        case OPT_SPREAD:
+            o.spread = true;
+            break;
+        case OPT_BOOTSTRAP:
+            if (cordon_parse_list(optarg, boot, CORDON_BOOTSTRAP_MAX, &o.n_bootstrap) != CORDON_OK)
+                return fail("--bootstrap: expected 1..%d comma-separated HOST:PORT entries",
+                            CORDON_BOOTSTRAP_MAX);
+            o.bootstrap = boot;
+            break;
+        case OPT_WAVE:
+            if (cordon_parse_u64(optarg, 1, CORDON_SWARM_MAX, &u) != CORDON_OK)
+                return fail("--wave '%s': expected 1..%d", optarg, CORDON_SWARM_MAX);
+            o.wave = (size_t)u;
+            break;
+        case OPT_READY:
+            o.ready_file = optarg;
+            break;
+        case OPT_SERVER:
+            eo.server = optarg;
+            break;
+        case OPT_TOKEN:
+            eo.token = optarg;
+            break;
+        case OPT_FP:
+            eo.ca_fingerprint = optarg;
+            break;
+        case OPT_CACERT:
+            eo.cacert = optarg;
+            break;
+        case OPT_TIMEOUT:
+            if (cordon_parse_u64(optarg, 1, 600, &u) != CORDON_OK)
+                return fail("--timeout '%s': expected 1..600 seconds", optarg);
+            eo.timeout = (long)u;
+            break;
+        case OPT_HELP:
+            fputs(usage, stdout);
+            return 0;
+        default:
+            return fail("bad option for 'swarm'");
+        }
+    }
+    if (optind != argc)
+        return fail("unexpected argument '%s'", argv[optind]);
+    if (o.dir == NULL || o.count == 0 || o.listen == NULL)
+        return fail("swarm needs --dir, --count and --listen");
+    if ((eo.server != NULL) != (eo.token != NULL))
+        return fail("swarm: --server and --token go together");
+    if (eo.server != NULL) {
+        for (size_t n = strlen(eo.server); n > 8 && eo.server[n - 1] == '/'; n--)
+            eo.server[n - 1] = '\0';
+        o.enroll = &eo;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "cordon-peer: cannot initialize libcurl\n");
+        return 1;
+    }
+    cordon_err err = cordon_swarm_run(&o);
+    curl_global_cleanup();
+    if (err == CORDON_ERR_INVAL)
+        return fail("swarm: --listen '%s' must be ADDR:BASEPORT with room for %zu ports%s",
+                    o.listen, o.count, o.spread ? ", and ADDR 127.0.0.1 with --spread" : "");
+    return err == CORDON_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -208,6 +333,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0)
         return run_main(argc, argv);
+    if (strcmp(argv[1], "swarm") == 0)
+        return swarm_main(argc, argv);
     if (strcmp(argv[1], "crl") == 0 || strcmp(argv[1], "renew") == 0)
         return renew_or_crl_main(argc, argv);
     if (strcmp(argv[1], "enroll") != 0)
