@@ -15,12 +15,13 @@
     (1 + CORDON_NODE_ID_LEN + CORDON_SERIAL_LEN + 32 + 1 + CORDON_TOKEN_LABEL_MAX + 8 * 3 + 1 +    \
      CORDON_TOKEN_LABEL_MAX + 2 + CORDON_CERT_MAX)
 #define META_VALUE_MAX (CORDON_CRL_MAX + 64)
+#define SERIAL_VALUE_LEN (CORDON_NODE_ID_LEN + 8)
 
 struct cordon_db {
     MDB_env *env;
     MDB_dbi tokens;  /* sha256(token) -> token record */
     MDB_dbi nodes;   /* node ID -> node record */
-    MDB_dbi serials; /* serial -> node ID */
+    MDB_dbi serials; /* serial -> node ID || not_after (u64; older databases: node ID) */
     MDB_dbi meta;    /* name -> value */
 };
 
@@ -327,11 +328,27 @@ static cordon_err node_put(cordon_db_txn *t, const struct cordon_node_record *re
     return err;
 }
 
+/* Reserves rec's serial for good (MDB_NOOVERWRITE: CORDON_ERR_EXISTS if taken), with the
+ * node it belongs to and when its certificate expires, so that a revocation can list every
+ * certificate of the node that is still valid, superseded ones included. */
+static cordon_err serial_put(cordon_db_txn *t, const struct cordon_node_record *rec)
+{
+    uint8_t v[SERIAL_VALUE_LEN];
+    cordon_writer w;
+    size_t len;
+    cordon_writer_init(&w, v, sizeof(v));
+    cordon_write_bytes(&w, rec->node_id, CORDON_NODE_ID_LEN);
+    cordon_write_u64(&w, (uint64_t)rec->not_after);
+    cordon_err err = cordon_writer_finish(&w, &len);
+    if (err != CORDON_OK)
+        return note(t, err);
+    return put(t, t->db->serials, rec->serial, CORDON_SERIAL_LEN, v, len, MDB_NOOVERWRITE);
+}
+
 cordon_err cordon_db_node_add(cordon_db_txn *t, const struct cordon_node_record *rec)
 {
     /* Serial first: both must be new, and a refusal must leave nothing behind. */
-    cordon_err err = put(t, t->db->serials, rec->serial, CORDON_SERIAL_LEN, rec->node_id,
-                         CORDON_NODE_ID_LEN, MDB_NOOVERWRITE);
+    cordon_err err = serial_put(t, rec);
     if (err != CORDON_OK)
         return err;
     err = node_put(t, rec, MDB_NOOVERWRITE);
@@ -354,8 +371,7 @@ cordon_err cordon_db_node_update(cordon_db_txn *t, const struct cordon_node_reco
     /* A renewal brings a new serial: it must be unused, and the old one stays reserved
      * (it may still be listed in a CRL), so serials never repeat. */
     if (new_serial) {
-        err = put(t, t->db->serials, rec->serial, CORDON_SERIAL_LEN, rec->node_id,
-                  CORDON_NODE_ID_LEN, MDB_NOOVERWRITE);
+        err = serial_put(t, rec);
         if (err != CORDON_OK)
             return err;
     }
@@ -395,6 +411,38 @@ cordon_err cordon_db_node_each(cordon_db_txn *t, cordon_db_node_fn fn, void *arg
         err = from_mdb(rc);
     mdb_cursor_close(cur);
     return err;
+}
+
+cordon_err cordon_db_serial_each(cordon_db_txn *t, cordon_db_serial_fn fn, void *arg)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(t->txn, t->db->serials, &cur);
+    if (rc != MDB_SUCCESS)
+        return note(t, from_mdb(rc));
+    cordon_err err = CORDON_OK;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint8_t node_id[CORDON_NODE_ID_LEN];
+        uint64_t not_after = 0;
+        cordon_reader r;
+        cordon_reader_init(&r, v.mv_data, v.mv_size);
+        if (k.mv_size != CORDON_SERIAL_LEN ||
+            cordon_read_bytes(&r, node_id, sizeof(node_id)) != CORDON_OK ||
+            (cordon_reader_left(&r) != 0 && cordon_read_u64(&r, &not_after) != CORDON_OK) ||
+            cordon_reader_end(&r) != CORDON_OK || not_after > INT64_MAX) {
+            err = CORDON_ERR_DB;
+            break;
+        }
+        /* A serial reserved by an older version carries no expiry: -1, unknown. */
+        err = fn(k.mv_data, node_id, v.mv_size == SERIAL_VALUE_LEN ? (int64_t)not_after : -1, arg);
+        if (err != CORDON_OK)
+            break;
+    }
+    if (err == CORDON_OK && rc != MDB_NOTFOUND)
+        err = from_mdb(rc);
+    mdb_cursor_close(cur);
+    return note(t, err);
 }
 
 cordon_err cordon_db_node_count(cordon_db_txn *t, size_t *count)

@@ -81,6 +81,17 @@ CORDON_MUST_CHECK cordon_err cordon_db_node_each(cordon_db_txn *txn, cordon_db_n
                                                  void *arg);
 CORDON_MUST_CHECK cordon_err cordon_db_node_count(cordon_db_txn *txn, size_t *count);
 
+/* Calls fn for every serial ever issued, in serial order, with the node it was issued to
+ * and its certificate's notAfter (-1 when the serial was reserved by a version that did not
+ * record it). Every certificate of a node is there, superseded ones included: a revocation
+ * lists them all. A non-OK return from fn stops the walk and is returned; a damaged entry
+ * gives CORDON_ERR_DB. */
+typedef cordon_err (*cordon_db_serial_fn)(const uint8_t serial[CORDON_SERIAL_LEN],
+                                          const uint8_t node_id[CORDON_NODE_ID_LEN],
+                                          int64_t not_after, void *arg);
+CORDON_MUST_CHECK cordon_err cordon_db_serial_each(cordon_db_txn *txn, cordon_db_serial_fn fn,
+                                                   void *arg);
+
 /* Metadata: small named values. */
 CORDON_MUST_CHECK cordon_err cordon_db_meta_get(cordon_db_txn *txn, const char *key,
                                                 cordon_buf *out);

@@ -71,17 +71,62 @@ cordon_err cordon_enroll_load_state(const struct cordon_enroll_paths *paths,
     return err;
 }
 
+/* The revoked nodes, in node ID order (the walk's order), each with its newest
+ * certificate's notAfter and the time of its revocation. */
+struct revoked_node {
+    uint8_t node_id[CORDON_NODE_ID_LEN];
+    int64_t not_after;
+    int64_t revoked_at;
+};
+
 struct revoked_list {
+    struct revoked_node *nodes;
+    size_t n_nodes, cap_nodes;
     struct cordon_revoked *items;
     size_t n, cap;
     int64_t now;
 };
 
-static cordon_err collect_revoked(const struct cordon_node_record *rec, void *arg)
+static cordon_err collect_revoked_node(const struct cordon_node_record *rec, void *arg)
 {
     struct revoked_list *l = arg;
-    /* An expired certificate fails on its own; the CRL need not carry it. */
-    if (rec->revoked_at == 0 || rec->not_after < l->now)
+    if (rec->revoked_at == 0)
+        return CORDON_OK;
+    if (l->n_nodes == l->cap_nodes) {
+        if (l->cap_nodes >= CORDON_CRL_ENTRIES_MAX)
+            return CORDON_ERR_TOO_LARGE;
+        size_t cap = l->cap_nodes ? l->cap_nodes * 2 : 64;
+        struct revoked_node *nodes = realloc(l->nodes, cap * sizeof(*nodes));
+        if (nodes == NULL)
+            return CORDON_ERR_NOMEM;
+        l->nodes = nodes;
+        l->cap_nodes = cap;
+    }
+    struct revoked_node *n = &l->nodes[l->n_nodes++];
+    memcpy(n->node_id, rec->node_id, sizeof(n->node_id));
+    n->not_after = rec->not_after;
+    n->revoked_at = rec->revoked_at;
+    return CORDON_OK;
+}
+
+static int node_cmp(const void *key, const void *elem)
+{
+    return memcmp(key, ((const struct revoked_node *)elem)->node_id, CORDON_NODE_ID_LEN);
+}
+
+/* Every certificate of a revoked node goes on the CRL, the ones its renewals superseded
+ * too, until it expires: an expired certificate fails on its own. A serial of unknown
+ * expiry expires, at the latest, with the node's newest certificate. */
+static cordon_err collect_revoked_serial(const uint8_t serial[CORDON_SERIAL_LEN],
+                                         const uint8_t node_id[CORDON_NODE_ID_LEN],
+                                         int64_t not_after, void *arg)
+{
+    struct revoked_list *l = arg;
+    const struct revoked_node *n =
+        bsearch(node_id, l->nodes, l->n_nodes, sizeof(*l->nodes), node_cmp);
+    if (n == NULL)
+        return CORDON_OK;
+    if ((not_after >= 0 ? not_after : n->not_after) < l->now)
         return CORDON_OK;
     if (l->n == l->cap) {
         if (l->cap >= CORDON_CRL_ENTRIES_MAX)
@@ -93,8 +138,8 @@ static cordon_err collect_revoked(const struct cordon_node_record *rec, void *ar
         l->items = items;
         l->cap = cap;
     }
-    memcpy(l->items[l->n].serial, rec->serial, CORDON_SERIAL_LEN);
-    l->items[l->n].revoked_at = rec->revoked_at;
+    memcpy(l->items[l->n].serial, serial, CORDON_SERIAL_LEN);
+    l->items[l->n].revoked_at = n->revoked_at;
     l->n++;
     return CORDON_OK;
 }
@@ -117,7 +162,9 @@ cordon_err cordon_enroll_write_crl(cordon_db *db, int64_t now, uint32_t validity
     if (cordon_db_meta_get_u64(txn, "crl_number", &number) != CORDON_OK)
         number = 0;
     number++;
-    err = cordon_db_node_each(txn, collect_revoked, &list);
+    err = cordon_db_node_each(txn, collect_revoked_node, &list);
+    if (err == CORDON_OK && list.n_nodes > 0)
+        err = cordon_db_serial_each(txn, collect_revoked_serial, &list);
     if (err != CORDON_OK)
         goto out;
     /* lastUpdate lies a minute back, as certificates' notBefore does, so that a peer
@@ -147,5 +194,6 @@ out:
     cordon_crl_free(crl);
     cordon_buf_free(&der);
     free(list.items);
+    free(list.nodes);
     return err;
 }
