@@ -74,6 +74,9 @@ struct link {
     bool wrong_node;   /* refused because the node ID was not the expected one */
     uint8_t expected[CORDON_NODE_ID_LEN];
     uint8_t peer_id[CORDON_NODE_ID_LEN];
+    uint8_t peer_serial[CORDON_SERIAL_LEN]; /* of the certificate that proved peer_id */
+    int64_t peer_not_after;                 /* its notAfter, wall-clock seconds */
+    uint64_t expire_ms;    /* now_ms at which it should have expired (checked on the wall) */
     cordon_err verify_err; /* why the peer certificate was refused */
     uint64_t created_ms;
     uint64_t last_ms;
@@ -89,6 +92,7 @@ struct session {
     socklen_t addrlen;
     SSL_SESSION *sess;
     uint64_t used_ms;
+    int64_t peer_not_after; /* the server certificate inside expires then: no resumption */
 };
 
 struct cordon_links {
@@ -407,6 +411,7 @@ static void session_store(struct cordon_links *t, struct link *l)
     s->addr = l->addr;
     s->addrlen = l->addrlen;
     s->used_ms = t->now_ms;
+    s->peer_not_after = l->peer_not_after;
 }
 
 /* ---- the output BIO ---------------------------------------------------------------------- */
@@ -451,12 +456,20 @@ static int wbio_create(BIO *b)
 
 /* ---- certificate checks ------------------------------------------------------------------ */
 
-static cordon_err verify_x509(struct cordon_links *t, X509 *x, uint8_t id[CORDON_NODE_ID_LEN])
+/* What a peer certificate that verified proved. */
+struct peer_cert {
+    uint8_t id[CORDON_NODE_ID_LEN];
+    uint8_t serial[CORDON_SERIAL_LEN];
+    int64_t not_after;
+};
+
+static cordon_err verify_x509(struct cordon_links *t, X509 *x, struct peer_cert *out)
 {
     uint8_t der[CORDON_CERT_MAX];
     unsigned char *p = der;
     cordon_cert *cert = NULL;
     cordon_err err;
+    int64_t not_before;
     int n;
 
     if (x == NULL)
@@ -469,11 +482,48 @@ static cordon_err verify_x509(struct cordon_links *t, X509 *x, uint8_t id[CORDON
     err = cordon_cert_parse(der, (size_t)n, &cert);
     if (err == CORDON_OK)
         err = cordon_cert_verify_node(cert, t->ca, t->crl, t->overlay,
-                                      t->host.wall_time(t->host.ctx), id);
+                                      t->host.wall_time(t->host.ctx), out->id);
     else
+        err = CORDON_ERR_CERT_UNTRUSTED;
+    /* A certificate that verified has both; one without them is not ours to trust. */
+    if (err == CORDON_OK && (cordon_cert_serial(cert, out->serial) != CORDON_OK ||
+                             cordon_cert_validity(cert, &not_before, &out->not_after) != CORDON_OK))
         err = CORDON_ERR_CERT_UNTRUSTED;
     cordon_cert_free(cert);
     return err;
+}
+
+static void link_prove(struct link *l, const struct peer_cert *pc)
+{
+    memcpy(l->peer_id, pc->id, sizeof(l->peer_id));
+    memcpy(l->peer_serial, pc->serial, sizeof(l->peer_serial));
+    l->peer_not_after = pc->not_after;
+    l->verified = true;
+}
+
+/* The now_ms at which a certificate valid until not_after (wall-clock seconds) expires, by
+ * the wall clock of now. Only a hint for the deadline: expiry is decided on the wall clock
+ * when it comes (link_expired). */
+static uint64_t expiry_ms(const struct cordon_links *t, int64_t not_after)
+{
+    int64_t left = not_after - t->host.wall_time(t->host.ctx);
+    if (left <= 0)
+        return t->now_ms;
+    if ((uint64_t)left > (UINT64_MAX - t->now_ms) / 1000u)
+        return UINT64_MAX;
+    return t->now_ms + (uint64_t)left * 1000u;
+}
+
+/* true when the peer certificate of an established link has passed its notAfter (the
+ * verifier checked it only at the handshake); else moves the hint forward. */
+static bool link_expired(struct cordon_links *t, struct link *l)
+{
+    if (t->host.wall_time(t->host.ctx) >= l->peer_not_after)
+        return true;
+    l->expire_ms = expiry_ms(t, l->peer_not_after);
+    if (l->expire_ms <= t->now_ms)
+        l->expire_ms = t->now_ms + 1; /* the wall clock says not yet: never a busy loop */
+    return false;
 }
 
 /* Replaces OpenSSL's chain verification: the leaf must be a node of this overlay. */
@@ -482,13 +532,13 @@ static int verify_cb(X509_STORE_CTX *sctx, void *arg)
     struct cordon_links *t = arg;
     SSL *ssl = X509_STORE_CTX_get_ex_data(sctx, SSL_get_ex_data_X509_STORE_CTX_idx());
     struct link *l = ssl == NULL ? NULL : SSL_get_app_data(ssl);
-    uint8_t id[CORDON_NODE_ID_LEN];
+    struct peer_cert pc;
     cordon_err err;
 
     if (l == NULL || l == &t->listen_link)
         return 0;
-    err = verify_x509(t, X509_STORE_CTX_get0_cert(sctx), id);
-    if (err == CORDON_OK && l->has_expected && memcmp(id, l->expected, sizeof(id)) != 0) {
+    err = verify_x509(t, X509_STORE_CTX_get0_cert(sctx), &pc);
+    if (err == CORDON_OK && l->has_expected && memcmp(pc.id, l->expected, sizeof(pc.id)) != 0) {
         err = CORDON_ERR_CERT_NODE_ID;
         l->wrong_node = true;
     }
@@ -500,8 +550,7 @@ static int verify_cb(X509_STORE_CTX *sctx, void *arg)
                                            : X509_V_ERR_APPLICATION_VERIFICATION);
         return 0;
     }
-    memcpy(l->peer_id, id, sizeof(id));
-    l->verified = true;
+    link_prove(l, &pc);
     return 1;
 }
 
@@ -878,9 +927,9 @@ static void link_established(struct cordon_links *t, struct link *l)
     if (resumed) {
         /* No certificate crossed the wire: check the one in the session against the CRL
          * and time of now, as a full handshake would have. */
-        uint8_t id[CORDON_NODE_ID_LEN];
-        cordon_err err = verify_x509(t, SSL_get0_peer_certificate(l->ssl), id);
-        if (err == CORDON_OK && l->has_expected && memcmp(id, l->expected, sizeof(id)) != 0) {
+        struct peer_cert pc;
+        cordon_err err = verify_x509(t, SSL_get0_peer_certificate(l->ssl), &pc);
+        if (err == CORDON_OK && l->has_expected && memcmp(pc.id, l->expected, sizeof(pc.id)) != 0) {
             err = CORDON_ERR_CERT_NODE_ID;
             l->wrong_node = true;
         }
@@ -889,8 +938,7 @@ static void link_established(struct cordon_links *t, struct link *l)
             link_fail(t, l, err);
             return;
         }
-        memcpy(l->peer_id, id, sizeof(id));
-        l->verified = true;
+        link_prove(l, &pc);
     }
     if (!l->verified) {
         /* Cannot happen with SSL_VERIFY_FAIL_IF_NO_PEER_CERT; refuse all the same. */
@@ -903,6 +951,7 @@ static void link_established(struct cordon_links *t, struct link *l)
     else
         t->c.handshakes_full++;
     l->state = LINK_UP;
+    l->expire_ms = expiry_ms(t, l->peer_not_after);
     t->half_open--;
     link_touch(t, l);
     if (!SSL_is_server(l->ssl))
@@ -1185,6 +1234,12 @@ static cordon_err link_new_client(struct cordon_links *t, const struct sockaddr_
     }
     SSL_set_connect_state(l->ssl);
     s = session_find(t, a, alen);
+    if (s != NULL && t->host.wall_time(t->host.ctx) >= s->peer_not_after) {
+        /* Its server certificate has expired: resuming could only fail. A full handshake
+         * fetches the one the server holds now (renewed, perhaps). */
+        session_forget(t, a, alen);
+        s = NULL;
+    }
     if (s != NULL) {
         s->used_ms = t->now_ms;
         if (SSL_set_session(l->ssl, s->sess) != 1)
@@ -1311,6 +1366,10 @@ void cordon_links_tick(cordon_links *t, uint64_t now_ms)
             if (now_ms - l->last_ms >= t->cfg.idle_timeout_ms) {
                 t->c.links_idle++;
                 link_kill(t, l, true);
+            } else if (now_ms >= l->expire_ms && link_expired(t, l)) {
+                t->c.links_expired++;
+                session_forget(t, &l->addr, l->addrlen);
+                link_kill(t, l, true);
             } else {
                 (void)DTLSv1_handle_timeout(l->ssl);
             }
@@ -1337,6 +1396,8 @@ uint64_t cordon_links_next_deadline(const cordon_links *t, uint64_t now_ms)
             }
         } else {
             d = l->last_ms + t->cfg.idle_timeout_ms;
+            if (l->expire_ms < d)
+                d = l->expire_ms;
         }
         if (d < best)
             best = d;
@@ -1354,17 +1415,63 @@ void cordon_links_set_crl(cordon_links *t, uint64_t now_ms, const cordon_crl *cr
     t->crl = crl;
     budget = 2 * t->cfg.max_links + 16;
     for (struct link *l = t->lru_head, *next; l != NULL && budget > 0; l = next, budget--) {
-        uint8_t id[CORDON_NODE_ID_LEN];
+        struct peer_cert pc;
         next = l->next;
         if (l->state != LINK_UP)
             continue;
-        if (verify_x509(t, SSL_get0_peer_certificate(l->ssl), id) != CORDON_OK) {
+        if (verify_x509(t, SSL_get0_peer_certificate(l->ssl), &pc) != CORDON_OK) {
             t->c.links_revoked++;
             session_forget(t, &l->addr, l->addrlen);
             link_kill(t, l, true);
         }
     }
     leave(t);
+}
+
+cordon_err cordon_links_set_cert(cordon_links *t, uint64_t now_ms, const cordon_cert *cert)
+{
+    cordon_buf der;
+    X509 *x = NULL;
+    const unsigned char *p;
+    cordon_err err;
+
+    if (t == NULL || cert == NULL)
+        return CORDON_ERR_INVAL;
+    enter(t, now_ms);
+    cordon_buf_init(&der, CORDON_CERT_MAX, false);
+    err = cordon_cert_der(cert, &der);
+    if (err != CORDON_OK)
+        goto out;
+    p = der.data;
+    x = d2i_X509(NULL, &p, (long)der.len);
+    err = CORDON_ERR_CRYPTO;
+    if (x == NULL)
+        goto out;
+    /* Checked first: OpenSSL would drop the table's key to keep a certificate it does not
+     * match, and the table would serve no handshake at all. */
+    if (X509_check_private_key(x, SSL_CTX_get0_privatekey(t->ctx)) != 1) {
+        err = CORDON_ERR_KEY_TYPE;
+        goto out;
+    }
+    if (SSL_CTX_use_certificate(t->ctx, x) != 1)
+        goto out;
+    /* SSL objects copy the certificate when they are made: the listener (which becomes the
+     * next server-side link) is made again, client links made from now on get it. */
+    SSL_free(t->listener);
+    t->listener = NULL;
+    (void)listener_make(t); /* if this fails, the next ClientHello tries again */
+    /* Stored sessions would resume without sending a certificate, and the servers keep the
+     * old one in their tickets: the next handshake with each shows the new one. */
+    for (size_t i = 0; i < t->nsessions; i++) {
+        SSL_SESSION_free(t->sessions[i].sess);
+        memset(&t->sessions[i], 0, sizeof(t->sessions[i]));
+    }
+    err = CORDON_OK;
+out:
+    X509_free(x);
+    cordon_buf_free(&der);
+    leave(t);
+    return err;
 }
 
 /* ---- queries ------------------------------------------------------------------------------------
@@ -1404,6 +1511,24 @@ bool cordon_links_peer(const cordon_links *t, const struct sockaddr *addr, sockl
         return false;
     if (node_id != NULL)
         memcpy(node_id, l->peer_id, CORDON_NODE_ID_LEN);
+    return true;
+}
+
+bool cordon_links_peer_cert(const cordon_links *t, const struct sockaddr *addr, socklen_t addrlen,
+                            struct cordon_link_peer_cert *out)
+{
+    struct sockaddr_storage a;
+    socklen_t alen;
+    const struct link *l;
+
+    if (t == NULL || out == NULL || !addr_norm(addr, addrlen, &a, &alen))
+        return false;
+    l = link_find(t, &a, alen);
+    if (l == NULL || l->state != LINK_UP)
+        return false;
+    memcpy(out->node_id, l->peer_id, sizeof(out->node_id));
+    memcpy(out->serial, l->peer_serial, sizeof(out->serial));
+    out->not_after = l->peer_not_after;
     return true;
 }
 

@@ -24,13 +24,17 @@
  *   address, so a spoofer cannot spend a victim's budget);
  * - a client session store (config.max_sessions entries, keyed by remote address) for
  *   resumption. A resumed session is checked again (CA, validity, CRL, node ID) against
- *   the current CRL and time before the link counts as up.
+ *   the current CRL and time before the link counts as up; a session whose server
+ *   certificate has expired is not tried (a full handshake is).
  *
  * Verification: the peer's leaf certificate goes through cordon_cert_verify_node() with
  * the table's CA, current CRL and the host's wall time; OpenSSL's own chain check is
  * replaced by it (the SSL_CTX trusts nothing else: its store holds only the overlay CA).
  * If the sender of cordon_links_send() named the node it expects, a handshake that proves
- * another node ID fails and host->link_failed() is called.
+ * another node ID fails and host->link_failed() is called. The verifier runs at the
+ * handshake only, so the table checks the peer certificates of established links again:
+ * all of them when the CRL is replaced (cordon_links_set_crl), and each one's notAfter on
+ * the wall clock from cordon_links_tick() (an expired one is closed: links_expired).
  *
  * Callbacks: the host may call cordon_links_send() and cordon_links_close() from inside
  * any callback; never cordon_links_free(). Links are freed only when the outermost call
@@ -141,6 +145,7 @@ struct cordon_link_counters {
     uint64_t links_evicted;      /* established links closed to make room (LRU) */
     uint64_t links_idle;         /* established links closed after idle_timeout_ms */
     uint64_t links_revoked;      /* established links closed by cordon_links_set_crl() */
+    uint64_t links_expired;      /* established links closed when the peer cert expired */
     uint64_t records_in;         /* plaintext records delivered */
     uint64_t records_out;        /* plaintext records encrypted and sent */
 };
@@ -179,7 +184,8 @@ CORDON_MUST_CHECK cordon_err cordon_links_send(cordon_links *links, uint64_t now
 CORDON_MUST_CHECK cordon_err cordon_links_close(cordon_links *links, uint64_t now_ms,
                                                 const struct sockaddr *to, socklen_t tolen);
 
-/* Retransmissions, handshake and idle timeouts. */
+/* Retransmissions, handshake and idle timeouts, and the expiry of the peer certificates of
+ * established links (closed with close_notify, their stored session forgotten). */
 void cordon_links_tick(cordon_links *links, uint64_t now_ms);
 
 /* The next now_ms at which cordon_links_tick() has work; UINT64_MAX when none. */
@@ -188,6 +194,16 @@ uint64_t cordon_links_next_deadline(const cordon_links *links, uint64_t now_ms);
 /* Replaces the CRL (borrowed like the identity's) and closes every established link whose
  * peer certificate no longer verifies with it (counted in links_revoked). */
 void cordon_links_set_crl(cordon_links *links, uint64_t now_ms, const cordon_crl *crl);
+
+/* Replaces our own certificate (a renewed one, for the same key): every handshake from now
+ * on presents it; established links keep going with the one they were made with. Stored
+ * client sessions are dropped, so that the next handshake with each server is a full one
+ * that shows it the new certificate. cert is copied (the caller may free it afterwards);
+ * the caller checks that it is a valid certificate of our node ID. Errors: CORDON_ERR_INVAL,
+ * CORDON_ERR_KEY_TYPE (it does not certify the table's key; nothing changed),
+ * CORDON_ERR_CRYPTO, CORDON_ERR_NOMEM. */
+CORDON_MUST_CHECK cordon_err cordon_links_set_cert(cordon_links *links, uint64_t now_ms,
+                                                   const cordon_cert *cert);
 
 /* Links in the table (established and half-open) and those still handshaking. */
 size_t cordon_links_count(const cordon_links *links);
@@ -198,6 +214,17 @@ size_t cordon_links_sessions(const cordon_links *links);
 /* true and the node ID when an established link to addr exists. */
 bool cordon_links_peer(const cordon_links *links, const struct sockaddr *addr, socklen_t addrlen,
                        uint8_t node_id[CORDON_NODE_ID_LEN]);
+
+/* What the certificate of an established link's peer proved, as of its handshake. */
+struct cordon_link_peer_cert {
+    uint8_t node_id[CORDON_NODE_ID_LEN];
+    uint8_t serial[CORDON_SERIAL_LEN];
+    int64_t not_after; /* wall-clock Unix seconds */
+};
+
+/* true and out filled when an established link to addr exists (from link_up on). */
+bool cordon_links_peer_cert(const cordon_links *links, const struct sockaddr *addr,
+                            socklen_t addrlen, struct cordon_link_peer_cert *out);
 
 const struct cordon_link_counters *cordon_links_counters(const cordon_links *links);
 

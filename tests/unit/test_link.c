@@ -77,6 +77,7 @@ static size_t oversize_sends;
 static struct node *nodes[NODES_MAX];
 static size_t n_nodes;
 static uint64_t now_ms = 1000;
+static int64_t wall_now = NOW; /* the wall clock of every table; tests may move it */
 
 static void net_reset(void)
 {
@@ -139,7 +140,7 @@ static void host_failed(void *ctx, const struct sockaddr *addr, socklen_t addrle
 static int64_t host_wall(void *ctx)
 {
     (void)ctx;
-    return NOW;
+    return wall_now;
 }
 
 static struct node *node_by_addr(const struct sockaddr_in *a)
@@ -308,7 +309,27 @@ static int test_teardown(void **state)
 {
     (void)state;
     free_all();
+    wall_now = NOW;
     return 0;
+}
+
+/* A certificate for n's key, as the CA would issue it on renewal (same node ID). */
+static cordon_cert *issue_for(const struct node *n, uint8_t serial, int64_t nb, int64_t na)
+{
+    struct cordon_node_cert_params p;
+    cordon_csr *csr = NULL;
+    cordon_cert *cert = NULL;
+    memset(&p, 0, sizeof(p));
+    p.overlay = OVERLAY;
+    memcpy(p.node_id, n->node_id, sizeof(p.node_id));
+    p.serial[0] = 0x12;
+    p.serial[CORDON_SERIAL_LEN - 1] = serial;
+    p.not_before = nb;
+    p.not_after = na;
+    must(cordon_csr_create(n->id.key, &csr));
+    must(cordon_cert_issue_node(csr, &p, ca_key, ca_cert, &cert));
+    cordon_csr_free(csr);
+    return cert;
 }
 
 /* ---- tests -------------------------------------------------------------------------------- */
@@ -720,6 +741,211 @@ static void test_handshake_timeout_and_caps(void **state)
     drop_queue();
 }
 
+/* Only the link of the node the new CRL lists goes; the others keep carrying data. What
+ * each link proved (node ID, serial, notAfter) is there to be read. */
+static void test_crl_swap_drops_only_revoked(void **state)
+{
+    (void)state;
+    struct node *a = good(0x10, 4001);
+    struct node *b = good(0x20, 4002);
+    struct node *c = good(0x30, 4003);
+    struct node_opts vo = {.id_byte = 0x50, .serial = 0x50, .na = T0 + 5 * DAY};
+    struct node *v = node_new(&vo, 4005);
+    struct cordon_link_peer_cert pc;
+    struct cordon_revoked rev[2];
+    cordon_crl *newer = NULL;
+
+    must(send_str(b, a, NULL, "b"));
+    must(send_str(c, a, NULL, "c"));
+    must(send_str(v, a, NULL, "v"));
+    pump();
+    assert_int_equal(a->delivered, 3);
+    assert_int_equal(cordon_links_count(a->links), 3);
+    assert_true(cordon_links_peer_cert(a->links, sa(v), sizeof(v->addr), &pc));
+    assert_memory_equal(pc.node_id, v->node_id, CORDON_NODE_ID_LEN);
+    assert_int_equal(pc.serial[0], 0x12);
+    assert_int_equal(pc.serial[CORDON_SERIAL_LEN - 1], 0x50);
+    assert_int_equal(pc.not_after, T0 + 5 * DAY);
+    assert_true(cordon_links_peer_cert(v->links, sa(a), sizeof(a->addr), &pc));
+    assert_memory_equal(pc.node_id, a->node_id, CORDON_NODE_ID_LEN);
+    assert_int_equal(pc.serial[CORDON_SERIAL_LEN - 1], 0x10);
+    struct sockaddr_in none = {.sin_family = AF_INET, .sin_port = htons(4999)};
+    assert_false(
+        cordon_links_peer_cert(a->links, (const struct sockaddr *)&none, sizeof(none), &pc));
+
+    memset(rev, 0, sizeof(rev));
+    rev[0].serial[0] = rev[1].serial[0] = 0x12;
+    rev[0].serial[CORDON_SERIAL_LEN - 1] = REVOKED_SERIAL;
+    rev[1].serial[CORDON_SERIAL_LEN - 1] = 0x50;
+    rev[0].revoked_at = rev[1].revoked_at = T0;
+    must(cordon_crl_create(ca_key, ca_cert, 2, T0, T0 + 30 * DAY, rev, 2, &newer));
+    cordon_links_set_crl(a->links, now_ms, newer);
+    assert_int_equal(ctr(a)->links_revoked, 1);
+    assert_int_equal(cordon_links_count(a->links), 2);
+    assert_false(cordon_links_peer(a->links, sa(v), sizeof(v->addr), NULL));
+    assert_false(cordon_links_peer_cert(a->links, sa(v), sizeof(v->addr), &pc));
+    pump(); /* v hears close_notify */
+    assert_int_equal(cordon_links_count(v->links), 0);
+    /* b and c go on over the links they had: no new handshake. */
+    must(send_str(a, b, b->node_id, "to b"));
+    must(send_str(a, c, c->node_id, "to c"));
+    must(send_str(b, a, NULL, "b again"));
+    pump();
+    assert_int_equal(b->delivered, 1);
+    assert_int_equal(c->delivered, 1);
+    assert_int_equal(a->delivered, 4);
+    assert_int_equal(ctr(a)->handshakes_full, 3);
+    /* The same CRL again closes nothing more. */
+    cordon_links_set_crl(a->links, now_ms, newer);
+    assert_int_equal(ctr(a)->links_revoked, 1);
+    assert_int_equal(cordon_links_count(a->links), 2);
+    /* a starting a link to v is refused too, on a's side. */
+    must(send_str(a, v, v->node_id, "to v"));
+    pump();
+    assert_int_equal(v->delivered, 0);
+    assert_int_equal(ctr(a)->refused_revoked, 1);
+    assert_int_equal(a->failed, 1);
+    assert_int_equal(a->last_fail, CORDON_ERR_CERT_REVOKED);
+    cordon_links_set_crl(a->links, now_ms, crl);
+    cordon_crl_free(newer);
+}
+
+/* An established link whose peer certificate passes its notAfter is closed from the tick,
+ * on the wall clock, and counted; the deadline says when. */
+static void test_expired_link_closed(void **state)
+{
+    (void)state;
+    struct node_opts ao = {.id_byte = 0x10, .serial = 0x10, .nb = T0, .na = NOW + 100};
+    struct node *a = node_new(&ao, 4001);
+    struct node *b = good(0x20, 4002);
+
+    must(send_str(a, b, b->node_id, "hi"));
+    pump();
+    assert_int_equal(b->delivered, 1);
+    /* b holds a's certificate: 100 s left, less than the idle timeout. */
+    assert_int_equal(cordon_links_next_deadline(b->links, now_ms), now_ms + 100000);
+
+    /* The monotonic clock ran ahead of the wall clock: not expired yet, and the deadline
+     * moves on instead of coming back at once. */
+    now_ms += 100000;
+    wall_now = NOW + 99;
+    cordon_links_tick(b->links, now_ms);
+    assert_int_equal(cordon_links_count(b->links), 1);
+    assert_int_equal(ctr(b)->links_expired, 0);
+    uint64_t d = cordon_links_next_deadline(b->links, now_ms);
+    assert_true(d > now_ms && d <= now_ms + 1000);
+
+    now_ms += 1000;
+    wall_now = NOW + 100; /* notAfter: expired (OpenSSL's rule) */
+    cordon_links_tick(b->links, now_ms);
+    assert_int_equal(ctr(b)->links_expired, 1);
+    assert_int_equal(cordon_links_count(b->links), 0);
+    pump(); /* a hears close_notify */
+    assert_int_equal(cordon_links_count(a->links), 0);
+    /* b's own certificate is still good: a's link (a holds b's) was not expired by a. */
+    assert_int_equal(ctr(a)->links_expired, 0);
+    /* a's resumed session carries the expired certificate: b refuses it. */
+    must(send_str(a, b, b->node_id, "again"));
+    pump();
+    assert_int_equal(b->delivered, 1);
+    assert_int_equal(ctr(b)->refused_expired, 1);
+    assert_int_equal(cordon_links_count(b->links), 0);
+}
+
+/* A client does not try to resume a session whose server certificate has expired. */
+static void test_no_resumption_of_expired_server(void **state)
+{
+    (void)state;
+    struct node *a = good(0x10, 4001);
+    struct node_opts bo = {.id_byte = 0x20, .serial = 0x20, .nb = T0, .na = NOW + 100};
+    struct node *b = node_new(&bo, 4002);
+
+    must(send_str(a, b, b->node_id, "one"));
+    pump();
+    assert_int_equal(cordon_links_sessions(a->links), 1);
+    must(cordon_links_close(a->links, now_ms, sa(b), sizeof(b->addr)));
+    pump();
+    /* Before expiry the session is used. */
+    must(send_str(a, b, b->node_id, "two"));
+    pump();
+    assert_int_equal(ctr(a)->handshakes_resumed, 1);
+    must(cordon_links_close(a->links, now_ms, sa(b), sizeof(b->addr)));
+    pump();
+    wall_now = NOW + 100;
+    now_ms += 1000;
+    must(send_str(a, b, b->node_id, "three"));
+    assert_int_equal(cordon_links_sessions(a->links), 0); /* dropped, not offered */
+    pump();
+    /* The full handshake shows b's expired certificate, which a refuses. */
+    assert_int_equal(ctr(a)->handshakes_resumed, 1);
+    assert_int_equal(ctr(a)->refused_expired, 1);
+    assert_int_equal(a->last_fail, CORDON_ERR_CERT_EXPIRED);
+    assert_int_equal(b->delivered, 2);
+}
+
+/* A renewed certificate: new handshakes present it, the links of before keep going, the
+ * stored sessions are dropped; a certificate of another key changes nothing. */
+static void test_set_cert(void **state)
+{
+    (void)state;
+    struct node *a = good(0x10, 4001);
+    struct node *b = good(0x20, 4002);
+    struct node *c = good(0x30, 4003);
+    struct node *d = good(0x40, 4004);
+    struct cordon_link_peer_cert pc;
+
+    must(send_str(a, b, b->node_id, "before"));
+    pump();
+    assert_int_equal(b->delivered, 1);
+    assert_int_equal(cordon_links_sessions(a->links), 1);
+
+    /* d's certificate does not certify a's key. */
+    assert_int_equal(cordon_links_set_cert(a->links, now_ms, d->id.cert), CORDON_ERR_KEY_TYPE);
+    assert_int_equal(cordon_links_set_cert(a->links, now_ms, NULL), CORDON_ERR_INVAL);
+    assert_int_equal(cordon_links_sessions(a->links), 1);
+    must(send_str(d, a, a->node_id, "d"));
+    pump();
+    assert_int_equal(a->delivered, 1);
+    assert_true(cordon_links_peer_cert(d->links, sa(a), sizeof(a->addr), &pc));
+    assert_int_equal(pc.serial[CORDON_SERIAL_LEN - 1], 0x10); /* still the first one */
+
+    cordon_cert *renewed = issue_for(a, 0x11, NOW - 60, NOW + 20 * DAY);
+    must(cordon_links_set_cert(a->links, now_ms, renewed));
+    cordon_cert_free(renewed); /* copied by the table */
+    assert_int_equal(cordon_links_sessions(a->links), 0);
+    /* The link to b goes on, both ways, without a handshake. */
+    must(send_str(a, b, b->node_id, "after"));
+    must(send_str(b, a, a->node_id, "back"));
+    pump();
+    assert_int_equal(b->delivered, 2);
+    assert_string_equal(b->last_data, "after");
+    assert_int_equal(a->delivered, 2);
+    assert_true(cordon_links_peer_cert(b->links, sa(a), sizeof(a->addr), &pc));
+    assert_int_equal(pc.serial[CORDON_SERIAL_LEN - 1], 0x10);
+    assert_int_equal(ctr(b)->handshakes_full, 1);
+
+    /* c comes to a (a serves): it sees the new certificate, same node ID. */
+    must(send_str(c, a, a->node_id, "c"));
+    pump();
+    assert_int_equal(a->delivered, 3);
+    assert_true(cordon_links_peer_cert(c->links, sa(a), sizeof(a->addr), &pc));
+    assert_memory_equal(pc.node_id, a->node_id, CORDON_NODE_ID_LEN);
+    assert_int_equal(pc.serial[CORDON_SERIAL_LEN - 1], 0x11);
+    assert_int_equal(pc.not_after, NOW + 20 * DAY);
+    /* a goes to b again (a is the client, no session left): a full handshake, and b sees
+     * the new certificate too. */
+    must(cordon_links_close(a->links, now_ms, sa(b), sizeof(b->addr)));
+    pump();
+    must(send_str(a, b, b->node_id, "new link"));
+    pump();
+    assert_int_equal(b->delivered, 3);
+    assert_int_equal(ctr(b)->handshakes_full, 2);
+    assert_int_equal(ctr(a)->handshakes_resumed, 0);
+    assert_true(cordon_links_peer_cert(b->links, sa(a), sizeof(a->addr), &pc));
+    assert_int_equal(pc.serial[CORDON_SERIAL_LEN - 1], 0x11);
+    assert_int_equal(a->failed + b->failed + c->failed, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -736,6 +962,10 @@ int main(void)
         cmocka_unit_test_teardown(test_simultaneous_open, test_teardown),
         cmocka_unit_test_teardown(test_idle_and_lru, test_teardown),
         cmocka_unit_test_teardown(test_handshake_timeout_and_caps, test_teardown),
+        cmocka_unit_test_teardown(test_crl_swap_drops_only_revoked, test_teardown),
+        cmocka_unit_test_teardown(test_expired_link_closed, test_teardown),
+        cmocka_unit_test_teardown(test_no_resumption_of_expired_server, test_teardown),
+        cmocka_unit_test_teardown(test_set_cert, test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
