@@ -99,6 +99,9 @@ struct cordon_runtime {
     size_t table_logged;
 
     uint64_t send_errors; /* sendto() failures other than a full socket buffer */
+    /* The counters of the reassemblers already freed: the status adds those of the live
+     * ones, so that its frag_* counters never go back when a remote is dropped. */
+    struct cordon_frag_counters frag_freed;
 
     /* The control API (NULL until opened) and what its status reports. */
     cordon_control *ctl;
@@ -226,8 +229,30 @@ static cordon_err resolve(const char *text, int family, bool numeric, struct soc
 
 /* ---- remotes: one reassembler per address ---------------------------------------------------- */
 
+static void frag_counters_add(struct cordon_frag_counters *sum,
+                              const struct cordon_frag_counters *c)
+{
+    sum->records += c->records;
+    sum->whole += c->whole;
+    sum->fragments += c->fragments;
+    sum->reassembled += c->reassembled;
+    sum->drop_truncated += c->drop_truncated;
+    sum->drop_oversize += c->drop_oversize;
+    sum->drop_kind += c->drop_kind;
+    sum->drop_too_large += c->drop_too_large;
+    sum->drop_malformed += c->drop_malformed;
+    sum->drop_mismatch += c->drop_mismatch;
+    sum->drop_duplicate += c->drop_duplicate;
+    sum->drop_replay += c->drop_replay;
+    sum->drop_busy += c->drop_busy;
+    sum->drop_nomem += c->drop_nomem;
+    sum->expired += c->expired;
+    sum->evicted += c->evicted;
+}
+
 static void remote_drop(cordon_runtime *rt, size_t i)
 {
+    frag_counters_add(&rt->frag_freed, cordon_frag_rx_counters(rt->remotes[i].rx));
     cordon_frag_rx_free(rt->remotes[i].rx);
     rt->remotes[i] = rt->remotes[--rt->n_remotes];
 }
@@ -603,6 +628,26 @@ static cordon_err ctl_status(void *ctx, struct cordon_control_status *st)
     add_counter(st, "link_links_revoked", lc->links_revoked);
     add_counter(st, "link_records_in", lc->records_in);
     add_counter(st, "link_records_out", lc->records_out);
+
+    struct cordon_frag_counters fc = rt->frag_freed;
+    for (size_t i = 0; i < rt->n_remotes; i++)
+        frag_counters_add(&fc, cordon_frag_rx_counters(rt->remotes[i].rx));
+    add_counter(st, "frag_records", fc.records);
+    add_counter(st, "frag_whole", fc.whole);
+    add_counter(st, "frag_fragments", fc.fragments);
+    add_counter(st, "frag_reassembled", fc.reassembled);
+    add_counter(st, "frag_drop_truncated", fc.drop_truncated);
+    add_counter(st, "frag_drop_oversize", fc.drop_oversize);
+    add_counter(st, "frag_drop_kind", fc.drop_kind);
+    add_counter(st, "frag_drop_too_large", fc.drop_too_large);
+    add_counter(st, "frag_drop_malformed", fc.drop_malformed);
+    add_counter(st, "frag_drop_mismatch", fc.drop_mismatch);
+    add_counter(st, "frag_drop_duplicate", fc.drop_duplicate);
+    add_counter(st, "frag_drop_replay", fc.drop_replay);
+    add_counter(st, "frag_drop_busy", fc.drop_busy);
+    add_counter(st, "frag_drop_nomem", fc.drop_nomem);
+    add_counter(st, "frag_expired", fc.expired);
+    add_counter(st, "frag_evicted", fc.evicted);
 
     add_counter(st, "send_errors", rt->send_errors);
     return CORDON_OK;
