@@ -11,7 +11,13 @@
  *   enroll/signer.c   cordon_signer_handle() with a CA made here: node certificates that
  *                     cordon_cert_verify_node() accepts, every refusal of the policy, every
  *                     truncation and trailing byte, documents and CRLs; and the real
- *                     signer process started and stopped with cordon_signer_start().
+ *                     signer process started and stopped with cordon_signer_start();
+ *   renewal           the signed bytes (known answer), the JSON body parser (every member
+ *                     wrong in every way, every truncation), every refusal of
+ *                     cordon_renew_request_check() in its order, the serial index walk, the
+ *                     CRL that lists every unexpired certificate of a revoked renewed node
+ *                     (enroll/files.c), and the issuer's renewals with a real signer process:
+ *                     same node ID, new serial, superseded, unknown, revoked, rate limited.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -33,7 +40,11 @@
 #include "common/file.h"
 #include "common/limits.h"
 #include "crypto/crypto.h"
+#include "common/hex.h"
+#include "enroll/audit.h"
 #include "enroll/db.h"
+#include "enroll/files.h"
+#include "enroll/issuer.h"
 #include "enroll/request.h"
 #include "enroll/signer.h"
 #include "wire/overlay_doc.h"
@@ -212,6 +223,10 @@ static void test_route(void **state)
         {"GET", "/v1/enroll", CORDON_ROUTE_NONE, 405},
         {"PUT", "/v1/enroll", CORDON_ROUTE_NONE, 405},
         {"POST", "/metrics", CORDON_ROUTE_NONE, 405},
+        {"POST", "/v1/renew", CORDON_ROUTE_RENEW, 0},
+        {"GET", "/v1/renew", CORDON_ROUTE_NONE, 405},
+        {"HEAD", "/v1/renew", CORDON_ROUTE_NONE, 405},
+        {"POST", "/v1/renew/", CORDON_ROUTE_NONE, 404},
         {"get", "/v1/ca", CORDON_ROUTE_NONE, 405}, /* methods are case-sensitive */
         {"", "/v1/ca", CORDON_ROUTE_NONE, 405},
         /* Unknown paths, whatever the method. */
@@ -236,7 +251,7 @@ static void test_route(void **state)
         /* A 405 says what the path allows (the Allow header); a 404 has nothing to say. */
         if (cases[i].status == 405) {
             assert_non_null(refusal.allow);
-            if (strcmp(cases[i].path, "/v1/enroll") == 0)
+            if (strcmp(cases[i].path, "/v1/enroll") == 0 || strcmp(cases[i].path, "/v1/renew") == 0)
                 assert_string_equal(refusal.allow, "POST");
             else
                 assert_string_equal(refusal.allow, "GET, HEAD");
@@ -467,8 +482,8 @@ static int db_teardown(void **state)
 {
     struct dbdir *d = *state;
     char p[160];
-    static const char *const names[] = {"enroll.db", "enroll.db-lock", "ca.key",      "ca.crt",
-                                        "other.key", "junk.db",        "junk.db-lock"};
+    static const char *const names[] = {"enroll.db", "enroll.db-lock", "ca.key",       "ca.crt",
+                                        "other.key", "junk.db",        "junk.db-lock", "audit.log"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         snprintf(p, sizeof(p), "%s/%s", d->dir, names[i]);
         (void)unlink(p);
@@ -1721,6 +1736,726 @@ static void test_signer_process_refused(void **state)
     cordon_signer_stop(s);
 }
 
+/* ==== renewal ============================================================================ */
+
+/* A node certificate for key, issued by ca_key/ca. */
+static cordon_cert *issue_cert(const cordon_key *key, const cordon_key *ca_key,
+                               const cordon_cert *ca, uint8_t id_seed, uint8_t serial_seed,
+                               int64_t not_before, int64_t not_after)
+{
+    cordon_csr *csr = NULL;
+    cordon_cert *cert = NULL;
+    struct cordon_node_cert_params p;
+    memset(&p, 0, sizeof(p));
+    p.overlay = OVERLAY;
+    fill(p.node_id, sizeof(p.node_id), id_seed);
+    fill(p.serial, sizeof(p.serial), serial_seed);
+    p.serial[0] &= 0x7f;
+    p.serial[0] |= 0x01;
+    p.not_before = not_before;
+    p.not_after = not_after;
+    assert_int_equal(cordon_csr_create(key, &csr), CORDON_OK);
+    assert_int_equal(cordon_cert_issue_node(csr, &p, ca_key, ca, &cert), CORDON_OK);
+    cordon_csr_free(csr);
+    return cert;
+}
+
+/* PEM armour with 64-character lines, for CSRs the crypto API would not make. */
+static char *pem_armour(const char *label, const uint8_t *der, size_t len)
+{
+    cordon_buf b64, out;
+    cordon_buf_init(&b64, 4 * CORDON_CSR_MAX, false);
+    cordon_buf_init(&out, 8 * CORDON_CSR_MAX, false);
+    assert_int_equal(cordon_base64_encode(der, len, &b64), CORDON_OK);
+    assert_int_equal(cordon_buf_printf(&out, "-----BEGIN %s-----\n", label), CORDON_OK);
+    for (size_t i = 0; i < b64.len; i += 64) {
+        size_t n = b64.len - i < 64 ? b64.len - i : 64;
+        assert_int_equal(cordon_buf_append(&out, b64.data + i, n), CORDON_OK);
+        assert_int_equal(cordon_buf_append_str(&out, "\n"), CORDON_OK);
+    }
+    assert_int_equal(cordon_buf_printf(&out, "-----END %s-----\n", label), CORDON_OK);
+    assert_int_equal(cordon_buf_terminate(&out), CORDON_OK);
+    size_t n;
+    char *text = (char *)cordon_buf_take(&out, &n);
+    cordon_buf_free(&b64);
+    return text;
+}
+
+struct renew_spec {
+    const cordon_cert *cert;
+    const cordon_key *csr_key;  /* the CSR's key (the node's) */
+    const char *csr_text;       /* instead of a CSR for csr_key, when not NULL */
+    const cordon_key *sign_key; /* who signs */
+    int64_t time;
+    bool flip_sig; /* one bit of the signature changed */
+};
+
+/* The JSON body for spec, signed over cordon_renew_message() as a node would. */
+static json_t *renew_json(const struct renew_spec *sp)
+{
+    cordon_csr *csr = NULL;
+    cordon_buf cert_pem, csr_pem;
+    uint8_t msg[CORDON_RENEW_MSG_LEN], sig[CORDON_SIG_MAX];
+    char hex[2 * CORDON_SIG_MAX + 1];
+    size_t sig_len = 0;
+    cordon_buf_init(&cert_pem, CORDON_CERT_MAX, false);
+    cordon_buf_init(&csr_pem, CORDON_CSR_MAX, false);
+    assert_int_equal(cordon_cert_pem(sp->cert, &cert_pem), CORDON_OK);
+    assert_int_equal(cordon_csr_create(sp->csr_key, &csr), CORDON_OK);
+    assert_int_equal(cordon_csr_pem(csr, &csr_pem), CORDON_OK);
+    const char *csr_text = sp->csr_text ? sp->csr_text : (const char *)csr_pem.data;
+    /* The signature covers the CSR that is sent. */
+    cordon_csr *sent = NULL;
+    if (cordon_csr_parse(csr_text, strlen(csr_text), &sent) == CORDON_OK)
+        assert_int_equal(cordon_renew_message(sent, sp->time, msg), CORDON_OK);
+    else
+        assert_int_equal(cordon_renew_message(csr, sp->time, msg), CORDON_OK);
+    cordon_csr_free(sent);
+    assert_int_equal(cordon_sign(sp->sign_key, msg, sizeof(msg), sig, &sig_len), CORDON_OK);
+    if (sp->flip_sig)
+        sig[sig_len / 2] ^= 0x04;
+    cordon_hex_encode(sig, sig_len, hex);
+    json_t *o = json_pack("{s:s,s:s,s:I,s:s}", "certificate", (const char *)cert_pem.data, "csr",
+                          csr_text, "time", (json_int_t)sp->time, "signature", hex);
+    assert_non_null(o);
+    cordon_csr_free(csr);
+    cordon_buf_free(&cert_pem);
+    cordon_buf_free(&csr_pem);
+    return o;
+}
+
+/* Dumps o (taking it) into an exact-size heap block: reading past it is an ASan report. */
+static uint8_t *dump_exact(json_t *o, size_t *len)
+{
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_non_null(text);
+    json_decref(o);
+    *len = strlen(text);
+    uint8_t *body = malloc(*len);
+    assert_non_null(body);
+    memcpy(body, text, *len);
+    free(text);
+    return body;
+}
+
+static unsigned parse_renew(const char *ct, const uint8_t *body, size_t len,
+                            struct cordon_renew_request *rr)
+{
+    struct cordon_http_refusal refusal = {0, NULL, NULL};
+    unsigned status = cordon_renew_request_parse(ct, body, len, rr, &refusal);
+    if (status != 0) {
+        /* A refusal carries its status and a message, and leaves nothing behind. */
+        assert_int_equal(refusal.status, status);
+        assert_non_null(refusal.message);
+        assert_null(rr->cert);
+        assert_null(rr->csr);
+    }
+    return status;
+}
+
+/* Parses and checks spec's body at now against fx.ca with crl. */
+static unsigned check_renew(const struct renew_spec *sp, const cordon_crl *crl, const char *overlay,
+                            int64_t now, struct cordon_renew_proof *proof, const char **message)
+{
+    struct cordon_renew_request rr;
+    struct cordon_http_refusal refusal = {0, NULL, NULL};
+    size_t len;
+    uint8_t *body = dump_exact(renew_json(sp), &len);
+    assert_int_equal(parse_renew("application/json", body, len, &rr), 0);
+    unsigned status = cordon_renew_request_check(&rr, fx.ca, crl, overlay, now, proof, &refusal);
+    if (status != 0) {
+        assert_int_equal(refusal.status, status);
+        assert_non_null(refusal.message);
+        assert_null(proof->csr);
+        *message = refusal.message;
+    } else {
+        assert_non_null(proof->csr);
+        *message = NULL;
+    }
+    cordon_renew_request_clear(&rr);
+    free(body);
+    return status;
+}
+
+static void test_renew_message(void **state)
+{
+    (void)state;
+    cordon_csr *csr = NULL;
+    uint8_t msg[CORDON_RENEW_MSG_LEN], hash[32];
+    assert_int_equal(CORDON_RENEW_MSG_LEN, 56);
+    assert_int_equal(cordon_csr_parse(fx.csr_der.data, fx.csr_der.len, &csr), CORDON_OK);
+    memset(msg, CANARY, sizeof(msg));
+    assert_int_equal(cordon_renew_message(csr, INT64_C(0x0102030405060708), msg), CORDON_OK);
+    assert_memory_equal(msg, "cordon-renew-v1\0", 16);
+    cordon_sha256(fx.csr_der.data, fx.csr_der.len, hash);
+    assert_memory_equal(msg + 16, hash, 32);
+    static const uint8_t be[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    assert_memory_equal(msg + 48, be, 8);
+    assert_int_equal(cordon_renew_message(csr, -1, msg), CORDON_ERR_INVAL);
+    assert_int_equal(cordon_renew_message(NULL, 0, msg), CORDON_ERR_INVAL);
+    cordon_csr_free(csr);
+}
+
+static void test_renew_parse_ok(void **state)
+{
+    (void)state;
+    cordon_cert *cert = issue_cert(fx.node_key, fx.ca_key, fx.ca, 0x21, 0x31, NOW - 60, NOW + 3600);
+    struct renew_spec sp = {
+        .cert = cert, .csr_key = fx.node_key, .sign_key = fx.node_key, .time = NOW};
+    size_t len;
+    uint8_t *body = dump_exact(renew_json(&sp), &len);
+    static const char *const types[] = {"application/json", "application/json; charset=utf-8",
+                                        "Application/JSON"};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        struct cordon_renew_request rr;
+        assert_int_equal(parse_renew(types[i], body, len, &rr), 0);
+        assert_non_null(rr.cert);
+        assert_non_null(rr.csr);
+        assert_true(rr.csr_len > 0);
+        assert_true(rr.time == NOW);
+        assert_true(rr.sig_len >= 64 && rr.sig_len <= CORDON_SIG_MAX);
+        cordon_renew_request_clear(&rr);
+        assert_null(rr.cert);
+        cordon_renew_request_clear(&rr); /* twice is harmless */
+    }
+    cordon_renew_request_clear(NULL);
+    free(body);
+    cordon_cert_free(cert);
+}
+
+/* The good body with one member replaced (value NULL: removed) or added. */
+static uint8_t *variant(const uint8_t *good, size_t good_len, const char *key, json_t *value,
+                        size_t *len)
+{
+    json_error_t jerr;
+    json_t *o = json_loadb((const char *)good, good_len, 0, &jerr);
+    assert_non_null(o);
+    if (value == NULL)
+        assert_int_equal(json_object_del(o, key), 0);
+    else
+        assert_int_equal(json_object_set_new(o, key, value), 0);
+    return dump_exact(o, len);
+}
+
+static void test_renew_parse_refused(void **state)
+{
+    (void)state;
+    cordon_cert *cert = issue_cert(fx.node_key, fx.ca_key, fx.ca, 0x21, 0x31, NOW - 60, NOW + 3600);
+    struct renew_spec sp = {
+        .cert = cert, .csr_key = fx.node_key, .sign_key = fx.node_key, .time = NOW};
+    struct cordon_renew_request rr;
+    size_t len, vlen;
+    uint8_t *good = dump_exact(renew_json(&sp), &len);
+
+    /* Content type, before anything is parsed: given, and JSON. */
+    assert_int_equal(parse_renew(NULL, good, len, &rr), 415);
+    assert_int_equal(parse_renew("text/plain", good, len, &rr), 415);
+    assert_int_equal(parse_renew("application/jsonx", good, len, &rr), 415);
+    assert_int_equal(parse_renew("application/pkcs10", good, len, &rr), 415);
+    /* Size. */
+    uint8_t *big = malloc(CORDON_HTTP_BODY_MAX + 1);
+    assert_non_null(big);
+    memset(big, ' ', CORDON_HTTP_BODY_MAX + 1);
+    assert_int_equal(parse_renew("application/json", big, CORDON_HTTP_BODY_MAX + 1, &rr), 413);
+    assert_int_equal(parse_renew("application/json", big, CORDON_HTTP_BODY_MAX, &rr), 400);
+    free(big);
+
+    /* Every truncation of the good body. */
+    for (size_t n = 0; n < len; n++) {
+        uint8_t *cut = malloc(n ? n : 1);
+        assert_non_null(cut);
+        memcpy(cut, good, n);
+        assert_int_equal(parse_renew("application/json", cut, n, &rr), 400);
+        free(cut);
+    }
+
+    /* Not one JSON object, or something after it. */
+    static const char *const texts[] = {"[]", "null", "\"x\"", "{}", "{\"certificate\":1}",
+                                        " ",  "{} {}"};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        assert_int_equal(
+            parse_renew("application/json", (const uint8_t *)texts[i], strlen(texts[i]), &rr), 400);
+    uint8_t *trail = malloc(len + 1);
+    assert_non_null(trail);
+    memcpy(trail, good, len);
+    trail[len] = 'x';
+    assert_int_equal(parse_renew("application/json", trail, len + 1, &rr), 400);
+    /* A duplicate member: the same key again before the closing brace. */
+    static const char dup[] = ",\"time\":1}";
+    uint8_t *dupl = malloc(len - 1 + sizeof(dup) - 1);
+    assert_non_null(dupl);
+    memcpy(dupl, good, len - 1);
+    memcpy(dupl + len - 1, dup, sizeof(dup) - 1);
+    assert_int_equal(parse_renew("application/json", dupl, len - 1 + sizeof(dup) - 1, &rr), 400);
+    free(dupl);
+    free(trail);
+
+    /* Each member missing, of the wrong type, or of a bad value; an unknown member. */
+    struct {
+        const char *key;
+        json_t *value;
+    } bad[] = {
+        {"certificate", NULL},
+        {"csr", NULL},
+        {"time", NULL},
+        {"signature", NULL},
+        {"extra", json_integer(1)},
+        {"certificate", json_integer(1)},
+        {"certificate", json_string("not a certificate")},
+        {"certificate", json_string("")},
+        {"csr", json_integer(1)},
+        {"csr", json_string("")},
+        {"time", json_string("1767225600")},
+        {"time", json_real(1767225600.5)},
+        {"time", json_integer(-1)},
+        {"time", json_true()},
+        {"signature", json_integer(1)},
+        {"signature", json_string("")},
+        {"signature", json_string("abc")},
+        {"signature", json_string("zz")},
+        {"signature", json_string("0x00")},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint8_t *v = variant(good, len, bad[i].key, bad[i].value, &vlen);
+        assert_int_equal(parse_renew("application/json", v, vlen, &rr), 400);
+        free(v);
+    }
+    /* A signature longer than any the key types make. */
+    char longsig[2 * (CORDON_SIG_MAX + 1) + 1];
+    memset(longsig, 'a', sizeof(longsig) - 1);
+    longsig[sizeof(longsig) - 1] = '\0';
+    uint8_t *v = variant(good, len, "signature", json_string(longsig), &vlen);
+    assert_int_equal(parse_renew("application/json", v, vlen, &rr), 400);
+    free(v);
+    longsig[2 * CORDON_SIG_MAX] = '\0'; /* at the cap: parses (and fails later, the check) */
+    v = variant(good, len, "signature", json_string(longsig), &vlen);
+    assert_int_equal(parse_renew("application/json", v, vlen, &rr), 0);
+    cordon_renew_request_clear(&rr);
+    free(v);
+    /* A NUL inside a string is refused by the JSON parser itself. */
+    static const char nul[] = "{\"certificate\":\"a\\u0000b\",\"csr\":\"x\",\"time\":1,"
+                              "\"signature\":\"00\"}";
+    assert_int_equal(parse_renew("application/json", (const uint8_t *)nul, sizeof(nul) - 1, &rr),
+                     400);
+
+    free(good);
+    cordon_cert_free(cert);
+}
+
+static void test_renew_check(void **state)
+{
+    (void)state;
+    struct cordon_renew_proof proof;
+    const char *msg;
+    uint8_t want_id[CORDON_NODE_ID_LEN];
+    fill(want_id, sizeof(want_id), 0x21);
+    cordon_cert *cert = issue_cert(fx.node_key, fx.ca_key, fx.ca, 0x21, 0x31, NOW - 60, NOW + 3600);
+    cordon_cert *foreign =
+        issue_cert(fx.node_key, fx.other_key, fx.other_ca, 0x21, 0x31, NOW - 60, NOW + 3600);
+    uint8_t serial[CORDON_SERIAL_LEN];
+    assert_int_equal(cordon_cert_serial(cert, serial), CORDON_OK);
+    struct cordon_revoked listed = {.revoked_at = NOW - 10};
+    memcpy(listed.serial, serial, sizeof(serial));
+    cordon_crl *crl = NULL, *revoking = NULL, *short_crl = NULL, *early_crl = NULL;
+    assert_int_equal(cordon_crl_create(fx.ca_key, fx.ca, 1, NOW - 60, NOW + 86400, NULL, 0, &crl),
+                     CORDON_OK);
+    assert_int_equal(
+        cordon_crl_create(fx.ca_key, fx.ca, 2, NOW - 60, NOW + 86400, &listed, 1, &revoking),
+        CORDON_OK);
+    assert_int_equal(
+        cordon_crl_create(fx.ca_key, fx.ca, 3, NOW - 60, NOW + 10, NULL, 0, &short_crl), CORDON_OK);
+    cordon_key *ed = NULL, *other = NULL;
+    assert_int_equal(cordon_key_generate(CORDON_KEY_ED25519, &ed), CORDON_OK);
+    assert_int_equal(cordon_key_generate(CORDON_KEY_P256, &other), CORDON_OK);
+    struct renew_spec good = {
+        .cert = cert, .csr_key = fx.node_key, .sign_key = fx.node_key, .time = NOW};
+
+    /* Accepted: the proof names the node and the presented serial. */
+    assert_int_equal(check_renew(&good, crl, OVERLAY, NOW, &proof, &msg), 0);
+    assert_memory_equal(proof.node_id, want_id, sizeof(want_id));
+    assert_memory_equal(proof.serial, serial, sizeof(serial));
+    assert_false(proof.revoked);
+    assert_true(cordon_csr_matches_cert(proof.csr, cert));
+    cordon_renew_proof_clear(&proof);
+    assert_null(proof.csr);
+    cordon_renew_proof_clear(NULL);
+
+    /* The edges of the time window are inside it. */
+    struct renew_spec sp = good;
+    sp.time = NOW - CORDON_RENEW_TIME_WINDOW;
+    assert_int_equal(check_renew(&sp, crl, OVERLAY, NOW, &proof, &msg), 0);
+    cordon_renew_proof_clear(&proof);
+    sp.time = NOW + CORDON_RENEW_TIME_WINDOW;
+    assert_int_equal(check_renew(&sp, crl, OVERLAY, NOW, &proof, &msg), 0);
+    cordon_renew_proof_clear(&proof);
+
+    /* A listed certificate passes the check, marked: the issuer refuses it with 403. */
+    assert_int_equal(check_renew(&good, revoking, OVERLAY, NOW, &proof, &msg), 0);
+    assert_true(proof.revoked);
+    cordon_renew_proof_clear(&proof);
+
+    /* 401: the certificate. Another CA (even with a listed serial), another overlay,
+     * expired, not yet valid. */
+    sp = good;
+    sp.cert = foreign;
+    assert_int_equal(check_renew(&sp, crl, OVERLAY, NOW, &proof, &msg), 401);
+    assert_int_equal(check_renew(&sp, revoking, OVERLAY, NOW, &proof, &msg), 401);
+    assert_non_null(strstr(msg, "CA"));
+    assert_int_equal(check_renew(&good, crl, "other-overlay", NOW, &proof, &msg), 401);
+    sp = good;
+    sp.time = NOW + 3600;
+    assert_int_equal(check_renew(&sp, crl, OVERLAY, NOW + 3600, &proof, &msg), 401);
+    assert_non_null(strstr(msg, "expired"));
+    sp.time = NOW - 120; /* with a CRL that was current then */
+    assert_int_equal(check_renew(&sp, early_crl, OVERLAY, NOW - 120, &proof, &msg), 401);
+    assert_non_null(strstr(msg, "not valid yet"));
+    /* 503: the server's own CRL is out of date. */
+    sp.time = NOW + 20;
+    assert_int_equal(check_renew(&sp, short_crl, OVERLAY, NOW + 20, &proof, &msg), 503);
+
+    /* 400: the CSR. Not a CSR, badly self-signed, a refused key type, another key. */
+    sp = good;
+    sp.csr_text = "not a CSR";
+    assert_int_equal(check_renew(&sp, crl, OVERLAY, NOW, &proof, &msg), 400);
+    size_t tlen;
+    uint8_t *tampered = tampered_csr(NULL, &tlen);
+    char *tampered_pem = pem_armour("CERTIFICATE REQUEST", tampered, tlen);
+    sp.csr_text = tampered_pem;
+    assert_int_equal(check_renew(&sp, crl, OVERLAY, NOW, &proof, &msg), 400);
+    assert_non_null(strstr(msg, "self-signature"));
+    char *rsa_pem = pem_armour("CERTIFICATE REQUEST", fx.rsa_csr_der.data, fx.rsa_csr_der.len);
+    sp.csr_text = rsa_pem;
+    assert_int_equal(check_renew(&sp, crl, OVERLAY, NOW, &proof, &msg), 400);
+    assert_non_null(strstr(msg, "key type"));
+    sp = good;
+    sp.csr_key = other; /* signed by the node's key, for a CSR of another key */
+    assert_int_equal(check_renew(&sp, crl, OVERLAY, NOW, &proof, &msg), 400);
+    assert_non_null(strstr(msg, "key"));
+    sp.csr_key = ed;
+    assert_int_equal(check_renew(&sp, crl, OVERLAY, NOW, &proof, &msg), 400);
+
+    /* 401: the time, one second past the window either way. */
+    sp = good;
+    sp.time = NOW - CORDON_RENEW_TIME_WINDOW - 1;
+    assert_int_equal(check_renew(&sp, crl, OVERLAY, NOW, &proof, &msg), 401);
+    assert_non_null(strstr(msg, "time"));
+    sp.time = NOW + CORDON_RENEW_TIME_WINDOW + 1;
+    assert_int_equal(check_renew(&sp, crl, OVERLAY, NOW, &proof, &msg), 401);
+
+    /* 401: the signature. Another key, one bit changed. */
+    sp = good;
+    sp.sign_key = other;
+    assert_int_equal(check_renew(&sp, crl, OVERLAY, NOW, &proof, &msg), 401);
+    assert_non_null(strstr(msg, "signature"));
+    sp = good;
+    sp.flip_sig = true;
+    assert_int_equal(check_renew(&sp, crl, OVERLAY, NOW, &proof, &msg), 401);
+
+    /* The order: a bad certificate is reported before a bad CSR, a bad CSR before a bad
+     * time, a bad time before a bad signature. */
+    sp = good;
+    sp.cert = foreign;
+    sp.csr_text = "not a CSR";
+    assert_int_equal(check_renew(&sp, crl, OVERLAY, NOW, &proof, &msg), 401);
+    sp = good;
+    sp.csr_key = other;
+    sp.time = NOW + 10000;
+    assert_int_equal(check_renew(&sp, crl, OVERLAY, NOW, &proof, &msg), 400);
+    sp = good;
+    sp.time = NOW + 10000;
+    sp.sign_key = other;
+    assert_non_null(strstr(msg, "key"));
+    assert_int_equal(check_renew(&sp, crl, OVERLAY, NOW, &proof, &msg), 401);
+    assert_non_null(strstr(msg, "time"));
+
+    /* An Ed25519 node renews the same way. */
+    cordon_cert *ed_cert = issue_cert(ed, fx.ca_key, fx.ca, 0x22, 0x32, NOW - 60, NOW + 3600);
+    struct renew_spec eds = {.cert = ed_cert, .csr_key = ed, .sign_key = ed, .time = NOW};
+    assert_int_equal(check_renew(&eds, crl, OVERLAY, NOW, &proof, &msg), 0);
+    cordon_renew_proof_clear(&proof);
+    eds.flip_sig = true;
+    assert_int_equal(check_renew(&eds, crl, OVERLAY, NOW, &proof, &msg), 401);
+
+    cordon_cert_free(ed_cert);
+    free(tampered);
+    free(tampered_pem);
+    free(rsa_pem);
+    cordon_key_free(ed);
+    cordon_key_free(other);
+    cordon_crl_free(crl);
+    cordon_crl_free(revoking);
+    cordon_crl_free(short_crl);
+    cordon_crl_free(early_crl);
+    cordon_cert_free(cert);
+    cordon_cert_free(foreign);
+}
+
+struct serial_walk {
+    size_t calls;
+    uint8_t serial[4][CORDON_SERIAL_LEN];
+    uint8_t node[4][CORDON_NODE_ID_LEN];
+    int64_t not_after[4];
+};
+
+static cordon_err serial_fn(const uint8_t serial[CORDON_SERIAL_LEN],
+                            const uint8_t node_id[CORDON_NODE_ID_LEN], int64_t not_after, void *arg)
+{
+    struct serial_walk *w = arg;
+    if (w->calls == 4)
+        return CORDON_ERR_TOO_LARGE;
+    memcpy(w->serial[w->calls], serial, CORDON_SERIAL_LEN);
+    memcpy(w->node[w->calls], node_id, CORDON_NODE_ID_LEN);
+    w->not_after[w->calls] = not_after;
+    w->calls++;
+    return CORDON_OK;
+}
+
+static cordon_err serial_stop(const uint8_t serial[CORDON_SERIAL_LEN],
+                              const uint8_t node_id[CORDON_NODE_ID_LEN], int64_t not_after,
+                              void *arg)
+{
+    (void)serial;
+    (void)node_id;
+    (void)not_after;
+    (void)arg;
+    return CORDON_ERR_BUSY;
+}
+
+/* Every serial stays in the index with its node and expiry, renewed ones included. */
+static void test_db_serial_each(void **state)
+{
+    struct dbdir *d = *state;
+    cordon_db *db = db_create(d);
+    cordon_db_txn *txn;
+    struct cordon_node_record a = node_rec(1, 0x10), b = node_rec(2, 0x20);
+    struct cordon_node_record renewed = node_rec(1, 0x30);
+    renewed.not_after = NOW + 2 * MAX_VALIDITY;
+    assert_int_equal(cordon_db_begin(db, true, &txn), CORDON_OK);
+    assert_int_equal(cordon_db_node_add(txn, &a), CORDON_OK);
+    assert_int_equal(cordon_db_node_add(txn, &b), CORDON_OK);
+    assert_int_equal(cordon_db_node_update(txn, &renewed), CORDON_OK);
+    assert_int_equal(cordon_db_commit(txn), CORDON_OK);
+
+    struct serial_walk w;
+    memset(&w, 0, sizeof(w));
+    assert_int_equal(cordon_db_begin(db, false, &txn), CORDON_OK);
+    cordon_err walked = cordon_db_serial_each(txn, serial_fn, &w);
+    cordon_err stopped = cordon_db_serial_each(txn, serial_stop, NULL);
+    cordon_db_abort(txn);
+    cordon_db_close(db);
+
+    assert_int_equal(walked, CORDON_OK);
+    assert_int_equal(stopped, CORDON_ERR_BUSY);
+    assert_int_equal(w.calls, 3);
+    /* In serial order: 0x10.., 0x20.., 0x30.. */
+    const struct cordon_node_record *want[3] = {&a, &b, &renewed};
+    for (size_t i = 0; i < 3; i++) {
+        assert_memory_equal(w.serial[i], want[i]->serial, CORDON_SERIAL_LEN);
+        assert_memory_equal(w.node[i], want[i]->node_id, CORDON_NODE_ID_LEN);
+        assert_true(w.not_after[i] == want[i]->not_after);
+    }
+    cordon_node_record_clear(&a);
+    cordon_node_record_clear(&b);
+    cordon_node_record_clear(&renewed);
+}
+
+/* A revoked node that renewed: the CRL lists each of its certificates that has not expired,
+ * and nothing of the others. */
+static void test_write_crl_renewed(void **state)
+{
+    struct dbdir *d = *state;
+    cordon_db *db = db_create(d);
+    cordon_db_txn *txn;
+    int64_t now = NOW + 1000;
+    /* a: enrolled (expired by now), renewed twice (both still valid), then revoked.
+     * b: revoked, its only certificate expired. c: renewed, not revoked. */
+    struct cordon_node_record a0 = node_rec(1, 0x10), a1 = node_rec(1, 0x11),
+                              a2 = node_rec(1, 0x12);
+    struct cordon_node_record b = node_rec(2, 0x20), c0 = node_rec(3, 0x30), c1 = node_rec(3, 0x31);
+    a0.not_after = now - 1;
+    a1.not_after = now + 100;
+    a2.not_after = now + 200;
+    b.not_after = now - 5;
+    b.revoked_at = now - 10;
+    assert_int_equal(cordon_db_begin(db, true, &txn), CORDON_OK);
+    assert_int_equal(cordon_db_node_add(txn, &a0), CORDON_OK);
+    assert_int_equal(cordon_db_node_update(txn, &a1), CORDON_OK);
+    assert_int_equal(cordon_db_node_update(txn, &a2), CORDON_OK);
+    a2.revoked_at = now - 50;
+    assert_int_equal(cordon_db_node_update(txn, &a2), CORDON_OK);
+    assert_int_equal(cordon_db_node_add(txn, &b), CORDON_OK);
+    assert_int_equal(cordon_db_node_add(txn, &c0), CORDON_OK);
+    assert_int_equal(cordon_db_node_update(txn, &c1), CORDON_OK);
+    assert_int_equal(cordon_db_commit(txn), CORDON_OK);
+
+    cordon_err wrote = cordon_enroll_write_crl(db, now, 3600, fx.ca_key, fx.ca, NULL, NULL, NULL);
+    cordon_buf der;
+    cordon_buf_init(&der, CORDON_CRL_MAX, false);
+    assert_int_equal(cordon_db_begin(db, false, &txn), CORDON_OK);
+    cordon_err got = cordon_db_meta_get(txn, "crl", &der);
+    cordon_db_abort(txn);
+    cordon_db_close(db);
+    assert_int_equal(wrote, CORDON_OK);
+    assert_int_equal(got, CORDON_OK);
+
+    cordon_crl *crl = NULL;
+    assert_int_equal(cordon_crl_parse(der.data, der.len, &crl), CORDON_OK);
+    assert_int_equal(cordon_crl_verify(crl, fx.ca, now), CORDON_OK);
+    bool listed_a1 = cordon_crl_lists(crl, a1.serial), listed_a2 = cordon_crl_lists(crl, a2.serial);
+    bool listed_a0 = cordon_crl_lists(crl, a0.serial), listed_b = cordon_crl_lists(crl, b.serial);
+    bool listed_c = cordon_crl_lists(crl, c0.serial) || cordon_crl_lists(crl, c1.serial);
+    cordon_crl_free(crl);
+    cordon_buf_free(&der);
+    struct cordon_node_record *all[] = {&a0, &a1, &a2, &b, &c0, &c1};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        cordon_node_record_clear(all[i]);
+
+    assert_true(listed_a1); /* superseded, still valid: listed */
+    assert_true(listed_a2);
+    assert_false(listed_a0); /* expired */
+    assert_false(listed_b);  /* expired */
+    assert_false(listed_c);  /* not revoked */
+}
+
+/* ---- the issuer: renewals through the one issuance path, with a real signer ------------- */
+
+static struct cordon_renew_proof proof_for(const cordon_buf *cert_der)
+{
+    struct cordon_renew_proof p;
+    cordon_cert *cert = NULL;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(cordon_cert_parse(cert_der->data, cert_der->len, &cert), CORDON_OK);
+    assert_int_equal(
+        cordon_cert_verify_node(cert, fx.ca, NULL, OVERLAY, (int64_t)time(NULL), p.node_id),
+        CORDON_OK);
+    assert_int_equal(cordon_cert_serial(cert, p.serial), CORDON_OK);
+    assert_true(cordon_cert_matches_key(cert, fx.node_key));
+    cordon_cert_free(cert);
+    assert_int_equal(cordon_csr_parse(fx.csr_der.data, fx.csr_der.len, &p.csr), CORDON_OK);
+    return p;
+}
+
+static size_t count_lines(const char *path, const char *needle)
+{
+    cordon_buf text;
+    size_t n = 0;
+    cordon_buf_init(&text, 1024 * 1024, false);
+    assert_int_equal(cordon_read_file(path, 1024 * 1024, &text), CORDON_OK);
+    assert_int_equal(cordon_buf_terminate(&text), CORDON_OK);
+    for (const char *p = (const char *)text.data; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    cordon_buf_free(&text);
+    return n;
+}
+
+static void test_issuer_renew(void **state)
+{
+    struct dbdir *d = *state;
+    char key_path[160], crt_path[160], audit_path[160];
+    write_ca_files(d, key_path, crt_path, sizeof(key_path));
+    snprintf(audit_path, sizeof(audit_path), "%s/audit.log", d->dir);
+    struct cordon_signer_policy pol = process_policy();
+    cordon_signer *signer = NULL;
+    cordon_audit *audit = NULL;
+    cordon_issuer *is = NULL;
+    cordon_db *db = db_create(d);
+    assert_int_equal(cordon_signer_start(key_path, crt_path, &pol, &signer), CORDON_OK);
+    assert_int_equal(cordon_audit_open(audit_path, &audit), CORDON_OK);
+
+    /* A token, and one node enrolled with it. */
+    struct cordon_enroll_request er;
+    uint8_t raw[CORDON_TOKEN_BYTES];
+    fill(raw, sizeof(raw), 0x77);
+    memset(&er, 0, sizeof(er));
+    cordon_token_hash(raw, er.token_hash);
+    struct cordon_token_record tok = token_rec(5, 0, "renewals");
+    tok.expires_at = (int64_t)time(NULL) + 3600;
+    cordon_db_txn *txn;
+    assert_int_equal(cordon_db_begin(db, true, &txn), CORDON_OK);
+    assert_int_equal(cordon_db_token_put(txn, er.token_hash, &tok), CORDON_OK);
+    assert_int_equal(cordon_db_commit(txn), CORDON_OK);
+    struct cordon_issuer_config cfg = {.cert_validity = MAX_VALIDITY,
+                                       .ca_not_after = CA_NOT_AFTER,
+                                       .source_rate = 100,
+                                       .source_burst = 100,
+                                       .token_rate = 100,
+                                       .token_burst = 100,
+                                       .renew_rate = 0.001,
+                                       .renew_burst = 2};
+    assert_int_equal(cordon_issuer_new(db, signer, audit, &cfg, &is), CORDON_OK);
+    assert_int_equal(cordon_csr_parse(fx.csr_der.data, fx.csr_der.len, &er.csr), CORDON_OK);
+    struct cordon_http_refusal refusal = {0, NULL, NULL};
+    cordon_buf c0, c1, c2, c3;
+    cordon_buf_init(&c0, CORDON_CERT_MAX, false);
+    cordon_buf_init(&c1, CORDON_CERT_MAX, false);
+    cordon_buf_init(&c2, CORDON_CERT_MAX, false);
+    cordon_buf_init(&c3, CORDON_CERT_MAX, false);
+    uint8_t node_id[CORDON_NODE_ID_LEN];
+    assert_int_equal(cordon_issuer_enroll(is, &er, "test", &c0, node_id, &refusal), 201);
+    cordon_enroll_request_clear(&er);
+
+    /* Renewal: the same node ID and key, a new serial. */
+    struct cordon_renew_proof p0 = proof_for(&c0);
+    assert_memory_equal(p0.node_id, node_id, sizeof(node_id));
+    assert_int_equal(cordon_issuer_renew(is, &p0, "test", &c1, &refusal), 201);
+    struct cordon_renew_proof p1 = proof_for(&c1);
+    assert_memory_equal(p1.node_id, node_id, sizeof(node_id));
+    assert_memory_not_equal(p1.serial, p0.serial, CORDON_SERIAL_LEN);
+
+    /* The certificate it replaced can no longer renew. */
+    assert_int_equal(cordon_issuer_renew(is, &p0, "test", &c2, &refusal), 403);
+    assert_non_null(strstr(refusal.message, "superseded"));
+    assert_int_equal(c2.len, 0);
+    /* A node the server never enrolled. */
+    struct cordon_renew_proof stranger = p1;
+    stranger.node_id[0] ^= 0xff;
+    assert_int_equal(cordon_issuer_renew(is, &stranger, "test", &c2, &refusal), 403);
+    assert_non_null(strstr(refusal.message, "unknown"));
+    /* A certificate the CRL lists. */
+    struct cordon_renew_proof listed = p1;
+    listed.revoked = true;
+    assert_int_equal(cordon_issuer_renew(is, &listed, "test", &c2, &refusal), 403);
+    assert_non_null(strstr(refusal.message, "revoked"));
+
+    /* The burst is 2: the second renewal passes, the third is rate limited. */
+    assert_int_equal(cordon_issuer_renew(is, &p1, "test", &c2, &refusal), 201);
+    struct cordon_renew_proof p2 = proof_for(&c2);
+    assert_int_equal(cordon_issuer_renew(is, &p2, "test", &c3, &refusal), 429);
+    assert_int_equal(c3.len, 0);
+
+    /* The record holds the newest certificate; revoked, the node cannot renew. */
+    struct cordon_node_record rec;
+    assert_int_equal(cordon_db_begin(db, true, &txn), CORDON_OK);
+    assert_int_equal(cordon_db_node_get(txn, node_id, &rec), CORDON_OK);
+    bool newest = memcmp(rec.serial, p2.serial, CORDON_SERIAL_LEN) == 0 &&
+                  rec.cert_der_len == c2.len && memcmp(rec.cert_der, c2.data, c2.len) == 0;
+    rec.revoked_at = (int64_t)time(NULL);
+    cordon_err upd = cordon_db_node_update(txn, &rec);
+    cordon_node_record_clear(&rec);
+    assert_int_equal(cordon_db_commit(txn), CORDON_OK);
+    assert_true(newest);
+    assert_int_equal(upd, CORDON_OK);
+    assert_int_equal(cordon_issuer_renew(is, &p2, "test", &c3, &refusal), 403);
+    assert_non_null(strstr(refusal.message, "revoked"));
+
+    cordon_issuer_free(is);
+    cordon_signer_stop(signer);
+    cordon_audit_close(audit);
+    cordon_db_close(db);
+    /* Audited: two renewals issued, the refusals (not the rate-limited one), no token. */
+    assert_int_equal(count_lines(audit_path, "\"event\":\"renew\",\"outcome\":\"issued\""), 2);
+    assert_int_equal(count_lines(audit_path, "\"event\":\"renew\",\"outcome\":\"forbidden\""), 4);
+    assert_int_equal(count_lines(audit_path, "\"old_serial\""), 6);
+    assert_int_equal(count_lines(audit_path, "rate"), 0);
+    cordon_renew_proof_clear(&p0);
+    cordon_renew_proof_clear(&p1);
+    cordon_renew_proof_clear(&p2);
+    cordon_buf_free(&c0);
+    cordon_buf_free(&c1);
+    cordon_buf_free(&c2);
+    cordon_buf_free(&c3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1745,6 +2480,13 @@ int main(void)
         cmocka_unit_test(test_signer_crl),
         cmocka_unit_test_setup_teardown(test_signer_process, db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_signer_process_refused, db_setup, db_teardown),
+        cmocka_unit_test(test_renew_message),
+        cmocka_unit_test(test_renew_parse_ok),
+        cmocka_unit_test(test_renew_parse_refused),
+        cmocka_unit_test(test_renew_check),
+        cmocka_unit_test_setup_teardown(test_db_serial_each, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_write_crl_renewed, db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_issuer_renew, db_setup, db_teardown),
     };
     return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }
