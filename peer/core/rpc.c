@@ -131,11 +131,10 @@ void cordon_rpc_answer(cordon_core *core, uint64_t now_ms, const struct cordon_c
     enum rpc_outcome outcome = RPC_ANSWERED;
     if (m->type == CORDON_MSG_ERROR) {
         outcome = RPC_REFUSED;
-        /* "Rate limited" is a failure of the node to serve us: honest but busy peers get
-         * asked less, and flooded ones eventually leave the table. */
-        if (m->u.error.code == CORDON_MSGERR_RATE_LIMITED)
-            cordon_table_failed(core, now_ms, from->id);
-        else
+        /* "Rate limited" says that we asked too much, not that the node failed: it neither
+         * refreshes nor counts against the contact. Counting it (as this once did) let a
+         * busy origin evict every neighbour that throttled it and empty its own table. */
+        if (m->u.error.code != CORDON_MSGERR_RATE_LIMITED)
             cordon_table_seen(core, now_ms, from);
     } else {
         cordon_table_seen(core, now_ms, from);

@@ -7,7 +7,7 @@
  *     message path only; contacts named in NODES answers never come here);
  *   - a full bucket keeps its residents: the newcomer waits in the bucket's replacement
  *     slot and the least-recently-seen resident is pinged; it is replaced only when it has
- *     failed fail_evict times in a row (timeouts, link failures, rate-limit answers);
+ *     failed fail_evict times in a row (timeouts, link failures);
  *   - at most per_prefix_contacts residents per IP prefix per bucket;
  *   - the churn limiter may refuse an evicted ID that keeps coming back.
  */
