@@ -12,12 +12,15 @@
  * certifies nothing outside the fuzzers.
  */
 #include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "common/buf.h"
+#include "common/hex.h"
 #include "common/limits.h"
 #include "crypto/crypto.h"
 #include "enroll/db.h"
@@ -97,6 +100,64 @@ static void put_request(const char *name, const char *method, const char *path, 
     cordon_write_bytes(&w, body, body_len);
     check("request seed", cordon_writer_finish(&w, &len));
     put("enroll_request", name, tmp, len);
+}
+
+/* Renewal seeds (POST /v1/renew, JSON): a node of the CA renewing with its P-256 key and with
+ * an Ed25519 key, one with a bad signature, one truncated. The certificates are signed by
+ * ca_key and valid at NOW, so the fuzzer's checks run past the certificate. */
+static void put_renew_seed(const char *name, const cordon_key *node_key, const cordon_key *ca_key,
+                           const cordon_cert *ca, uint8_t id_seed, bool bad_sig, size_t cut)
+{
+    cordon_csr *csr;
+    cordon_cert *cert;
+    cordon_buf cert_pem, csr_pem;
+    uint8_t msg[CORDON_RENEW_MSG_LEN], sig[CORDON_SIG_MAX];
+    char hex[2 * CORDON_SIG_MAX + 1];
+    size_t sig_len;
+    struct cordon_node_cert_params p;
+    memset(&p, 0, sizeof(p));
+    p.overlay = OVERLAY;
+    fill(p.node_id, sizeof(p.node_id), id_seed);
+    fill(p.serial, sizeof(p.serial), (uint8_t)(id_seed + 1));
+    p.serial[0] &= 0x7f;
+    p.serial[0] |= 0x01;
+    p.not_before = NOW - 3600;
+    p.not_after = NOW + 3 * 86400;
+    cordon_buf_init(&cert_pem, CORDON_CERT_MAX, false);
+    cordon_buf_init(&csr_pem, CORDON_CSR_MAX, false);
+    check("renew csr", cordon_csr_create(node_key, &csr));
+    check("renew cert", cordon_cert_issue_node(csr, &p, ca_key, ca, &cert));
+    check("renew pem", cordon_cert_pem(cert, &cert_pem));
+    check("renew pem", cordon_csr_pem(csr, &csr_pem));
+    check("renew msg", cordon_renew_message(csr, NOW, msg));
+    check("renew sign", cordon_sign(node_key, msg, sizeof(msg), sig, &sig_len));
+    if (bad_sig)
+        sig[sig_len / 2] ^= 0x10;
+    cordon_hex_encode(sig, sig_len, hex);
+    json_t *o = json_pack("{s:s,s:s,s:I,s:s}", "certificate", (const char *)cert_pem.data, "csr",
+                          (const char *)csr_pem.data, "time", (json_int_t)NOW, "signature", hex);
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (text == NULL)
+        check("renew json", CORDON_ERR_NOMEM);
+    size_t len = strlen(text);
+    put_request(name, "POST", "/v1/renew", NULL, "application/json", text,
+                cut != 0 && cut < len ? cut : len);
+    free(text);
+    json_decref(o);
+    cordon_csr_free(csr);
+    cordon_cert_free(cert);
+    cordon_buf_free(&cert_pem);
+    cordon_buf_free(&csr_pem);
+}
+
+static void put_renew_seeds(const cordon_key *node_key, const cordon_key *ed_key,
+                            const cordon_key *ca_key, const cordon_cert *ca)
+{
+    json_object_seed(1); /* the member order of the bodies does not depend on the run */
+    put_renew_seed("renew-p256.bin", node_key, ca_key, ca, 0x52, false, 0);
+    put_renew_seed("renew-ed25519.bin", ed_key, ca_key, ca, 0x53, false, 0);
+    put_renew_seed("renew-bad-signature.bin", node_key, ca_key, ca, 0x54, true, 0);
+    put_renew_seed("renew-truncated.bin", node_key, ca_key, ca, 0x55, false, 200);
 }
 
 int main(int argc, char **argv)
@@ -246,6 +307,7 @@ int main(int argc, char **argv)
     put_request("enroll-no-token.bin", "POST", "/v1/enroll", NULL, NULL, csr_der.data, csr_der.len);
     put_request("get-ca.bin", "GET", "/v1/ca", NULL, NULL, "", 0);
     put_request("head-crl.bin", "HEAD", "/v1/crl", NULL, NULL, "", 0);
+    put_renew_seeds(node_key, ed_key, ca_key, ca);
 
     /* ---- database records ---- */
     struct cordon_token_record tok;

@@ -15,22 +15,103 @@
  *                                     cordon_csr_parse -> PEM framing or DER, d2i_X509_REQ,
  *                                     key type, self-signature), then
  *   cordon_enroll_request_clear
- * The request parser runs whatever the route, so that every input reaches the CSR parser.
+ *   cordon_renew_request_parse       (the renewal body: content type, size, jansson's
+ *                                     json_loadb, the members, hex, cordon_cert_parse), and
+ *                                     when it parses
+ *   cordon_renew_request_check       (cordon_cert_verify_node against the fuzz CA and a CRL
+ *                                     it signed at FUZZ_NOW, cordon_csr_parse,
+ *                                     cordon_csr_matches_cert, the time window,
+ *                                     cordon_renew_message and cordon_verify)
+ * Both request parsers run whatever the route, so that every input reaches them.
  * Invariants that abort: a refusal with a status other than the documented ones, or with
- * a CSR handle left behind; an acceptance without one.
+ * a handle left behind; an acceptance without one; a renewal accepted for a CSR whose key
+ * is not the certificate's.
  *
- * Deterministic: no clock, no randomness, no state carried between inputs.
+ * Deterministic: time is FUZZ_NOW, jansson's hash seed is fixed, no state is carried
+ * between inputs (the CA and the CRL are made once, in LLVMFuzzerInitialize).
  * Seeds: fuzz/corpus/enroll_request/ (written by fuzz/enroll_seeds.c).
  */
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "enroll/request.h"
+#include "fuzz/enroll_fuzz_ca.h"
 #include "wire/reader.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static cordon_cert *ca_cert;
+static cordon_crl *crl;
+
+/* cordon_key_load() reads only files: the key goes through a private temporary one. */
+static cordon_key *load_key(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    char path[512];
+    snprintf(path, sizeof(path), "%s/cordon-fuzz-ca-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        abort();
+    size_t n = sizeof(FUZZ_CA_KEY_PEM) - 1;
+    if (write(fd, FUZZ_CA_KEY_PEM, n) != (ssize_t)n || close(fd) != 0)
+        abort();
+    cordon_key *key = NULL;
+    cordon_err err = cordon_key_load(path, &key);
+    unlink(path);
+    if (err != CORDON_OK)
+        abort();
+    return key;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    json_object_seed(1);
+    cordon_key *ca_key = load_key();
+    if (cordon_cert_parse(FUZZ_CA_CERT_PEM, sizeof(FUZZ_CA_CERT_PEM) - 1, &ca_cert) != CORDON_OK ||
+        cordon_crl_create(ca_key, ca_cert, 1, FUZZ_NOW - 60, FUZZ_NOW + 86400, NULL, 0, &crl) !=
+            CORDON_OK)
+        abort();
+    cordon_key_free(ca_key);
+    return 0;
+}
+
+static void check_renew(const char *ct, const uint8_t *body, size_t body_len)
+{
+    struct cordon_renew_request rr;
+    struct cordon_renew_proof proof;
+    struct cordon_http_refusal refusal = {0};
+    unsigned status = cordon_renew_request_parse(ct, body, body_len, &rr, &refusal);
+    if (status != 0) {
+        if (rr.cert != NULL || rr.csr != NULL || refusal.status != status ||
+            refusal.message == NULL)
+            abort();
+        if (status != 400 && status != 413 && status != 415 && status != 503)
+            abort();
+        return;
+    }
+    if (rr.cert == NULL || rr.csr == NULL || rr.sig_len == 0 || rr.sig_len > CORDON_SIG_MAX)
+        abort();
+    memset(&refusal, 0, sizeof(refusal));
+    status =
+        cordon_renew_request_check(&rr, ca_cert, crl, FUZZ_OVERLAY, FUZZ_NOW, &proof, &refusal);
+    if (status == 0) {
+        if (proof.csr == NULL || !cordon_csr_matches_cert(proof.csr, rr.cert))
+            abort();
+    } else if (proof.csr != NULL || refusal.status != status || refusal.message == NULL ||
+               (status != 400 && status != 401 && status != 503)) {
+        abort();
+    }
+    cordon_renew_proof_clear(&proof);
+    cordon_renew_request_clear(&rr);
+}
 
 static char *dup_text(const cordon_reader *f)
 {
@@ -102,6 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned status = cordon_enroll_request_parse(auth, ct, body, body_len, &req, &refusal);
     check_refusal(status, &req, &refusal);
     cordon_enroll_request_clear(&req);
+    check_renew(ct, body, body_len);
 
     free(method);
     free(path);
