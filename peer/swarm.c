@@ -5,6 +5,9 @@
 #include "peer/swarm.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,6 +50,7 @@ struct swarm {
     size_t failed;
     int ep, sfd;
     int signo;
+    uint64_t trim_at;
     uint16_t base_port;
     char host[SWARM_IP_MAX];
 };
@@ -252,6 +256,14 @@ static cordon_err round_once(struct swarm *s, uint64_t max_wait_ms)
     for (size_t i = 0; i < s->started; i++) {
         if (s->inst[i].due <= now)
             run_instance(s, i, false, now);
+    }
+    if (now >= s->trim_at) {
+        /* Links that idled out free tens of kilobytes each, scattered over the heap: give
+         * the free pages back, or the swarm's RSS would stay at its peak forever. */
+        s->trim_at = now + CORDON_SWARM_TRIM_MS;
+#ifdef __GLIBC__
+        (void)malloc_trim(0);
+#endif
     }
     return s->failed == s->started && s->started > 0 ? CORDON_ERR_IO : CORDON_OK;
 }
