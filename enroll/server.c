@@ -676,8 +676,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                     atomic_fetch_add(&outcomes[OUT_TOO_LARGE], 1);
                     cordon_issuer_audit_refusal(s->issuer, route_event(req->route), req->source,
                                                 413, "declared body too large");
-                    return send_error(s, c, req, 413, "request body too large: at most 8192 bytes",
-                                      NULL);
+                    return send_error(
+                        s, c, req, 413,
+                        req->route == CORDON_ROUTE_RENEW
+                            ? "request body too large: a renewal is at most 8192 bytes"
+                            : "request body too large: a CSR is at most 8192 bytes",
+                        NULL);
                 }
             }
         }
