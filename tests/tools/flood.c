@@ -57,6 +57,19 @@
 
 #define PROG "cordon-flood"
 
+/* Whether this build (and so the peer built with it) runs under AddressSanitizer, whose
+ * allocator changes what memory figures mean. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ASAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASAN_BUILD 1
+#endif
+#endif
+#ifndef ASAN_BUILD
+#define ASAN_BUILD 0
+#endif
+
 /* DTLS framing the tool builds and reads (RFC 6347 4.1 and 4.2.2). */
 #define DTLS_HEADER_LEN 13    /* type, version, epoch, sequence, length */
 #define DTLS_HS_HEADER_LEN 12 /* msg_type, length, message_seq, fragment offset, length */
@@ -740,9 +753,26 @@ static void f_send(struct fflood *f, struct flink *l, const uint8_t *rec, size_t
         f_drain(l);
 }
 
-/* One round on one link: a fresh message of the largest size sent one fragment short (its
- * buffer reserved and filled, never delivered), then one record of every refused kind. */
-static void f_round(struct fflood *f, struct flink *l, uint64_t round)
+/* The first part of a round, on every link at once: a fresh message of the largest size,
+ * sent one fragment short (its buffer reserved and filled, never delivered). The links take
+ * turns fragment by fragment, so that every remote holds its previous message and fills the
+ * new one at the same time: 2 * CORDON_FRAG_MSG_MAX per remote. */
+static void f_round_big(struct fflood *f)
+{
+    static uint8_t rec[CORDON_LINK_DATAGRAM_MAX];
+    const uint32_t big = CORDON_FRAG_MSG_MAX;
+    const uint16_t big_count = (uint16_t)cordon_frag_count(big);
+
+    for (uint16_t i = 0; i + 1 < big_count; i++)
+        for (size_t k = 0; k < f->n; k++)
+            f_send(f, &f->links[k], rec,
+                   frag_record(rec, f->links[k].next_id, i, big_count, big, CORDON_FRAG_DATA_MAX),
+                   F_FRAGMENT);
+}
+
+/* The rest of a round, link by link: one record of every refused kind, aimed at the message
+ * f_round_big just sent (its id is next_id), then a small message abandoned and replayed. */
+static void f_round_refused(struct fflood *f, struct flink *l, uint64_t round)
 {
     static uint8_t rec[CORDON_LINK_DATAGRAM_MAX];
     const uint32_t big = CORDON_FRAG_MSG_MAX;
@@ -750,8 +780,6 @@ static void f_round(struct fflood *f, struct flink *l, uint64_t round)
     uint32_t a = l->next_id++, b = l->next_id++;
     size_t n;
 
-    for (uint16_t i = 0; i + 1 < big_count; i++)
-        f_send(f, l, rec, frag_record(rec, a, i, big_count, big, CORDON_FRAG_DATA_MAX), F_FRAGMENT);
     /* Duplicates of the first fragment. */
     n = frag_record(rec, a, 0, big_count, big, CORDON_FRAG_DATA_MAX);
     f_send(f, l, rec, n, F_DUPLICATE);
@@ -884,10 +912,11 @@ static int frag_flood(const struct opts *o)
         up++;
     }
     f.start = cordon_runtime_now_ms();
-    /* Links take turns round by round, so that every remote is being filled at once. */
-    for (uint64_t round = 0; round < o->rounds; round++)
+    for (uint64_t round = 0; round < o->rounds; round++) {
+        f_round_big(&f);
         for (size_t i = 0; i < f.n; i++)
-            f_round(&f, &f.links[i], round);
+            f_round_refused(&f, &f.links[i], round);
+    }
     uint64_t elapsed = cordon_runtime_now_ms() - f.start;
     for (size_t i = 0; i < f.n; i++)
         f_drain(&f.links[i]);
@@ -955,9 +984,9 @@ static json_t *budget(uint64_t links)
     uint64_t frag = links * per_remote;
     if (frag > CORDON_FRAG_PEER_BUFFERED_MAX + links * rx_struct)
         frag = CORDON_FRAG_PEER_BUFFERED_MAX + links * rx_struct;
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "link_bytes", (json_int_t)link,
-                     "max_half_open", (json_int_t)lc.max_half_open, "max_links",
-                     (json_int_t)lc.max_links, "frag_peer_max",
+    return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "asan", ASAN_BUILD,
+                     "link_bytes", (json_int_t)link, "max_half_open", (json_int_t)lc.max_half_open,
+                     "max_links", (json_int_t)lc.max_links, "frag_peer_max",
                      (json_int_t)CORDON_FRAG_PEER_BUFFERED_MAX, "frag_remote_max",
                      (json_int_t)per_remote, "handshake_silent_bytes", (json_int_t)link,
                      "handshake_cookies_bytes", (json_int_t)((lc.max_half_open + 1) * link),
