@@ -10,6 +10,7 @@
 #include "common/cli.h"
 #include "common/parse.h"
 #include "peer/enroll_client.h"
+#include "peer/refresh.h"
 #include "peer/runtime.h"
 #include "peer/swarm.h"
 
@@ -29,7 +30,7 @@ static const char usage[] =
     "         --timeout         seconds per request (default 30)\n"
     "\n"
     "  run --dir DIR --listen ADDR:PORT [--bootstrap HOST:PORT,...] [--control PATH]\n"
-    "      [--ready-file FILE]\n"
+    "      [--ready-file FILE] [--crl-refresh SECONDS] [--renew-before SECONDS]\n"
     "         Run the peer enrolled in DIR until SIGTERM or SIGINT: join the overlay and\n"
     "         serve it over DTLS on ADDR:PORT (\"127.0.0.1:4000\", \"[::1]:4000\"; port 0\n"
     "         picks one). Logs one logfmt line per event on stderr.\n"
@@ -37,6 +38,12 @@ static const char usage[] =
     "         --control     the control API's unix socket, mode 0600, for the `cordon`\n"
     "                       command (default DIR/control.sock)\n"
     "         --ready-file  written with \"PORT NODEID\" once the peer listens\n"
+    "         --crl-refresh fetch the CRL from the enrollment server every SECONDS and\n"
+    "                       drop the peers it revokes (default 300; 0: never)\n"
+    "         --renew-before\n"
+    "                       renew the certificate when less than SECONDS of it are left\n"
+    "                       (default: a third of its lifetime; 0: never). Both need\n"
+    "                       DIR/enrollment.json (a node enrolled by cordon-peer enroll)\n"
     "\n"
     "  swarm --dir DIR --count N --listen ADDR:BASEPORT [--spread] [--bootstrap HOST:PORT,...]\n"
     "        [--wave N] [--ready-file FILE] [--server https://HOST:PORT --token TOKEN\n"
@@ -82,6 +89,8 @@ enum {
     OPT_BOOTSTRAP,
     OPT_READY,
     OPT_CONTROL,
+    OPT_CRL_REFRESH,
+    OPT_RENEW_BEFORE,
     OPT_COUNT,
     OPT_SPREAD,
     OPT_WAVE,
@@ -106,6 +115,8 @@ static const struct option run_options[] = {
     {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
     {"ready-file", required_argument, NULL, OPT_READY},
     {"control", required_argument, NULL, OPT_CONTROL},
+    {"crl-refresh", required_argument, NULL, OPT_CRL_REFRESH},
+    {"renew-before", required_argument, NULL, OPT_RENEW_BEFORE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -183,7 +194,11 @@ static int renew_or_crl_main(int argc, char **argv)
 static int run_main(int argc, char **argv)
 {
     struct cordon_runtime_options o = {0};
+    struct cordon_refresher_config refresh;
     const char *boot[CORDON_BOOTSTRAP_MAX];
+    uint64_t u;
+    cordon_refresher_config_default(&refresh);
+    o.refresh = &refresh;
     optind = 2;
     int c;
     while ((c = getopt_long(argc, argv, "", run_options, NULL)) != -1) {
@@ -207,6 +222,18 @@ static int run_main(int argc, char **argv)
             if (optarg[0] == '\0')
                 return fail("--control: expected a path");
             o.control = optarg;
+            break;
+        case OPT_CRL_REFRESH:
+            if (cordon_parse_u64(optarg, 0, CORDON_REFRESH_CRL_MAX_S, &u) != CORDON_OK)
+                return fail("--crl-refresh '%s': expected 0..%d seconds", optarg,
+                            CORDON_REFRESH_CRL_MAX_S);
+            refresh.crl_interval_s = (uint32_t)u;
+            break;
+        case OPT_RENEW_BEFORE:
+            if (cordon_parse_u64(optarg, 0, CORDON_CERT_VALIDITY_MAX, &u) != CORDON_OK)
+                return fail("--renew-before '%s': expected 0..%d seconds", optarg,
+                            CORDON_CERT_VALIDITY_MAX);
+            refresh.renew_before_s = (int64_t)u;
             break;
         case OPT_HELP:
             fputs(usage, stdout);

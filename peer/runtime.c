@@ -29,6 +29,7 @@
 #include "peer/control.h"
 #include "peer/core/core.h"
 #include "peer/link.h"
+#include "peer/refresh.h"
 #include "wire/frag.h"
 #include "wire/msg.h"
 #include "wire/overlay_doc.h"
@@ -42,6 +43,15 @@ struct rt_remote {
     uint8_t id[CORDON_NODE_ID_LEN]; /* the node the link to addr proved */
     struct cordon_frag_rx *rx;
     uint64_t last_ms;
+};
+
+/* A node some link proved, with the serial of the certificate it proved it with: what a new
+ * CRL is checked against to find the revoked nodes of the routing table (the table keeps
+ * node IDs only, and its contacts may have no link at the time). Sorted by id. */
+struct rt_proven {
+    uint8_t id[CORDON_NODE_ID_LEN]; /* first: the sort key */
+    uint8_t serial[CORDON_SERIAL_LEN];
+    struct cordon_addr addr;
 };
 
 enum boot_state { BOOT_PENDING, BOOT_UP, BOOT_FAILED };
@@ -76,7 +86,15 @@ struct cordon_runtime {
 
     uint8_t node_id[CORDON_NODE_ID_LEN];
     char node_hex[HEX_ID_LEN];
+    char *dir; /* where the identity files are (reloads) */
     struct cordon_link_identity identity;
+    uint8_t own_serial[CORDON_SERIAL_LEN]; /* of identity.cert */
+    struct rt_proven *proven;
+    size_t n_proven, cap_proven, max_proven;
+    uint64_t revoked_dropped;  /* routing table contacts dropped because a CRL lists them */
+    uint64_t crl_reloads;      /* CRLs taken in by cordon_runtime_reload_crl() */
+    uint64_t identity_reloads; /* certificates taken in by cordon_runtime_reload_identity() */
+    uint64_t reload_failures;  /* reloads refused (the files are kept as they were) */
     struct cordon_overlay_params params;
     cordon_links *links;
     cordon_core *core;
@@ -357,6 +375,100 @@ static void run_deferred(cordon_runtime *rt)
     }
 }
 
+/* ---- proven nodes and their certificates ------------------------------------------------------
+ */
+
+static int id_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, CORDON_NODE_ID_LEN); /* both start with a node ID */
+}
+
+static int contact_cmp(const void *a, const void *b)
+{
+    const struct cordon_contact *x = a, *y = b;
+    return memcmp(x->id, y->id, CORDON_NODE_ID_LEN);
+}
+
+/* The position of id in the sorted list, or where it would go. */
+static size_t proven_pos(const cordon_runtime *rt, const uint8_t id[CORDON_NODE_ID_LEN],
+                         bool *found)
+{
+    size_t lo = 0, hi = rt->n_proven;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(rt->proven[mid].id, id, CORDON_NODE_ID_LEN);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+/* Keeps only the nodes of the routing table and those with an established link: the only
+ * ones a CRL could still find here. */
+static void proven_prune(cordon_runtime *rt)
+{
+    size_t n = cordon_core_contacts(rt->core, NULL, 0);
+    struct cordon_contact *list = n == 0 ? NULL : calloc(n, sizeof(*list));
+    if (n != 0 && list == NULL)
+        return;
+    size_t got = n == 0 ? 0 : cordon_core_contacts(rt->core, list, n);
+    if (got > n)
+        got = n;
+    qsort(list, got, sizeof(*list), contact_cmp);
+    size_t kept = 0;
+    for (size_t i = 0; i < rt->n_proven; i++) {
+        const struct rt_proven *p = &rt->proven[i];
+        struct sockaddr_storage ss;
+        socklen_t len = addr_to_sockaddr(&p->addr, &ss);
+        uint8_t at[CORDON_NODE_ID_LEN];
+        bool keep = (got > 0 && bsearch(p->id, list, got, sizeof(*list), id_cmp) != NULL) ||
+                    (cordon_links_peer(rt->links, (const struct sockaddr *)&ss, len, at) &&
+                     memcmp(at, p->id, CORDON_NODE_ID_LEN) == 0);
+        if (keep)
+            rt->proven[kept++] = *p;
+    }
+    rt->n_proven = kept;
+    free(list);
+}
+
+/* A link proved node pc->node_id at a with the certificate pc->serial. */
+static void proven_note(cordon_runtime *rt, const struct cordon_link_peer_cert *pc,
+                        const struct cordon_addr *a)
+{
+    bool found;
+    size_t i = proven_pos(rt, pc->node_id, &found);
+    if (!found && rt->n_proven == rt->max_proven) {
+        proven_prune(rt);
+        i = proven_pos(rt, pc->node_id, &found);
+    }
+    if (!found && rt->n_proven == rt->max_proven)
+        return; /* cannot happen: the cap holds a full table and every link */
+    if (!found && rt->n_proven == rt->cap_proven) {
+        size_t cap = rt->cap_proven == 0 ? CORDON_RT_REMOTES_INITIAL : 2 * rt->cap_proven;
+        if (cap > rt->max_proven)
+            cap = rt->max_proven;
+        struct rt_proven *grown = realloc(rt->proven, cap * sizeof(*grown));
+        if (grown == NULL)
+            return;
+        rt->proven = grown;
+        rt->cap_proven = cap;
+    }
+    if (!found) {
+        memmove(&rt->proven[i + 1], &rt->proven[i], (rt->n_proven - i) * sizeof(rt->proven[0]));
+        rt->n_proven++;
+        memcpy(rt->proven[i].id, pc->node_id, CORDON_NODE_ID_LEN);
+    }
+    memcpy(rt->proven[i].serial, pc->serial, CORDON_SERIAL_LEN);
+    rt->proven[i].addr = *a;
+}
+
 /* ---- link host callbacks -------------------------------------------------------------------- */
 
 static void on_send_datagram(void *ctx, const struct sockaddr *to, socklen_t tolen,
@@ -400,8 +512,11 @@ static void on_link_up(void *ctx, const uint8_t node_id[CORDON_NODE_ID_LEN],
 {
     cordon_runtime *rt = ctx;
     struct cordon_addr a;
+    struct cordon_link_peer_cert pc;
     if (!addr_from_sockaddr(addr, addrlen, &a))
         return;
+    if (cordon_links_peer_cert(rt->links, addr, addrlen, &pc))
+        proven_note(rt, &pc, &a);
     for (size_t i = 0; i < rt->n_boot; i++) {
         if (rt->boot[i].state == BOOT_PENDING && addr_equal(&rt->boot[i].addr, &a)) {
             rt->boot[i].state = BOOT_UP;
@@ -626,6 +741,7 @@ static cordon_err ctl_status(void *ctx, struct cordon_control_status *st)
     add_counter(st, "link_links_evicted", lc->links_evicted);
     add_counter(st, "link_links_idle", lc->links_idle);
     add_counter(st, "link_links_revoked", lc->links_revoked);
+    add_counter(st, "link_links_expired", lc->links_expired);
     add_counter(st, "link_records_in", lc->records_in);
     add_counter(st, "link_records_out", lc->records_out);
 
@@ -650,6 +766,10 @@ static cordon_err ctl_status(void *ctx, struct cordon_control_status *st)
     add_counter(st, "frag_evicted", fc.evicted);
 
     add_counter(st, "send_errors", rt->send_errors);
+    add_counter(st, "revoked_dropped", rt->revoked_dropped);
+    add_counter(st, "crl_reloads", rt->crl_reloads);
+    add_counter(st, "identity_reloads", rt->identity_reloads);
+    add_counter(st, "reload_failures", rt->reload_failures);
     return CORDON_OK;
 }
 
@@ -886,6 +1006,9 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
     rt->fd = -1;
     rt->now_ms = now_ms;
     rt->started_ms = now_ms;
+    rt->dir = strdup(o->dir);
+    if (rt->dir == NULL)
+        goto out;
 
     stage = "overlay.json";
     err = open_overlay(o->dir, &doc);
@@ -898,6 +1021,8 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
     if (err != CORDON_OK)
         goto out;
     err = cordon_cert_node_id(rt->identity.cert, doc.overlay, rt->node_id);
+    if (err == CORDON_OK)
+        err = cordon_cert_serial(rt->identity.cert, rt->own_serial);
     if (err != CORDON_OK)
         goto out;
     cordon_hex_encode(rt->node_id, CORDON_NODE_ID_LEN, rt->node_hex);
@@ -924,6 +1049,8 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
     if (err != CORDON_OK)
         goto out;
     rt->max_remotes = lc.max_links;
+    /* A full routing table (one bucket per prefix length) and every link. */
+    rt->max_proven = (size_t)doc.params.k * 8 * CORDON_NODE_ID_LEN + lc.max_links;
     rt->budget.max = CORDON_FRAG_PEER_BUFFERED_MAX;
 
     stage = "core";
@@ -995,6 +1122,8 @@ void cordon_runtime_free(cordon_runtime *rt)
     for (size_t i = 0; i < rt->n_remotes; i++)
         cordon_frag_rx_free(rt->remotes[i].rx);
     free(rt->remotes);
+    free(rt->proven);
+    free(rt->dir);
     cordon_link_identity_clear(&rt->identity);
     if (rt->fd >= 0)
         close(rt->fd);
@@ -1127,6 +1256,135 @@ uint64_t cordon_runtime_next_deadline(const cordon_runtime *rt, uint64_t now_ms)
     return t;
 }
 
+/* ---- reloads: a newer CRL, a renewed certificate ------------------------------------------ */
+
+static void reload_refused(cordon_runtime *rt, const char *event, const char *what, cordon_err err)
+{
+    rt->reload_failures++;
+    cordon_log(CORDON_LOG_ERROR, event, "node=%s file=%s reason=%s", rt->node_hex, what,
+               cordon_errname(err));
+}
+
+cordon_err cordon_runtime_reload_crl(cordon_runtime *rt, uint64_t now_ms)
+{
+    char path[CORDON_PATH_MAX], hex[HEX_ID_LEN];
+    cordon_crl *crl = NULL;
+    uint64_t number = 0, current = 0;
+    if (now_ms > rt->now_ms)
+        rt->now_ms = now_ms;
+    cordon_err err = cordon_path_join(path, rt->dir, "crl.pem");
+    if (err == CORDON_OK)
+        err = cordon_crl_load(path, &crl);
+    if (err == CORDON_OK)
+        err = cordon_crl_verify(crl, rt->identity.ca, on_wall_time(rt));
+    if (err == CORDON_OK)
+        err = cordon_crl_number(crl, &number);
+    if (err != CORDON_OK) {
+        cordon_crl_free(crl);
+        reload_refused(rt, "peer.crl_reload_failed", "crl.pem", err);
+        return err;
+    }
+    if (rt->identity.crl != NULL && cordon_crl_number(rt->identity.crl, &current) == CORDON_OK &&
+        number <= current) {
+        cordon_crl_free(crl);
+        if (number == current)
+            return CORDON_OK; /* the one in use */
+        /* Never back to a list that may omit revocations (threat model, limit 2). */
+        reload_refused(rt, "peer.crl_reload_failed", "crl.pem", CORDON_ERR_CRL);
+        return CORDON_ERR_CRL;
+    }
+    if (cordon_crl_lists(crl, rt->own_serial))
+        cordon_log(CORDON_LOG_ERROR, "peer.self_revoked", "node=%s crl=%llu", rt->node_hex,
+                   (unsigned long long)number);
+
+    /* The links first: every established link whose peer this CRL lists closes now. */
+    const struct cordon_link_counters *lc = cordon_links_counters(rt->links);
+    uint64_t closed = lc->links_revoked;
+    cordon_crl *old = rt->identity.crl;
+    rt->identity.crl = crl;
+    cordon_links_set_crl(rt->links, rt->now_ms, crl);
+    cordon_crl_free(old);
+    closed = lc->links_revoked - closed;
+
+    /* Then the routing table: every proven node whose certificate it lists. Links refuse
+     * them from now on (the handshake checks this CRL), so they cannot come back. */
+    size_t dropped = 0;
+    for (size_t i = 0; i < rt->n_proven;) {
+        struct rt_proven p = rt->proven[i];
+        if (!cordon_crl_lists(crl, p.serial)) {
+            i++;
+            continue;
+        }
+        memmove(&rt->proven[i], &rt->proven[i + 1], (rt->n_proven - i - 1) * sizeof(p));
+        rt->n_proven--;
+        struct cordon_core_status before, after;
+        cordon_core_status(rt->core, &before);
+        rt->in_core = true;
+        cordon_core_forget(rt->core, p.id);
+        rt->in_core = false;
+        cordon_core_status(rt->core, &after);
+        if (after.table_size < before.table_size) {
+            dropped++;
+            rt->revoked_dropped++;
+            char at[ADDR_LOG_MAX];
+            cordon_hex_encode(p.id, CORDON_NODE_ID_LEN, hex);
+            cordon_log(CORDON_LOG_WARN, "peer.revoked_dropped", "node=%s peer=%s addr=%s crl=%llu",
+                       rt->node_hex, hex, addr_text(&p.addr, at), (unsigned long long)number);
+        }
+    }
+    rt->crl_reloads++;
+    cordon_log(CORDON_LOG_INFO, "peer.crl_reloaded",
+               "node=%s crl=%llu links_closed=%llu table_dropped=%zu", rt->node_hex,
+               (unsigned long long)number, (unsigned long long)closed, dropped);
+    run_deferred(rt);
+    observe(rt);
+    return CORDON_OK;
+}
+
+cordon_err cordon_runtime_reload_identity(cordon_runtime *rt, uint64_t now_ms)
+{
+    char path[CORDON_PATH_MAX], serial_hex[2 * CORDON_SERIAL_LEN + 1];
+    cordon_cert *cert = NULL;
+    uint8_t id[CORDON_NODE_ID_LEN], serial[CORDON_SERIAL_LEN];
+    int64_t not_before = 0, not_after = 0;
+    if (now_ms > rt->now_ms)
+        rt->now_ms = now_ms;
+    cordon_err err = cordon_path_join(path, rt->dir, "node.crt");
+    if (err == CORDON_OK)
+        err = cordon_cert_load(path, &cert);
+    /* The same node, the same key, and a certificate every peer would accept now. */
+    if (err == CORDON_OK && !cordon_cert_matches_key(cert, rt->identity.key))
+        err = CORDON_ERR_KEY_TYPE;
+    if (err == CORDON_OK)
+        err = cordon_cert_verify_node(cert, rt->identity.ca, rt->identity.crl, rt->overlay,
+                                      on_wall_time(rt), id);
+    if (err == CORDON_OK && memcmp(id, rt->node_id, CORDON_NODE_ID_LEN) != 0)
+        err = CORDON_ERR_CERT_NODE_ID;
+    if (err == CORDON_OK)
+        err = cordon_cert_serial(cert, serial);
+    if (err == CORDON_OK)
+        err = cordon_cert_validity(cert, &not_before, &not_after);
+    if (err == CORDON_OK && memcmp(serial, rt->own_serial, CORDON_SERIAL_LEN) == 0) {
+        cordon_cert_free(cert);
+        return CORDON_OK; /* the one in use */
+    }
+    if (err == CORDON_OK)
+        err = cordon_links_set_cert(rt->links, rt->now_ms, cert);
+    if (err != CORDON_OK) {
+        cordon_cert_free(cert);
+        reload_refused(rt, "peer.identity_reload_failed", "node.crt", err);
+        return err;
+    }
+    cordon_cert_free(rt->identity.cert);
+    rt->identity.cert = cert;
+    memcpy(rt->own_serial, serial, CORDON_SERIAL_LEN);
+    rt->identity_reloads++;
+    cordon_hex_encode(serial, CORDON_SERIAL_LEN, serial_hex);
+    cordon_log(CORDON_LOG_INFO, "peer.identity_reloaded", "node=%s serial=%s not_after=%lld",
+               rt->node_hex, serial_hex, (long long)not_after);
+    return CORDON_OK;
+}
+
 /* ---- `cordon-peer run` ------------------------------------------------------------------------
  */
 
@@ -1138,18 +1396,69 @@ static void log_counters(const cordon_runtime *rt)
     cordon_log(CORDON_LOG_INFO, "peer.stopped",
                "node=%s table=%zu links=%zu handshakes_full=%llu handshakes_resumed=%llu "
                "handshakes_failed=%llu refused_untrusted=%llu refused_no_cert=%llu "
+               "refused_expired=%llu refused_revoked=%llu links_revoked=%llu "
+               "links_expired=%llu revoked_dropped=%llu "
                "refused_prefix=%llu msgs_in=%llu msgs_out=%llu send_errors=%llu",
                rt->node_hex, st.table_size, cordon_links_count(rt->links),
                (unsigned long long)c->handshakes_full, (unsigned long long)c->handshakes_resumed,
                (unsigned long long)c->handshakes_failed, (unsigned long long)c->refused_untrusted,
-               (unsigned long long)c->refused_no_cert, (unsigned long long)st.refused_prefix,
-               (unsigned long long)st.msgs_in, (unsigned long long)st.msgs_out,
-               (unsigned long long)rt->send_errors);
+               (unsigned long long)c->refused_no_cert, (unsigned long long)c->refused_expired,
+               (unsigned long long)c->refused_revoked, (unsigned long long)c->links_revoked,
+               (unsigned long long)c->links_expired, (unsigned long long)rt->revoked_dropped,
+               (unsigned long long)st.refused_prefix, (unsigned long long)st.msgs_in,
+               (unsigned long long)st.msgs_out, (unsigned long long)rt->send_errors);
+}
+
+static void on_refreshed(void *ctx, size_t index, unsigned what)
+{
+    cordon_runtime *rt = ctx;
+    cordon_err err = CORDON_OK;
+    (void)index; /* one instance */
+    /* A refused reload is logged and counted; the peer goes on with what it has. */
+    if ((what & CORDON_REFRESH_CRL) != 0)
+        err = cordon_runtime_reload_crl(rt, cordon_runtime_now_ms());
+    if ((what & CORDON_REFRESH_IDENTITY) != 0)
+        err = cordon_runtime_reload_identity(rt, cordon_runtime_now_ms());
+    (void)err;
+}
+
+/* The refresher of `cordon-peer run` (NULL in *out when o asks for none, or DIR has no
+ * enrollment.json), started. */
+static cordon_err refresher_open(const cordon_runtime *rt, const struct cordon_runtime_options *o,
+                                 cordon_refresher **out)
+{
+    const struct cordon_refresher_config *c = o->refresh;
+    *out = NULL;
+    if (c == NULL || (c->crl_interval_s == 0 && c->renew_before_s == 0)) {
+        cordon_log(CORDON_LOG_INFO, "peer.refresh_off", "node=%s reason=disabled", rt->node_hex);
+        return CORDON_OK;
+    }
+    cordon_refresher *r = NULL;
+    cordon_err err = cordon_refresher_new(c, &r);
+    if (err == CORDON_OK)
+        err = cordon_refresher_add(r, o->dir, 0);
+    if (err == CORDON_ERR_NOT_FOUND) {
+        cordon_refresher_free(r);
+        cordon_log(CORDON_LOG_WARN, "peer.refresh_off", "node=%s reason=no_enrollment_json",
+                   rt->node_hex);
+        return CORDON_OK;
+    }
+    if (err == CORDON_OK)
+        err = cordon_refresher_start(r);
+    if (err != CORDON_OK) {
+        cordon_refresher_free(r);
+        return err;
+    }
+    cordon_log(CORDON_LOG_INFO, "peer.refresh", "node=%s crl_interval_s=%u renew_before_s=%lld",
+               rt->node_hex, (unsigned)c->crl_interval_s, (long long)c->renew_before_s);
+    *out = r;
+    return CORDON_OK;
 }
 
 cordon_err cordon_runtime_run(const struct cordon_runtime_options *o)
 {
     cordon_runtime *rt = NULL;
+    cordon_refresher *refresher = NULL;
     int ep = -1, sfd = -1;
     sigset_t mask, old;
     bool masked = false;
@@ -1179,6 +1488,17 @@ cordon_err cordon_runtime_run(const struct cordon_runtime_options *o)
     if (cordon_runtime_control_fd(rt) >= 0 &&
         epoll_ctl(ep, EPOLL_CTL_ADD, cordon_runtime_control_fd(rt), &ev) != 0)
         goto out;
+    err = refresher_open(rt, o, &refresher);
+    if (err != CORDON_OK) {
+        char q[CORDON_PATH_MAX];
+        cordon_log(CORDON_LOG_ERROR, "peer.start_failed", "dir=%s stage=refresh reason=%s",
+                   cordon_log_quote(o->dir, q, sizeof(q)), cordon_errname(err));
+        goto out;
+    }
+    err = CORDON_ERR_IO;
+    ev.data.u32 = 3;
+    if (refresher != NULL && epoll_ctl(ep, EPOLL_CTL_ADD, cordon_refresher_fd(refresher), &ev) != 0)
+        goto out;
 
     int signo = 0;
     err = CORDON_OK;
@@ -1188,20 +1508,24 @@ cordon_err cordon_runtime_run(const struct cordon_runtime_options *o)
         int timeout = -1;
         if (due != UINT64_MAX)
             timeout = due <= now ? 0 : (due - now > 60000 ? 60000 : (int)(due - now));
-        struct epoll_event evs[3];
-        int n = epoll_wait(ep, evs, 3, timeout);
+        struct epoll_event evs[4];
+        int n = epoll_wait(ep, evs, 4, timeout);
         if (n < 0 && errno != EINTR) {
             err = CORDON_ERR_IO;
             break;
         }
-        bool control = false;
+        bool control = false, refreshed = false;
         for (int i = 0; i < n; i++) {
             struct signalfd_siginfo si;
             if (evs[i].data.u32 == 0 && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
                 signo = (int)si.ssi_signo;
             if (evs[i].data.u32 == 2)
                 control = true;
+            if (evs[i].data.u32 == 3)
+                refreshed = true;
         }
+        if (signo == 0 && refreshed)
+            cordon_refresher_drain(refresher, on_refreshed, rt);
         if (signo == 0)
             err = cordon_runtime_handle(rt, cordon_runtime_now_ms());
         if (signo == 0 && err == CORDON_OK && (control || cordon_runtime_control_due(rt)))
@@ -1215,6 +1539,7 @@ cordon_err cordon_runtime_run(const struct cordon_runtime_options *o)
                    cordon_errname(err));
     log_counters(rt);
 out:
+    cordon_refresher_free(refresher); /* joins its thread first: it may be writing files */
     cordon_runtime_free(rt);
     if (ep >= 0)
         close(ep);

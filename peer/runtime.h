@@ -22,9 +22,19 @@
  * failed it calls cordon_core_join() with the contacts whose IDs the handshakes proved.
  * When none came up it tries again after CORDON_RT_BOOTSTRAP_RETRY_MS.
  *
+ * Revocation and renewal: the instance reads its files again when told to
+ * (cordon_runtime_reload_crl(), cordon_runtime_reload_identity()); a refresher
+ * (peer/refresh.h) is what keeps those files current and says when. A new CRL closes the
+ * links of the nodes it lists and drops them from the routing table (for that the instance
+ * remembers, per node a link proved, the serial of the certificate it proved it with); the
+ * link table refuses them from then on. A renewed certificate is presented by new
+ * handshakes; links made before keep theirs.
+ *
  * Logging (common/log.h, logfmt): peer.started, peer.link_refused, peer.bootstrap_failed,
- * peer.joined, peer.table (on every change of the routing table's size), and the loop's
- * peer.stopping / peer.stopped. No key material, ever.
+ * peer.joined, peer.table (on every change of the routing table's size), peer.crl_reloaded,
+ * peer.revoked_dropped, peer.self_revoked, peer.identity_reloaded, peer.*_reload_failed,
+ * and the loop's peer.refresh / peer.refresh_off, peer.stopping / peer.stopped. No key
+ * material, ever.
  */
 #ifndef CORDON_PEER_RUNTIME_H
 #define CORDON_PEER_RUNTIME_H
@@ -37,6 +47,7 @@
 #include "common/limits.h"
 
 typedef struct cordon_runtime cordon_runtime;
+struct cordon_refresher_config; /* peer/refresh.h */
 
 struct cordon_runtime_options {
     const char *dir;    /* what `cordon-peer enroll` stored: node.key, node.crt, ca.crt,
@@ -48,6 +59,10 @@ struct cordon_runtime_options {
     size_t n_bootstrap;
     const char *ready_file; /* optional: "PORT NODEID\n" is written once listening */
     const char *control;    /* the control API's unix socket; NULL: DIR/control.sock */
+    /* cordon_runtime_run() only: refresh DIR/crl.pem and DIR/node.crt in the background
+     * with this configuration and reload them; NULL: no refresher. Instances made with
+     * cordon_runtime_new() ignore it (their loop owns the refresher). */
+    const struct cordon_refresher_config *refresh;
 };
 
 /* The monotonic clock in milliseconds. */
@@ -100,9 +115,31 @@ CORDON_MUST_CHECK cordon_err cordon_runtime_handle(cordon_runtime *rt, uint64_t 
  * away, e.g. datagrams left unread); UINT64_MAX when none. */
 uint64_t cordon_runtime_next_deadline(const cordon_runtime *rt, uint64_t now_ms);
 
+/* Loads DIR/crl.pem and, when it verifies with the overlay CA now and its CRL number is
+ * higher than the one in use, takes it: the link table closes every established link whose
+ * peer it lists (links_revoked) and refuses them from then on; each node of the routing
+ * table whose proven certificate it lists is forgotten by the core (counted in the
+ * revoked_dropped counter, logged as peer.revoked_dropped). The same number again is
+ * CORDON_OK and changes nothing. Logs peer.crl_reloaded; peer.self_revoked when it lists
+ * this node. Errors (logged as peer.crl_reload_failed, counted in reload_failures; the CRL
+ * in use stays): those of cordon_crl_load(), CORDON_ERR_CRL (does not verify, is stale, or
+ * has a lower number than the one in use: no rollback), CORDON_ERR_TOO_LARGE. */
+CORDON_MUST_CHECK cordon_err cordon_runtime_reload_crl(cordon_runtime *rt, uint64_t now_ms);
+
+/* Loads DIR/node.crt and, when it is another certificate that proves this node's ID, for
+ * this node's key, and verifies with the CA and the CRL now, makes every handshake from
+ * now on present it (cordon_links_set_cert()); established links keep working. The same
+ * certificate again is CORDON_OK. Logs peer.identity_reloaded (serial, not_after).
+ * Errors (logged as peer.identity_reload_failed, counted; the certificate in use stays):
+ * those of cordon_cert_load(), CORDON_ERR_KEY_TYPE (not our key), CORDON_ERR_CERT_NODE_ID
+ * (another node), those of cordon_cert_verify_node() and cordon_links_set_cert(). */
+CORDON_MUST_CHECK cordon_err cordon_runtime_reload_identity(cordon_runtime *rt, uint64_t now_ms);
+
 /* `cordon-peer run`: one instance on one epoll loop, with SIGTERM and SIGINT taken through
- * a signalfd; returns after a signal asked it to stop (CORDON_OK) or on an error of
- * cordon_runtime_new()/handle() or of the loop itself (CORDON_ERR_IO). */
+ * a signalfd, and when o->refresh asks for it a refresher whose results are reloaded (a
+ * DIR without enrollment.json runs without, logging peer.refresh_off); returns after a
+ * signal asked it to stop (CORDON_OK) or on an error of cordon_runtime_new()/handle(), of
+ * the refresher (peer.start_failed stage=refresh) or of the loop itself (CORDON_ERR_IO). */
 CORDON_MUST_CHECK cordon_err cordon_runtime_run(const struct cordon_runtime_options *o);
 
 #endif
