@@ -5,6 +5,8 @@
 # Sourced, never run. The caller sets root, build and tmp, and an array pids (every
 # background process started here is appended to it, for the caller's cleanup).
 # shellcheck shell=bash
+# The caller sets root, build and tmp, and uses what this file sets:
+# shellcheck disable=SC2154,SC2034
 
 for tool in openssl curl jq ss; do
     command -v "$tool" >/dev/null || { echo "bench/dtls: needs $tool" >&2; exit 1; }
