@@ -26,8 +26,9 @@
 # `cordon-flood budget` derives from the caps of common/limits.h for the floods so far.
 # Datagrams the kernel dropped on the victim's socket (/proc/net/udp) are taken into account,
 # so the counts stay exact on a loaded machine.
-# check's condition is evaluated when check runs, so it is written in single quotes:
-# shellcheck disable=SC2016
+# check's condition is evaluated when check runs, so it is written in single quotes, and
+# variables only such conditions read look unused; D_* and O_* are set by results():
+# shellcheck disable=SC2016,SC2034,SC2154
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
