@@ -27,7 +27,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -75,8 +74,6 @@
 #define DTLS_HS_HEADER_LEN 12 /* msg_type, length, message_seq, fragment offset, length */
 #define CT_ALERT 21
 #define CT_HANDSHAKE 22
-#define CT_APPLICATION 23
-#define HS_CLIENT_HELLO 1
 #define HS_SERVER_HELLO 2
 #define HS_HELLO_VERIFY 3
 
@@ -108,7 +105,7 @@ static const char usage[] =
     "  --count M           ClientHellos (handshakes with --answer-cookies, at most 512)\n"
     "  --answer-cookies    answer each HelloVerifyRequest, then never finish\n"
     "  --links L           authenticated links, each from its own address (1..64, default 1)\n"
-    "  --rounds R          frag-flood rounds per link (default 20; 120 records each)\n"
+    "  --rounds R          frag-flood rounds (default 20; 125 records per link each)\n"
     "  --first-source IP   first source address (default 127.66.0.1)\n"
     "  --pps R             datagrams per second, at most (default 20000)\n";
 
@@ -239,9 +236,8 @@ static void classify(struct replies *r, const uint8_t *data, size_t len)
     }
 }
 
-/* Reads whatever waits on fd (non-blocking) into r; the last datagram goes to last/last_len
- * when they are given. Bounded by the socket's queue and a count. */
-static void drain(int fd, struct replies *r, uint8_t *last, size_t *last_len)
+/* Reads (and classifies) whatever waits on fd without blocking; bounded by a count. */
+static void drain(int fd, struct replies *r)
 {
     uint8_t buf[CORDON_LINK_DATAGRAM_MAX + 1];
     for (int i = 0; i < 4096; i++) {
@@ -251,10 +247,6 @@ static void drain(int fd, struct replies *r, uint8_t *last, size_t *last_len)
         if (n < 0)
             return; /* EAGAIN, or an ICMP error of an earlier send */
         classify(r, buf, (size_t)n);
-        if (last != NULL && (size_t)n <= CORDON_LINK_DATAGRAM_MAX) {
-            memcpy(last, buf, (size_t)n);
-            *last_len = (size_t)n;
-        }
     }
 }
 
@@ -265,7 +257,7 @@ static void collect(const int *fds, size_t nfds, struct replies *r, uint64_t ms)
     while (cordon_runtime_now_ms() < until) {
         for (size_t i = 0; i < nfds; i++)
             if (fds[i] >= 0)
-                drain(fds[i], r, NULL, NULL);
+                drain(fds[i], r);
         sleep_ms(5);
     }
 }
@@ -400,7 +392,7 @@ static int handshake_flood_silent(const struct opts *o, SSL_CTX *ctx)
             sent++;
         else
             failed++;
-        drain(fds[j % o->sources], &r, NULL, NULL);
+        drain(fds[j % o->sources], &r);
     }
     collect(fds, o->sources, &r, WAIT_REPLY_MS);
     rc = print_json(json_pack("{s:s, s:I, s:I, s:I, s:o}", "mode", "handshake-flood", "sources",
@@ -541,7 +533,7 @@ static void g_send(struct garbage *g, const uint8_t *data, size_t len, uint64_t 
         (*category)++;
     else
         g->failed++;
-    drain(fd, &g->r, NULL, NULL);
+    drain(fd, &g->r);
 }
 
 /* A copy of hello with the 16-bit field at off set to v. */
