@@ -1419,8 +1419,13 @@ void cordon_links_set_crl(cordon_links *t, uint64_t now_ms, const cordon_crl *cr
         next = l->next;
         if (l->state != LINK_UP)
             continue;
-        if (verify_x509(t, SSL_get0_peer_certificate(l->ssl), &pc) != CORDON_OK) {
-            t->c.links_revoked++;
+        cordon_err err = verify_x509(t, SSL_get0_peer_certificate(l->ssl), &pc);
+        if (err != CORDON_OK) {
+            /* Expiry found on the way is counted as such, not as a revocation. */
+            if (err == CORDON_ERR_CERT_EXPIRED)
+                t->c.links_expired++;
+            else
+                t->c.links_revoked++;
             session_forget(t, &l->addr, l->addrlen);
             link_kill(t, l, true);
         }

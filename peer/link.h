@@ -192,7 +192,8 @@ void cordon_links_tick(cordon_links *links, uint64_t now_ms);
 uint64_t cordon_links_next_deadline(const cordon_links *links, uint64_t now_ms);
 
 /* Replaces the CRL (borrowed like the identity's) and closes every established link whose
- * peer certificate no longer verifies with it (counted in links_revoked). */
+ * peer certificate no longer verifies with it (counted in links_revoked; in links_expired
+ * when the reason is that the certificate expired). */
 void cordon_links_set_crl(cordon_links *links, uint64_t now_ms, const cordon_crl *crl);
 
 /* Replaces our own certificate (a renewed one, for the same key): every handshake from now

@@ -852,6 +852,25 @@ static void test_expired_link_closed(void **state)
     assert_int_equal(cordon_links_count(b->links), 0);
 }
 
+/* A CRL swap that finds an expired peer certificate closes its link as expired. */
+static void test_crl_swap_counts_expiry(void **state)
+{
+    (void)state;
+    struct node_opts ao = {.id_byte = 0x10, .serial = 0x10, .nb = T0, .na = NOW + 100};
+    struct node *a = node_new(&ao, 4001);
+    struct node *b = good(0x20, 4002);
+
+    must(send_str(a, b, b->node_id, "hi"));
+    pump();
+    assert_int_equal(cordon_links_count(b->links), 1);
+    wall_now = NOW + 100; /* before any tick saw it */
+    cordon_links_set_crl(b->links, now_ms, crl);
+    assert_int_equal(ctr(b)->links_expired, 1);
+    assert_int_equal(ctr(b)->links_revoked, 0);
+    assert_int_equal(cordon_links_count(b->links), 0);
+    pump();
+}
+
 /* A client does not try to resume a session whose server certificate has expired. */
 static void test_no_resumption_of_expired_server(void **state)
 {
@@ -964,6 +983,7 @@ int main(void)
         cmocka_unit_test_teardown(test_handshake_timeout_and_caps, test_teardown),
         cmocka_unit_test_teardown(test_crl_swap_drops_only_revoked, test_teardown),
         cmocka_unit_test_teardown(test_expired_link_closed, test_teardown),
+        cmocka_unit_test_teardown(test_crl_swap_counts_expiry, test_teardown),
         cmocka_unit_test_teardown(test_no_resumption_of_expired_server, test_teardown),
         cmocka_unit_test_teardown(test_set_cert, test_teardown),
     };
