@@ -14,7 +14,7 @@
 #include "peer/runtime.h"
 #include "peer/swarm.h"
 
-static const char usage[] =
+static const char usage_intro[] =
     "usage: cordon-peer COMMAND [OPTIONS]\n"
     "\n"
     "A peer of a Cordon overlay.\n"
@@ -44,9 +44,13 @@ static const char usage[] =
     "                       renew the certificate when less than SECONDS of it are left\n"
     "                       (default: a third of its lifetime; 0: never). Both need\n"
     "                       DIR/enrollment.json (a node enrolled by cordon-peer enroll)\n"
-    "\n"
+    "\n";
+
+/* The second half (one string literal may not exceed 4095 characters). */
+static const char usage_more[] =
     "  swarm --dir DIR --count N --listen ADDR:BASEPORT [--spread] [--bootstrap HOST:PORT,...]\n"
-    "        [--wave N] [--ready-file FILE] [--server https://HOST:PORT --token TOKEN\n"
+    "        [--wave N] [--ready-file FILE] [--crl-refresh SECONDS] [--renew-before SECONDS]\n"
+    "        [--server https://HOST:PORT --token TOKEN\n"
     "        (--ca-fingerprint sha256:HEX | --cacert FILE) [--timeout SECONDS]]\n"
     "         Run N complete peers in one process on one event loop, for large local tests\n"
     "         and benchmarks. Peer i is enrolled in DIR/<i>/, listens on ADDR:BASEPORT+i\n"
@@ -60,6 +64,8 @@ static const char usage[] =
     "                       to each peer rather than to the swarm as a whole\n"
     "         --wave        peers started together before waiting for them to join (16)\n"
     "         --ready-file  written once all peers joined: \"INDEX ADDR:PORT NODEID\" per peer\n"
+    "         --crl-refresh, --renew-before: as for run, for every peer (one background\n"
+    "                       thread for all; the CRL is fetched once per interval)\n"
     "         --server, --token, --ca-fingerprint, --cacert, --timeout: as for enroll; peers\n"
     "                       without an identity in DIR/<i>/ are enrolled first (the token's\n"
     "                       quota must cover them)\n"
@@ -76,6 +82,12 @@ static const char usage[] =
     "         Fetch the overlay's CRL once from the server in enrollment.json, verify it\n"
     "         with DIR/ca.crt, and replace DIR/crl.pem if it is newer. Prints whether it\n"
     "         changed.\n";
+
+static void print_usage(FILE *f)
+{
+    fputs(usage_intro, f);
+    fputs(usage_more, f);
+}
 
 enum {
     OPT_DIR = 1,
@@ -148,7 +160,7 @@ static int renew_or_crl_main(int argc, char **argv)
             timeout = (long)u;
             break;
         case OPT_HELP:
-            fputs(usage, stdout);
+            print_usage(stdout);
             return 0;
         default:
             return fail("bad option for '%s'", cmd);
@@ -236,7 +248,7 @@ static int run_main(int argc, char **argv)
             refresh.renew_before_s = (int64_t)u;
             break;
         case OPT_HELP:
-            fputs(usage, stdout);
+            print_usage(stdout);
             return 0;
         default:
             return fail("bad option for 'run'");
@@ -262,6 +274,8 @@ static const struct option swarm_options[] = {
     {"ca-fingerprint", required_argument, NULL, OPT_FP},
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"crl-refresh", required_argument, NULL, OPT_CRL_REFRESH},
+    {"renew-before", required_argument, NULL, OPT_RENEW_BEFORE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -270,6 +284,9 @@ static int swarm_main(int argc, char **argv)
 {
     struct cordon_swarm_options o = {0};
     struct cordon_enroll_options eo = {.timeout = 30};
+    struct cordon_refresher_config refresh;
+    cordon_refresher_config_default(&refresh);
+    o.refresh = &refresh;
     const char *boot[CORDON_BOOTSTRAP_MAX];
     uint64_t u;
     optind = 2;
@@ -321,8 +338,20 @@ static int swarm_main(int argc, char **argv)
                 return fail("--timeout '%s': expected 1..600 seconds", optarg);
             eo.timeout = (long)u;
             break;
+        case OPT_CRL_REFRESH:
+            if (cordon_parse_u64(optarg, 0, CORDON_REFRESH_CRL_MAX_S, &u) != CORDON_OK)
+                return fail("--crl-refresh '%s': expected 0..%d seconds", optarg,
+                            CORDON_REFRESH_CRL_MAX_S);
+            refresh.crl_interval_s = (uint32_t)u;
+            break;
+        case OPT_RENEW_BEFORE:
+            if (cordon_parse_u64(optarg, 0, CORDON_CERT_VALIDITY_MAX, &u) != CORDON_OK)
+                return fail("--renew-before '%s': expected 0..%d seconds", optarg,
+                            CORDON_CERT_VALIDITY_MAX);
+            refresh.renew_before_s = (int64_t)u;
+            break;
         case OPT_HELP:
-            fputs(usage, stdout);
+            print_usage(stdout);
             return 0;
         default:
             return fail("bad option for 'swarm'");
@@ -355,7 +384,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
-        fputs(usage, argc < 2 ? stderr : stdout);
+        print_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "run") == 0)
@@ -394,7 +423,7 @@ int main(int argc, char **argv)
             o.timeout = (long)u;
             break;
         case OPT_HELP:
-            fputs(usage, stdout);
+            print_usage(stdout);
             return 0;
         default:
             return fail("bad option for '%s'", argv[1]);

@@ -33,6 +33,7 @@
 #define EV_UDP 0u
 #define EV_CONTROL 1u
 #define EV_SIGNAL UINT64_MAX
+#define EV_REFRESH (UINT64_MAX - 1)
 
 struct swarm_inst {
     cordon_runtime *rt;
@@ -49,6 +50,7 @@ struct swarm {
     size_t started; /* instances 0..started-1 exist (some may have failed) */
     size_t failed;
     int ep, sfd;
+    cordon_refresher *refresher;
     int signo;
     uint64_t trim_at;
     uint16_t base_port;
@@ -223,6 +225,60 @@ static void run_instance(struct swarm *s, size_t i, bool control, uint64_t now)
     in->due = cordon_runtime_next_deadline(in->rt, now);
 }
 
+/* The refresher replaced an instance's CRL or certificate: reload it. An instance not yet
+ * started reads the new files when it starts. A refused reload is logged and counted by
+ * the instance, which goes on with what it has. */
+static void on_refreshed(void *ctx, size_t index, unsigned what)
+{
+    struct swarm *s = ctx;
+    if (index >= s->started || s->inst[index].rt == NULL)
+        return;
+    cordon_runtime *rt = s->inst[index].rt;
+    uint64_t now = cordon_runtime_now_ms();
+    cordon_err err = CORDON_OK;
+    if ((what & CORDON_REFRESH_CRL) != 0)
+        err = cordon_runtime_reload_crl(rt, now);
+    if ((what & CORDON_REFRESH_IDENTITY) != 0)
+        err = cordon_runtime_reload_identity(rt, now);
+    (void)err; /* logged and counted by the instance */
+    s->inst[index].due = now; /* a reload may have closed links: run it now */
+}
+
+/* One refresher for every instance that has an enrollment.json; none when not asked for or
+ * none has. */
+static cordon_err open_refresher(struct swarm *s)
+{
+    const struct cordon_refresher_config *c = s->o->refresh;
+    if (c == NULL || (c->crl_interval_s == 0 && c->renew_before_s == 0))
+        return CORDON_OK;
+    cordon_err err = cordon_refresher_new(c, &s->refresher);
+    size_t added = 0, skipped = 0;
+    for (size_t i = 0; i < s->o->count && err == CORDON_OK; i++) {
+        err = cordon_refresher_add(s->refresher, s->inst[i].dir, i);
+        if (err == CORDON_ERR_NOT_FOUND) {
+            skipped++; /* enrolled by hand: nothing to refresh from */
+            err = CORDON_OK;
+        } else if (err == CORDON_OK) {
+            added++;
+        }
+    }
+    if (err == CORDON_OK && added > 0)
+        err = cordon_refresher_start(s->refresher);
+    if (err == CORDON_OK && added > 0)
+        err = watch(s, cordon_refresher_fd(s->refresher), EV_REFRESH);
+    if (err != CORDON_OK || added == 0) {
+        cordon_refresher_free(s->refresher);
+        s->refresher = NULL;
+    }
+    if (err != CORDON_OK)
+        cordon_log(CORDON_LOG_ERROR, "swarm.refresh_failed", "reason=%s", cordon_errname(err));
+    else
+        cordon_log(CORDON_LOG_INFO, "swarm.refresh",
+                   "instances=%zu without_enrollment=%zu crl_interval_s=%u renew_before_s=%lld",
+                   added, skipped, (unsigned)c->crl_interval_s, (long long)c->renew_before_s);
+    return err;
+}
+
 /* One round: waits for input or the earliest deadline (at most max_wait_ms), then runs every
  * instance that has input or is due. */
 static cordon_err round_once(struct swarm *s, uint64_t max_wait_ms)
@@ -241,6 +297,10 @@ static cordon_err round_once(struct swarm *s, uint64_t max_wait_ms)
     now = cordon_runtime_now_ms();
     for (int k = 0; k < n; k++) {
         uint64_t d = evs[k].data.u64;
+        if (d == EV_REFRESH) {
+            cordon_refresher_drain(s->refresher, on_refreshed, s);
+            continue;
+        }
         if (d == EV_SIGNAL) {
             struct signalfd_siginfo si;
             if (read(s->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
@@ -403,6 +463,9 @@ cordon_err cordon_swarm_run(const struct cordon_swarm_options *o)
     if (s.sfd < 0 || s.ep < 0 || watch(&s, s.sfd, EV_SIGNAL) != CORDON_OK)
         goto out;
 
+    err = open_refresher(&s);
+    if (err != CORDON_OK)
+        goto out;
     cordon_log(CORDON_LOG_INFO, "swarm.starting", "count=%zu spread=%d", o->count, o->spread);
     err = start_all(&s);
     while (err == CORDON_OK && s.signo == 0)
@@ -413,6 +476,7 @@ cordon_err cordon_swarm_run(const struct cordon_swarm_options *o)
     else
         cordon_log(CORDON_LOG_ERROR, "swarm.failed", "reason=%s", cordon_errname(err));
 out:
+    cordon_refresher_free(s.refresher); /* joins its thread first: it may be writing files */
     if (s.inst != NULL) {
         for (size_t i = 0; i < o->count; i++)
             cordon_runtime_free(s.inst[i].rt);

@@ -20,10 +20,12 @@
  *
  * Loop: every instance's UDP and control descriptors are in one epoll set; each instance's
  * next deadline is cached and recomputed only after it ran; SIGTERM/SIGINT (signalfd) stop it.
+ * With a refresher, its descriptor is in the set too, and an instance whose CRL or
+ * certificate it renewed is reloaded (cordon_runtime_reload_crl/_identity).
  *
- * Logs (logfmt): swarm.enrolled, swarm.started (all instances listening), swarm.ready (all
- * joined), swarm.instance_failed, swarm.stopping, swarm.stopped; and every instance's own
- * peer.* lines.
+ * Logs (logfmt): swarm.enrolled, swarm.starting, swarm.refresh (instances refreshed),
+ * swarm.wave_slow, swarm.ready (all joined), swarm.instance_failed, swarm.stopping,
+ * swarm.stopped; and every instance's own peer.* lines.
  */
 #ifndef CORDON_PEER_SWARM_H
 #define CORDON_PEER_SWARM_H
@@ -33,6 +35,7 @@
 
 #include "common/error.h"
 #include "peer/enroll_client.h"
+#include "peer/refresh.h"
 
 #define CORDON_SWARM_MAX 4096              /* instances in one process */
 #define CORDON_SWARM_WAVE_DEFAULT 16       /* instances started together */
@@ -53,6 +56,9 @@ struct cordon_swarm_options {
     const char *ready_file;
     /* Optional: enroll instances without an identity (dir is set per instance). */
     const struct cordon_enroll_options *enroll;
+    /* Optional: one refresher (peer/refresh.h) keeps every instance's CRL and certificate
+     * current and the loop reloads them; instances without enrollment.json are left out. */
+    const struct cordon_refresher_config *refresh;
 };
 
 /* Enrolls what needs enrolling, runs the swarm until SIGTERM/SIGINT and frees it.

@@ -12,6 +12,8 @@
 #   - every peer's lookup of every other node ID (34 x 33 lookups) finds it;
 #   - tables are healthy: every peer knows at least TABLE_MIN others, only nodes of this
 #     overlay, never itself; no link was refused;
+#   - one refresher serves the swarm: after `cordon-enroll revoke` of one instance, every
+#     other instance fetches the CRL (once for all), closes its link and drops the node;
 #   - SIGTERM stops the swarm with exit status 0 and removes its sockets; restarted with one
 #     instance more, it enrolls only that one and the others keep their node IDs;
 #   - no key material or token in any log.
@@ -45,7 +47,7 @@ start_swarm() {
     rm -f "$TMP/swarm.ready"
     "$CORDON_PEER" swarm --dir "$TMP/swarm" --count "$count" --listen 127.0.0.1:0 --spread \
         --ready-file "$TMP/swarm.ready" --server "https://127.0.0.1:$PORT" --token "$TOKEN" \
-        --ca-fingerprint "sha256:$FP" --timeout 10 >>"$TMP/swarm.log" 2>&1 &
+        --ca-fingerprint "sha256:$FP" --timeout 10 --crl-refresh 1 >>"$TMP/swarm.log" 2>&1 &
     SWARM_PID=$!
     for ((i = 0; i < 1800; i++)); do
         [ -s "$TMP/swarm.ready" ] && break
@@ -61,8 +63,8 @@ control_of() {
 }
 
 "$CORDON_ENROLL" init --dir "$TMP/ov" --overlay "$OVERLAY" >/dev/null 2>"$TMP/init.err"
-# 32 + 2 + the one added at the restart.
-TOKEN=$("$CORDON_ENROLL" token --dir "$TMP/ov" --max-nodes $((N + 3)) --label swarm)
+# 32 + 2 + at the restart: the one added and the revoked one's replacement.
+TOKEN=$("$CORDON_ENROLL" token --dir "$TMP/ov" --max-nodes $((N + 4)) --label swarm)
 FP=$(fingerprint "$TMP/ov")
 start_server "$TMP/ov" --source-rate 100 --source-burst 100 --token-rate 100 --token-burst 100
 
@@ -124,22 +126,36 @@ TOTAL=${#IDS[@]}
 
 # ---- every peer looks up every other node -----------------------------------------------------
 
+# Each peer's 33 lookups go through one kept-alive curl (paced at 10/s: a node answers at most
+# routing_rate = 20 routing queries per second from any one node), all peers at once; then
+# one lookup per peer through the `cordon` CLI.
+look_pids=()
+for ((i = 0; i < TOTAL; i++)); do
+    urls=()
+    for ((j = 0; j < TOTAL; j++)); do
+        [ "$i" = "$j" ] || urls+=("http://peer/v1/lookup/${IDS[$j]}")
+    done
+    curl -s --max-time 60 --rate 10/s --unix-socket "$(control_of "$i")" "${urls[@]}" \
+        >"$TMP/look.$i" 2>&1 &
+    look_pids+=($!)
+done
+for pid in "${look_pids[@]}"; do wait "$pid" || true; done
 found=0
 missed=()
 for ((i = 0; i < TOTAL; i++)); do
-    sock=$(control_of "$i")
-    for ((j = 0; j < TOTAL; j++)); do
-        [ "$i" = "$j" ] && continue
-        out=$("$CORDON_CLI" --control "$sock" --json lookup "${IDS[$j]}" 2>&1 || true)
-        if [ "$(jq -r '.found' <<<"$out" 2>/dev/null)" = true ]; then
-            found=$((found + 1))
-        else
-            missed+=("$i->$j")
-        fi
-    done
+    n=$(jq -s '[.[] | select(.found == true)] | length' "$TMP/look.$i" 2>/dev/null || echo 0)
+    found=$((found + n))
+    [ "$n" = $((TOTAL - 1)) ] || missed+=("$i:$n")
 done
 check_eq "$found" $((TOTAL * (TOTAL - 1))) \
-    "every peer's lookup of every other node ID succeeds ($found of $((TOTAL * (TOTAL - 1))); missed: ${missed[*]:0:8})"
+    "every peer's lookup of every other node ID succeeds ($found of $((TOTAL * (TOTAL - 1))); peers short: ${missed[*]:-none})"
+cli_found=0
+for ((i = 0; i < TOTAL; i++)); do
+    j=$(((i + 1) % TOTAL))
+    out=$("$CORDON_CLI" --control "$(control_of "$i")" --json lookup "${IDS[$j]}" 2>&1 || true)
+    [ "$(jq -r '.found' <<<"$out" 2>/dev/null)" = true ] && cli_found=$((cli_found + 1))
+done
+check_eq "$cli_found" "$TOTAL" "and through the cordon CLI, every peer finds its neighbour in the list"
 
 # ---- healthy tables ----------------------------------------------------------------------------
 
@@ -167,6 +183,30 @@ check_eq "$strangers" 0 "tables hold only nodes of this overlay"
 check_eq "$selfs" 0 "no table holds its own node"
 check_eq "$refused" 0 "no link was refused between honest peers"
 
+# ---- revocation reaches every instance ----------------------------------------------------------
+
+check 'grep -q "event=swarm.refresh instances=$N without_enrollment=0 crl_interval_s=1" "$TMP/swarm.log"' \
+    "one refresher serves the $N instances"
+VICTIM=5
+rc=0
+"$CORDON_ENROLL" revoke --dir "$TMP/ov" --node "${IDS[$VICTIM]}" --reason test >"$TMP/revoke.out" 2>&1 || rc=$?
+check_eq "$rc" 0 "instance $VICTIM revoked"
+holders=$N
+for ((t = 0; t < 300 && holders > 0; t++)); do
+    sleep 0.1
+    holders=0
+    for ((i = 0; i < N; i++)); do
+        [ "$i" = "$VICTIM" ] && continue
+        curl -s --max-time 5 --unix-socket "$(control_of "$i")" http://peer/v1/peers |
+            grep -q "${IDS[$VICTIM]}" && holders=$((holders + 1))
+    done
+done
+check_eq "$holders" 0 "within 30 s no other instance's table holds the revoked node"
+check_eq "$(grep -c "event=peer.crl_reloaded" "$TMP/swarm.log")" "$N" \
+    "every instance reloaded the new CRL"
+check_eq "$(grep -c "event=peer.crl_refreshed" "$TMP/swarm.log")" 1 \
+    "the CRL was fetched once for the whole swarm"
+
 # ---- stop, restart with one more ---------------------------------------------------------------
 
 for i in "${!PEER_PIDS[@]}"; do
@@ -179,11 +219,19 @@ check 'grep -q "event=swarm.stopping signal=TERM" "$TMP/swarm.log" && grep -q "e
     "the swarm logged swarm.stopping and swarm.stopped"
 check '! ls "$TMP"/swarm/*/control.sock >/dev/null 2>&1' "no control socket is left behind"
 
+# The operator wipes the revoked instance: the swarm enrolls a new identity in its place.
+rm -rf "${TMP:?}/swarm/$VICTIM"
 start_swarm $((N + 1))
-check 'grep -q "event=swarm.enrolled count=1" "$TMP/swarm.log"' \
-    "restarted with $((N + 1)) instances, the swarm enrolled only the new one"
-check_eq "$(head -n "$N" "$TMP/swarm.ready" | cut -d ' ' -f 3 | tr '\n' ' ')" \
-    "$(printf '%s ' "${IDS[@]:0:$N}")" "the $N earlier instances kept their node IDs"
+check 'grep -q "event=swarm.enrolled count=2" "$TMP/swarm.log"' \
+    "restarted with $((N + 1)) instances, the swarm enrolled only the new one and the wiped one"
+kept=0
+for ((i = 0; i < N; i++)); do
+    [ "$i" = "$VICTIM" ] && continue
+    [ "$(sed -n "$((i + 1))p" "$TMP/swarm.ready" | cut -d ' ' -f 3)" = "${IDS[$i]}" ] && kept=$((kept + 1))
+done
+check_eq "$kept" $((N - 1)) "the $((N - 1)) other earlier instances kept their node IDs"
+check '[ "$(sed -n "$((VICTIM + 1))p" "$TMP/swarm.ready" | cut -d " " -f 3)" != "${IDS[$VICTIM]}" ]' \
+    "the wiped instance has a new node ID"
 check 'grep -q "event=swarm.ready count=$((N + 1)) failed=0" "$TMP/swarm.log"' "all $((N + 1)) joined again"
 terminate swarm "$SWARM_PID"
 SWARM_PID=""
