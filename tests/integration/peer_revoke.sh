@@ -77,11 +77,13 @@ counter() {
 }
 
 # lists NAME NODEID: NAME's routing table (/v1/peers) holds NODEID.
+# shellcheck disable=SC2317 # called from check conditions (eval)
 lists() {
     ctl "$1" --json peers 2>/dev/null | jq -e --arg t "$2" 'any(.peers[]; .node_id == $t)' >/dev/null
 }
 
 # found NAME NODEID: NAME's lookup of NODEID finds it (it answered, so it comes first).
+# shellcheck disable=SC2317 # called from check conditions (eval)
 found() {
     ctl "$1" --json lookup "$2" 2>/dev/null |
         jq -e --arg t "$2" '.found == true and .closest[0].node_id == $t' >/dev/null
@@ -208,6 +210,7 @@ terminate p5again "${PID[p5again]}"
 old_serial=$(openssl x509 -in "$TMP/r6/node.crt" -noout -serial | cut -d = -f 2)
 old_end=$(date -d "$(openssl x509 -in "$TMP/r6/node.crt" -noout -enddate | cut -d = -f 2)" +%s)
 start_peer r6 "$TMP/r6" --crl-refresh 1 --renew-before 295 --bootstrap "127.0.0.1:${PORT_OF[p1]}"
+# shellcheck disable=SC2034 # used in check conditions
 R6=${ID[r6]}
 wait_log r6 "event=peer.identity_reloaded" 30 || true
 check 'grep -q "event=peer.renewed node=$R6 not_after=" "$TMP/r6.log"' \
@@ -268,7 +271,7 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 subjectAltName = URI:cordon://$OVERLAY/node/$id
 EOF
-    echo "$(random_hex 15 | sed 's/^./1/')" >"$ca/serial"
+    random_hex 15 | sed 's/^./1/' >"$ca/serial"
     openssl ca -batch -config "$ca/ca.cnf" -extensions node -keyfile "$cakey" -cert "$cacert" \
         -startdate "$start" -enddate "$end" -notext -in "$ca/req.csr" -out "$dir/node.crt" \
         >"$ca/ca.log" 2>&1 || { cat "$ca/ca.log"; die "openssl ca could not sign for $name"; }
