@@ -52,6 +52,9 @@ static const char usage[] =
     "  --overlay NAME      the overlay name (link client)\n"
     "  --resume            resumed handshakes (each slot's first one is full, and falls\n"
     "                      in the warm-up); not with s_client\n"
+    "  --hold              each slot makes one handshake and keeps the link open until\n"
+    "                      the end: established links for the server to carry while\n"
+    "                      another run measures; not with s_client\n"
     "  --concurrency N     slots, one handshake each at a time (default 1)\n"
     "  --duration S        measured seconds (default 10)\n"
     "  --warmup S          seconds before the measurement (default 2)\n"
@@ -63,7 +66,8 @@ static const char usage[] =
     "  --timeout-ms MS     a handshake not complete after MS fails (default 5000)\n"
     "  --openssl PATH      the openssl program (default openssl)\n";
 
-enum slot_state { SLOT_IDLE, SLOT_BUSY, SLOT_DONE };
+/* HELD: with --hold, a slot whose handshake completed keeps its link open to the end. */
+enum slot_state { SLOT_IDLE, SLOT_BUSY, SLOT_DONE, SLOT_HELD };
 
 struct hs_slot {
     struct driver *d;
@@ -92,6 +96,7 @@ struct driver {
     struct source *sources;
     size_t n_sources, next_source;
     double rate, burst; /* per source, per second; rate 0: unpaced */
+    bool hold;          /* one handshake per slot, kept open (--hold) */
     uint64_t timeout_us;
     uint64_t start_us, end_us; /* the measured window */
     uint64_t next_token_us;    /* when some source has a token again (paced, all empty) */
@@ -214,6 +219,10 @@ static void settle(struct driver *d, struct hs_slot *s, uint64_t now_us, bool ti
         d->all_failed++;
         d->failed += in_window;
         note_error(d, s->why);
+    }
+    if (ok && d->hold) {
+        s->st = SLOT_HELD;
+        return;
     }
     s->st = SLOT_IDLE;
     d->client->finish(s->state, now_us / 1000u, ok);
@@ -365,9 +374,12 @@ static void run(struct driver *d, long server_pid, double cpu[2], double server_
                 cpu[1] = cpu_seconds(RUSAGE_SELF) + cpu_seconds(RUSAGE_CHILDREN);
                 server_cpu[1] = server_pid > 0 ? proc_cpu_seconds(server_pid) : -1;
             }
-            for (size_t i = 0; i < d->n_slots; i++)
+            size_t held = 0;
+            for (size_t i = 0; i < d->n_slots; i++) {
                 idle += d->slots[i].st == SLOT_IDLE;
-            if (idle == d->n_slots || now >= d->end_us + d->timeout_us)
+                held += d->slots[i].st == SLOT_HELD;
+            }
+            if (idle + held == d->n_slots || now >= d->end_us + d->timeout_us)
                 break;
         } else {
             /* Slot time lost to pacing: idle slots wait for the next turn to try again. */
@@ -391,12 +403,12 @@ static void run(struct driver *d, long server_pid, double cpu[2], double server_
             due_us = d->end_us;
         for (size_t i = 0; i < d->n_slots; i++) {
             const struct hs_slot *s = &d->slots[i];
-            if (s->st != SLOT_BUSY)
+            if (s->st != SLOT_BUSY && s->st != SLOT_HELD)
                 continue;
             uint64_t t = d->client->deadline(s->state, now_ms);
             if (t != UINT64_MAX && t * 1000u < due_us)
                 due_us = t * 1000u;
-            if (s->t0_us + d->timeout_us < due_us)
+            if (s->st == SLOT_BUSY && s->t0_us + d->timeout_us < due_us)
                 due_us = s->t0_us + d->timeout_us;
         }
         int timeout = due_us <= now ? 0 : (int)((due_us - now + 999) / 1000);
@@ -408,14 +420,14 @@ static void run(struct driver *d, long server_pid, double cpu[2], double server_
         now_ms = now / 1000u;
         for (int i = 0; i < n; i++) {
             struct hs_slot *s = evs[i].data.ptr;
-            if (s->st == SLOT_BUSY)
+            if (s->st == SLOT_BUSY || s->st == SLOT_HELD)
                 d->client->readable(s->state, now_ms);
             if (s->st == SLOT_DONE)
                 settle(d, s, mono_us(), false);
         }
         for (size_t i = 0; i < d->n_slots; i++) {
             struct hs_slot *s = &d->slots[i];
-            if (s->st == SLOT_BUSY) {
+            if (s->st == SLOT_BUSY || s->st == SLOT_HELD) {
                 uint64_t t = d->client->deadline(s->state, now_ms);
                 if (t <= now_ms)
                     d->client->tick(s->state, now_ms);
@@ -432,11 +444,13 @@ static void run(struct driver *d, long server_pid, double cpu[2], double server_
         cpu[1] = cpu_seconds(RUSAGE_SELF) + cpu_seconds(RUSAGE_CHILDREN);
         server_cpu[1] = server_pid > 0 ? proc_cpu_seconds(server_pid) : -1;
     }
-    /* Handshakes still running after the drain are abandoned, not counted. */
+    /* Held links are closed; handshakes still running after the drain are abandoned, not
+     * counted. */
     for (size_t i = 0; i < d->n_slots; i++) {
         if (d->slots[i].st != SLOT_IDLE) {
+            bool held = d->slots[i].st == SLOT_HELD;
             d->slots[i].st = SLOT_IDLE;
-            d->client->finish(d->slots[i].state, mono_us() / 1000u, false);
+            d->client->finish(d->slots[i].state, mono_us() / 1000u, held);
         }
     }
 }
@@ -490,6 +504,7 @@ int main(int argc, char **argv)
         {"dir", required_argument, NULL, 'D'},
         {"overlay", required_argument, NULL, 'o'},
         {"resume", no_argument, NULL, 'r'},
+        {"hold", no_argument, NULL, 'H'},
         {"concurrency", required_argument, NULL, 'n'},
         {"duration", required_argument, NULL, 'd'},
         {"warmup", required_argument, NULL, 'w'},
@@ -503,6 +518,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    static struct driver d;
     struct hs_options o = {.openssl = "openssl"};
     const char *client = NULL, *source_net = "127.0.0.1";
     uint64_t conc = 1, duration = 10, warmup = 2, n_sources = 1, server_pid = 0, timeout_ms = 5000;
@@ -526,6 +542,9 @@ int main(int argc, char **argv)
             break;
         case 'r':
             o.resume = true;
+            break;
+        case 'H':
+            d.hold = true;
             break;
         case 'n':
             if (cordon_parse_u64(optarg, 1, SLOTS_MAX, &conc) != CORDON_OK)
@@ -579,7 +598,6 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    static struct driver d;
     if (strcmp(client, "link") == 0)
         d.client = &hs_client_link;
     else if (strcmp(client, "openssl") == 0)
@@ -590,8 +608,8 @@ int main(int argc, char **argv)
         return fail("--client: expected link, openssl or s_client");
     if (d.client == &hs_client_link && o.overlay == NULL)
         return fail("--overlay is needed with --client link");
-    if (d.client == &hs_client_sclient && o.resume)
-        return fail("--resume is not measured with s_client");
+    if (d.client == &hs_client_sclient && (o.resume || d.hold))
+        return fail("--resume and --hold are not measured with s_client");
 
     struct in_addr net;
     if (inet_pton(AF_INET, source_net, &net) != 1 || (ntohl(net.s_addr) >> 24) != 127 ||
