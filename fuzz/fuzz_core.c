@@ -3,7 +3,7 @@
  *
  * Reaches: cordon_core_receive (and through it cordon_msg_decode, the limiters, the
  * routing table, RPC matching, lookup progress), cordon_core_tick, cordon_core_link_failed,
- * cordon_core_lookup, cordon_core_forget, cordon_core_join.
+ * cordon_core_lookup, cordon_core_find_node, cordon_core_forget, cordon_core_join.
  *
  * The input is a script of events read through the bounded reader:
  *   u8 op, then by op:
@@ -12,12 +12,14 @@
  *                    sender (its txid), with a NODES body naming the other contacts
  *     2 tick:        u16 milliseconds to advance
  *     3 link failed: u8 contact
- *     4 lookup:      u8 target byte (the target is that byte repeated)
+ *     4 lookup:      u8 b: b < 0x80, a lookup of b repeated; else a find_node of
+ *                    contact b % 8 (ends when that contact answers)
  *     5 forget:      u8 contact
  * Deterministic: the host's randomness is a counter, its clock the script's.
  * Checks: no crash or sanitizer report, every lookup callback at most once, the core's
  * memory within its documented caps.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,10 +151,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint8_t target[CORDON_NODE_ID_LEN];
             if (cordon_read_u8(&r, &a) != CORDON_OK)
                 goto out;
-            memset(target, a, sizeof(target));
+            /* Bit 7: a find of one of the contacts (it ends when that contact answers);
+             * else a lookup of the byte repeated. */
+            bool find = (a & 0x80) != 0;
+            if (find)
+                memcpy(target, h.contacts[a % CONTACTS].id, sizeof(target));
+            else
+                memset(target, a, sizeof(target));
             if (h.started < sizeof(h.callbacks) / sizeof(h.callbacks[0]) &&
-                cordon_core_lookup(core, now, target, on_lookup, &h.callbacks[h.started]) ==
-                    CORDON_OK)
+                (find ? cordon_core_find_node(core, now, target, on_lookup, &h.callbacks[h.started])
+                      : cordon_core_lookup(core, now, target, on_lookup,
+                                           &h.callbacks[h.started])) == CORDON_OK)
                 h.started++;
             break;
         }

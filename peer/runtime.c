@@ -860,7 +860,8 @@ static cordon_err ctl_lookup(void *ctx, const uint8_t target[CORDON_NODE_ID_LEN]
     if (now > rt->now_ms)
         rt->now_ms = now;
     rt->in_core = true;
-    cordon_err err = cordon_core_lookup(rt->core, rt->now_ms, target, ctl_lookup_done, l);
+    /* The user asks for a node: the lookup may stop when that node itself answers. */
+    cordon_err err = cordon_core_find_node(rt->core, rt->now_ms, target, ctl_lookup_done, l);
     rt->in_core = false;
     if (err != CORDON_OK)
         l->used = false; /* the callback was not and will not be called */

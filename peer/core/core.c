@@ -322,6 +322,18 @@ cordon_err cordon_core_lookup(cordon_core *core, uint64_t now_ms,
     return err;
 }
 
+cordon_err cordon_core_find_node(cordon_core *core, uint64_t now_ms,
+                                 const uint8_t target[CORDON_NODE_ID_LEN], cordon_lookup_cb cb,
+                                 void *arg)
+{
+    if (core == NULL || target == NULL || cb == NULL)
+        return CORDON_ERR_INVAL;
+    note_now(core, now_ms);
+    cordon_err err = cordon_lookups_start(core, now_ms, target, LOOKUP_FIND, cb, arg);
+    event_done(core, now_ms);
+    return err;
+}
+
 void cordon_core_status(const cordon_core *core, struct cordon_core_status *out)
 {
     if (core == NULL) {

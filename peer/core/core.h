@@ -164,6 +164,13 @@ CORDON_MUST_CHECK cordon_err cordon_core_join(cordon_core *core, uint64_t now_ms
 CORDON_MUST_CHECK cordon_err cordon_core_lookup(cordon_core *core, uint64_t now_ms,
                                                 const uint8_t target[CORDON_NODE_ID_LEN],
                                                 cordon_lookup_cb cb, void *arg);
+/* A lookup of a node: the same as cordon_core_lookup(), except that it ends as soon as the
+ * target itself answers one of its FIND_NODE requests (over a link that proved its ID); the
+ * result then holds the target first and the nodes that had answered until then. A target
+ * that does not answer makes it a full lookup. Same errors. */
+CORDON_MUST_CHECK cordon_err cordon_core_find_node(cordon_core *core, uint64_t now_ms,
+                                                   const uint8_t target[CORDON_NODE_ID_LEN],
+                                                   cordon_lookup_cb cb, void *arg);
 void cordon_core_status(const cordon_core *core, struct cordon_core_status *out);
 /* Copies up to max contacts of the routing table; returns how many there are in all. */
 size_t cordon_core_contacts(const cordon_core *core, struct cordon_contact *out, size_t max);

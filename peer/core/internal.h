@@ -94,7 +94,8 @@ struct claim {
 };
 #define CLAIM_FORGOTTEN 0xff
 
-enum lookup_kind { LOOKUP_USER = 0, LOOKUP_SELF, LOOKUP_REFRESH };
+/* LOOKUP_FIND is a user lookup that ends as soon as the target itself answers. */
+enum lookup_kind { LOOKUP_USER = 0, LOOKUP_SELF, LOOKUP_REFRESH, LOOKUP_FIND };
 
 struct lookup {
     uint32_t serial;

@@ -12,7 +12,10 @@
  * in the meantime is dropped from the shortlist when the path comes to it. So no node is
  * asked by two paths, and a node that lies on one path cannot steer another.
  *
- * Termination: a path ends when the min(k, n) closest entries of its shortlist have all
+ * Termination: a find (LOOKUP_FIND) ends as soon as the target node itself answers on
+ * any path: its answer came over a link that proved its ID, so the node is found and the
+ * search for the k closest need not go on. Otherwise a path ends when the min(k, n) closest
+ * entries of its shortlist have all
  * answered (a failed candidate leaves the shortlist, so the next one moves up), when it has
  * no candidate left, or when it has sent 3k requests and none is in flight. Every request
  * resolves, by an answer or by its last timeout, and a path sends at most 3k of them, so
@@ -146,7 +149,7 @@ static void finish(cordon_core *core, struct lookup *lk)
         cordon_core_refresh_done(core);
     else if (lk->kind == LOOKUP_SELF)
         cordon_core_self_lookup_done(core);
-    cordon_lookup_cb cb = lk->kind == LOOKUP_USER ? lk->cb : NULL;
+    cordon_lookup_cb cb = lk->kind == LOOKUP_USER || lk->kind == LOOKUP_FIND ? lk->cb : NULL;
     void *arg = lk->arg;
     struct cordon_lookup_stats stats = lk->stats;
     stats.hops = n > 0 ? depth[0] : 0;
@@ -275,6 +278,11 @@ void cordon_lookups_resolved(cordon_core *core, uint64_t now_ms, const struct pe
             p->cand[i].state = CAND_ANSWERED;
             if (p->cand[i].depth < UINT8_MAX)
                 depth = (uint8_t)(p->cand[i].depth + 1);
+        }
+        if (lk->kind == LOOKUP_FIND && cordon_id_equal(pd->to.id, lk->target)) {
+            /* Requests of other paths still in flight find no lookup when they resolve. */
+            finish(core, lk);
+            return;
         }
         for (size_t j = 0; !p->done && j < m->u.nodes.count && j < CORDON_NODES_MAX; j++) {
             const struct cordon_contact *c = &m->u.nodes.contacts[j];

@@ -1011,6 +1011,60 @@ static void test_lookup_network(void **state)
     net_free(net);
 }
 
+/* A find of an existing node ends when that node answers: the node comes first in the
+ * result, for fewer messages than the full lookup of the same target from the same origin.
+ * A find of an ID that no node has is a full lookup. */
+static void test_find_node(void **state)
+{
+    (void)state;
+    struct cordon_core_config cfg;
+    cordon_core_config_default(&cfg);
+    struct net *net = net_new(64, &cfg, 0xfeedULL);
+    net_join_all(net);
+    uint64_t full_msgs = 0, find_msgs = 0;
+    for (size_t t = 0; t < 16; t++) {
+        size_t origin = (t * 7) % net->n, target = (t * 13 + 5) % net->n;
+        if (origin == target)
+            continue;
+        const uint8_t *id = net->nodes[target].me.id;
+        struct result full = {0}, find = {0};
+        assert_int_equal(
+            cordon_core_lookup(net->nodes[origin].core, net->now, id, on_lookup, &full), CORDON_OK);
+        net_run(net, net->now + 120000);
+        assert_int_equal(
+            cordon_core_find_node(net->nodes[origin].core, net->now, id, on_lookup, &find),
+            CORDON_OK);
+        net_run(net, net->now + 120000);
+        assert_int_equal(full.calls, 1);
+        assert_int_equal(find.calls, 1);
+        assert_int_equal(find.err, CORDON_OK);
+        assert_memory_equal(find.closest[0].id, id, CORDON_NODE_ID_LEN);
+        assert_memory_equal(full.closest[0].id, id, CORDON_NODE_ID_LEN);
+        for (size_t j = 1; j < find.n; j++)
+            assert_true(cordon_id_distance_cmp(id, find.closest[j - 1].id, find.closest[j].id) < 0);
+        assert_true(find.stats.messages <= full.stats.messages);
+        assert_int_equal(status_of(net->nodes[origin].core).lookups, 0);
+        full_msgs += full.stats.messages;
+        find_msgs += find.stats.messages;
+    }
+    /* Over the 16 targets the find saves at least a third of the messages. */
+    assert_true(3 * find_msgs <= 2 * full_msgs);
+    printf("find_node: %llu messages for 16 finds, %llu for the same full lookups\n",
+           (unsigned long long)find_msgs, (unsigned long long)full_msgs);
+
+    /* No node has this ID: the find runs to the end and finds the true closest. */
+    uint8_t nobody[CORDON_NODE_ID_LEN];
+    fill_xorshift(&net->rng, nobody, sizeof(nobody));
+    struct result r = {0};
+    assert_int_equal(cordon_core_find_node(net->nodes[3].core, net->now, nobody, on_lookup, &r),
+                     CORDON_OK);
+    net_run(net, net->now + 120000);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.err, CORDON_OK);
+    assert_memory_equal(r.closest[0].id, true_closest(net, 3, nobody)->me.id, CORDON_NODE_ID_LEN);
+    net_free(net);
+}
+
 static void test_lookup_single_path(void **state)
 {
     (void)state;
@@ -1502,6 +1556,7 @@ int main(void)
         cmocka_unit_test(test_rpc_pending_cap),
         cmocka_unit_test(test_lookup_empty_table_and_busy),
         cmocka_unit_test(test_lookup_network),
+        cmocka_unit_test(test_find_node),
         cmocka_unit_test(test_lookup_single_path),
         cmocka_unit_test(test_lookup_with_silent_nodes),
         cmocka_unit_test(test_limits_per_node),
