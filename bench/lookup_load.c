@@ -10,6 +10,12 @@
  * clock, in microseconds. Lookups are sequential: one in flight at a time, so the figure is
  * latency, not throughput.
  *
+ * Targets: by default any node of the swarm; with --targets T, a seeded set of T nodes, and
+ * the warm-up first has every origin look up every one of them once (then --warmup more
+ * lookups), so that the measured lookups are repeated ones: what the link LRU and session
+ * resumption are for. Without it, a lookup's target is often a node the origin never
+ * linked with: that costs a handshake, which the figures then show.
+ *
  * Phases: --warmup lookups (not timed), then --lookups timed ones. Around the timed phase
  * the counters link_handshakes_full and link_handshakes_resumed of every instance are read
  * from GET /v1/status and summed: each handshake is counted by both of its ends, so the
@@ -59,6 +65,8 @@ static const char usage[] =
     "                  answers at most routing_rate (20) routing queries per second from\n"
     "                  any one node, and a lookup asks a few of the same close nodes\n"
     "  --rtts N        UDP round trips of the reference (default 20000)\n"
+    "  --targets T     look up only T nodes (a seeded set), each once from every origin\n"
+    "                  before the warm-up (default: any node)\n"
     "  --seed N        of the draw of origins and targets (default 1)\n"
     "Prints a human summary, then one line 'RESULT key=value ...' for scripts.\n";
 
@@ -259,13 +267,21 @@ int main(int argc, char **argv)
     const char *dir = NULL, *ready = NULL;
     uint64_t n_origins = 16, warmup = 1000, lookups = 2000, rtts = 20000, seed = 1;
     double rate = 5.0;
+    uint64_t n_targets = 0; /* 0: any node */
+    static size_t targets[INSTANCES_MAX];
     uint64_t statuses[600] = {0};
     static const struct option opts[] = {
-        {"swarm", required_argument, NULL, 's'},   {"ready", required_argument, NULL, 'r'},
-        {"origins", required_argument, NULL, 'o'}, {"warmup", required_argument, NULL, 'w'},
-        {"lookups", required_argument, NULL, 'l'}, {"rtts", required_argument, NULL, 't'},
-        {"seed", required_argument, NULL, 'S'},    {"rate", required_argument, NULL, 'R'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"swarm", required_argument, NULL, 's'},
+        {"ready", required_argument, NULL, 'r'},
+        {"origins", required_argument, NULL, 'o'},
+        {"warmup", required_argument, NULL, 'w'},
+        {"lookups", required_argument, NULL, 'l'},
+        {"rtts", required_argument, NULL, 't'},
+        {"seed", required_argument, NULL, 'S'},
+        {"rate", required_argument, NULL, 'R'},
+        {"targets", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -294,6 +310,9 @@ int main(int argc, char **argv)
             break;
         case 'R':
             err = cordon_parse_double(optarg, 0.01, 1000, &rate);
+            break;
+        case 'T':
+            err = cordon_parse_u64(optarg, 2, INSTANCES_MAX, &n_targets);
             break;
         case 'h':
             fputs(usage, stdout);
@@ -339,6 +358,19 @@ int main(int argc, char **argv)
 
     uint64_t state = seed, not_found = 0, failed = 0, full0, res0, full1, res1;
     bool counted = true;
+    if (n_targets > n)
+        n_targets = n;
+    for (size_t i = 0; i < n; i++)
+        targets[i] = i;
+    for (size_t i = 0; i + 1 < n; i++) { /* seeded shuffle; the set is its first n_targets */
+        size_t j = i + (size_t)(next_rand(&state) % (n - i));
+        size_t t = targets[i];
+        targets[i] = targets[j];
+        targets[j] = t;
+    }
+    /* Every origin looks up every target once (not timed), then the warm-up proper. */
+    uint64_t first = n_targets > 0 ? n_origins * n_targets : 0;
+    warmup += first;
     for (uint64_t k = 0; k < warmup + lookups; k++) {
         if (k == warmup)
             counted = handshakes(counter, inst, n, &full0, &res0);
@@ -346,9 +378,20 @@ int main(int argc, char **argv)
         uint64_t wait = o->next_us > now_us() ? o->next_us - now_us() : 0;
         if (wait > 0)
             usleep((useconds_t)wait);
-        size_t target = (size_t)(next_rand(&state) % (n - 1));
-        if (target >= o->index)
-            target++; /* never the origin itself */
+        size_t target;
+        if (n_targets == 0) {
+            target = (size_t)(next_rand(&state) % (n - 1));
+            if (target >= o->index)
+                target++; /* never the origin itself */
+        } else {
+            size_t pick =
+                k < first ? (size_t)(k / n_origins) : (size_t)(next_rand(&state) % n_targets);
+            target = targets[pick];
+            if (target == o->index)
+                target = targets[(pick + 1) % n_targets]; /* never the origin itself */
+            if (target == o->index)
+                continue; /* a set of one: the origin itself */
+        }
         char path[128];
         snprintf(path, sizeof(path), "/v1/lookup/%s", inst[target].id);
         uint64_t t0 = now_us();
@@ -376,9 +419,10 @@ int main(int argc, char **argv)
     double full = counted ? (double)(full1 - full0) / 2.0 : -1.0;
     double resumed = counted ? (double)(res1 - res0) / 2.0 : -1.0;
     printf("swarm of %zu instances, %llu origins at most %.1f lookups/s each, %llu warm-up + "
-           "%llu measured lookups\n",
+           "%llu measured lookups, targets: %s%llu\n",
            n, (unsigned long long)n_origins, rate, (unsigned long long)warmup,
-           (unsigned long long)lookups);
+           (unsigned long long)lookups, n_targets == 0 ? "any of " : "a set of ",
+           (unsigned long long)(n_targets == 0 ? n : n_targets));
     printf("  lookup latency (us): p50 %llu  p90 %llu  p99 %llu  max %llu  mean %.0f\n",
            (unsigned long long)pct(lat, lookups, 0.50), (unsigned long long)pct(lat, lookups, 0.90),
            (unsigned long long)pct(lat, lookups, 0.99), (unsigned long long)lat[lookups - 1],
@@ -395,14 +439,15 @@ int main(int argc, char **argv)
            full, full / (double)lookups, resumed, resumed / (double)lookups);
     printf("  reference: UDP round trip on 127.0.0.1 p50 %llu us, p99 %llu us (%s)\n",
            (unsigned long long)rtt50, (unsigned long long)rtt99, rtt_ok ? "ok" : "FAILED");
-    printf("RESULT instances=%zu lookups=%llu p50_us=%llu p90_us=%llu p99_us=%llu max_us=%llu "
+    printf("RESULT instances=%zu targets=%llu lookups=%llu p50_us=%llu p90_us=%llu p99_us=%llu "
+           "max_us=%llu "
            "not_found=%llu failed=%llu full_per_lookup=%.3f resumed_per_lookup=%.3f "
            "udp_rtt_p50_us=%llu udp_rtt_p99_us=%llu\n",
-           n, (unsigned long long)lookups, (unsigned long long)pct(lat, lookups, 0.50),
-           (unsigned long long)pct(lat, lookups, 0.90), (unsigned long long)pct(lat, lookups, 0.99),
-           (unsigned long long)lat[lookups - 1], (unsigned long long)not_found,
-           (unsigned long long)failed, full / (double)lookups, resumed / (double)lookups,
-           (unsigned long long)rtt50, (unsigned long long)rtt99);
+           n, (unsigned long long)(n_targets == 0 ? n : n_targets), (unsigned long long)lookups,
+           (unsigned long long)pct(lat, lookups, 0.50), (unsigned long long)pct(lat, lookups, 0.90),
+           (unsigned long long)pct(lat, lookups, 0.99), (unsigned long long)lat[lookups - 1],
+           (unsigned long long)not_found, (unsigned long long)failed, full / (double)lookups,
+           resumed / (double)lookups, (unsigned long long)rtt50, (unsigned long long)rtt99);
 
     for (size_t i = 0; i < n_origins; i++)
         curl_easy_cleanup(origins[i].curl);
