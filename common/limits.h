@@ -77,7 +77,9 @@
 #define CORDON_LINK_COOKIE_LEN 32         /* HMAC-SHA-256 cookie, bytes */
 #define CORDON_LINK_COOKIE_EPOCH_MS 30000 /* a cookie is valid in its epoch and the next */
 #define CORDON_LINK_SESSION_LIFETIME 3600 /* seconds a session (ticket) may be resumed */
-#define CORDON_LINK_DEFAULT_MAX 256
+/* Links kept (LRU). A node of a 512-node overlay that looks up many nodes links with most
+ * of them: with 256, such a node evicted and re-handshook on every lookup (bench/swarm). */
+#define CORDON_LINK_DEFAULT_MAX 1024
 #define CORDON_LINK_DEFAULT_HALF_OPEN 32
 #define CORDON_LINK_DEFAULT_SESSIONS 64
 #define CORDON_LINK_DEFAULT_IDLE_MS 120000     /* established link without traffic */
