@@ -240,7 +240,7 @@ static void on_refreshed(void *ctx, size_t index, unsigned what)
         err = cordon_runtime_reload_crl(rt, now);
     if ((what & CORDON_REFRESH_IDENTITY) != 0)
         err = cordon_runtime_reload_identity(rt, now);
-    (void)err; /* logged and counted by the instance */
+    (void)err;                /* logged and counted by the instance */
     s->inst[index].due = now; /* a reload may have closed links: run it now */
 }
 
