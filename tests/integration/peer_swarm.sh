@@ -12,6 +12,7 @@
 #   - every peer's lookup of every other node ID (34 x 33 lookups) finds it;
 #   - tables are healthy: every peer knows at least TABLE_MIN others, only nodes of this
 #     overlay, never itself; no link was refused;
+#   - two peers on IPv6 loopback ([::1]) join each other and find each other;
 #   - one refresher serves the swarm: after `cordon-enroll revoke` of one instance, every
 #     other instance fetches the CRL (once for all), closes its link and drops the node;
 #   - SIGTERM stops the swarm with exit status 0 and removes its sockets; restarted with one
@@ -29,11 +30,12 @@ N=32         # swarm instances
 TABLE_MIN=20 # k: with 33 others, every bucket that has nodes should hold them all or k
 SWARM_PID=""
 PEER_PIDS=()
+V6_PIDS=()
 
 # shellcheck disable=SC2317 # invoked from the EXIT trap
 stop_all() {
     local pid
-    for pid in "${PEER_PIDS[@]}" $SWARM_PID; do
+    for pid in "${PEER_PIDS[@]}" "${V6_PIDS[@]}" $SWARM_PID; do
         kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
     done
     return 0
@@ -63,8 +65,8 @@ control_of() {
 }
 
 "$CORDON_ENROLL" init --dir "$TMP/ov" --overlay "$OVERLAY" >/dev/null 2>"$TMP/init.err"
-# 32 + 2 + at the restart: the one added and the revoked one's replacement.
-TOKEN=$("$CORDON_ENROLL" token --dir "$TMP/ov" --max-nodes $((N + 4)) --label swarm)
+# 32 + 2 + 2 on IPv6 + at the restart: the one added and the revoked one's replacement.
+TOKEN=$("$CORDON_ENROLL" token --dir "$TMP/ov" --max-nodes $((N + 6)) --label swarm)
 FP=$(fingerprint "$TMP/ov")
 start_server "$TMP/ov" --source-rate 100 --source-burst 100 --token-rate 100 --token-burst 100
 
@@ -182,6 +184,43 @@ check '[ "${#small[@]}" -eq 0 ]' \
 check_eq "$strangers" 0 "tables hold only nodes of this overlay"
 check_eq "$selfs" 0 "no table holds its own node"
 check_eq "$refused" 0 "no link was refused between honest peers"
+
+# ---- IPv6 --------------------------------------------------------------------------------------
+
+for name in v6a v6b; do
+    rc=0
+    "$CORDON_PEER" enroll --dir "$TMP/$name" --server "https://127.0.0.1:$PORT" --token "$TOKEN" \
+        --ca-fingerprint "sha256:$FP" --timeout 10 >"$TMP/$name.out" 2>"$TMP/$name.err" || rc=$?
+    check_eq "$rc" 0 "$name enrolled"
+done
+"$CORDON_PEER" run --dir "$TMP/v6a" --listen "[::1]:0" --ready-file "$TMP/v6a.ready" \
+    >"$TMP/v6a.log" 2>&1 &
+V6_PIDS+=($!)
+for ((t = 0; t < 100; t++)); do
+    [ -s "$TMP/v6a.ready" ] && break
+    sleep 0.1
+done
+read -r V6A_PORT V6A_ID <"$TMP/v6a.ready"
+"$CORDON_PEER" run --dir "$TMP/v6b" --listen "[::1]:0" --ready-file "$TMP/v6b.ready" \
+    --bootstrap "[::1]:$V6A_PORT" >"$TMP/v6b.log" 2>&1 &
+V6_PIDS+=($!)
+for ((t = 0; t < 300; t++)); do
+    grep -q "event=peer.joined" "$TMP/v6b.log" 2>/dev/null && break
+    sleep 0.1
+done
+check 'grep -q "event=peer.started .*listen=\"\?\[::1\]:0" "$TMP/v6a.log"' "v6a listens on [::1]"
+check 'grep -q "event=peer.joined" "$TMP/v6b.log"' "v6b joined through v6a over IPv6"
+read -r _ V6B_ID <"$TMP/v6b.ready"
+out=$("$CORDON_CLI" --control "$TMP/v6b/control.sock" --json lookup "$V6A_ID" 2>&1 || true)
+check_eq "$(jq -r '.found' <<<"$out" 2>/dev/null)" true "v6b finds v6a over IPv6"
+check_eq "$(jq -r '.closest[0].addr' <<<"$out" 2>/dev/null)" "[::1]:$V6A_PORT" \
+    "at its IPv6 address"
+out=$("$CORDON_CLI" --control "$TMP/v6a/control.sock" --json lookup "$V6B_ID" 2>&1 || true)
+check_eq "$(jq -r '.found' <<<"$out" 2>/dev/null)" true "v6a finds v6b over IPv6"
+for pid in "${V6_PIDS[@]}"; do
+    terminate "IPv6 peer" "$pid"
+done
+V6_PIDS=()
 
 # ---- revocation reaches every instance ----------------------------------------------------------
 
