@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -193,6 +194,10 @@ static int group_setup(void **state)
     if (server_pid < 0)
         return -1;
     if (server_pid == 0) {
+        /* A test process that aborts (a sanitizer report) must not leave the server behind:
+         * ctest would wait for it until its timeout. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+            _exit(1);
         struct cordon_serve_config cfg;
         cordon_serve_config_default(&cfg);
         cfg.dir = ov;
@@ -207,7 +212,8 @@ static int group_setup(void **state)
         if (cordon_read_file(ready, 64, &port) != CORDON_OK || port.len == 0)
             usleep(100000);
     }
-    if (port.len == 0 || port.len > 10)
+    /* The bytes read are not a C string until terminated (ASan caught strcspn past them). */
+    if (port.len == 0 || port.len > 10 || cordon_buf_terminate(&port) != CORDON_OK)
         return -1;
     snprintf(server, sizeof(server), "https://127.0.0.1:%.*s",
              (int)strcspn((char *)port.data, "\n"), (const char *)port.data);
