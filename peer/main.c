@@ -203,29 +203,101 @@ static int renew_or_crl_main(int argc, char **argv)
     return err == CORDON_OK ? 0 : 1;
 }
 
+/* Where a command keeps the options it shares with others (NULL: it has none of them). */
+struct shared_opts {
+    struct cordon_enroll_options *enroll;    /* --server --token --ca-fingerprint --cacert
+                                              * --timeout */
+    struct cordon_refresher_config *refresh; /* --crl-refresh --renew-before */
+    const char **boot;                       /* --bootstrap: room for CORDON_BOOTSTRAP_MAX */
+    const char *const **bootstrap;
+    size_t *n_bootstrap;
+};
+
+/* Parses c if it is a shared option of the command: 1 when it was (stored), 0 when it is
+ * not, -1 when its value is bad (said on stderr). */
+static int shared_option(int c, const struct shared_opts *so)
+{
+    uint64_t u;
+    struct cordon_enroll_options *eo = so->enroll;
+    if (eo != NULL &&
+        (c == OPT_SERVER || c == OPT_TOKEN || c == OPT_FP || c == OPT_CACERT || c == OPT_TIMEOUT)) {
+        if (c == OPT_SERVER)
+            eo->server = optarg; /* argv is ours to trim */
+        else if (c == OPT_TOKEN)
+            eo->token = optarg;
+        else if (c == OPT_FP)
+            eo->ca_fingerprint = optarg;
+        else if (c == OPT_CACERT)
+            eo->cacert = optarg;
+        else if (cordon_parse_u64(optarg, 1, 600, &u) != CORDON_OK) {
+            fail("--timeout '%s': expected 1..600 seconds", optarg);
+            return -1;
+        } else {
+            eo->timeout = (long)u;
+        }
+        return 1;
+    }
+    if (so->refresh != NULL && c == OPT_CRL_REFRESH) {
+        if (cordon_parse_u64(optarg, 0, CORDON_REFRESH_CRL_MAX_S, &u) != CORDON_OK) {
+            fail("--crl-refresh '%s': expected 0..%d seconds", optarg, CORDON_REFRESH_CRL_MAX_S);
+            return -1;
+        }
+        so->refresh->crl_interval_s = (uint32_t)u;
+        return 1;
+    }
+    if (so->refresh != NULL && c == OPT_RENEW_BEFORE) {
+        if (cordon_parse_u64(optarg, 0, CORDON_CERT_VALIDITY_MAX, &u) != CORDON_OK) {
+            fail("--renew-before '%s': expected 0..%d seconds", optarg, CORDON_CERT_VALIDITY_MAX);
+            return -1;
+        }
+        so->refresh->renew_before_s = (int64_t)u;
+        return 1;
+    }
+    if (so->boot != NULL && c == OPT_BOOTSTRAP) {
+        if (cordon_parse_list(optarg, so->boot, CORDON_BOOTSTRAP_MAX, so->n_bootstrap) !=
+            CORDON_OK) {
+            fail("--bootstrap: expected 1..%d comma-separated HOST:PORT entries",
+                 CORDON_BOOTSTRAP_MAX);
+            return -1;
+        }
+        *so->bootstrap = so->boot;
+        return 1;
+    }
+    return 0;
+}
+
+/* "https://host:port/" and "https://host:port" name the same server. */
+static void trim_server(char *server)
+{
+    for (size_t n = strlen(server); n > 8 && server[n - 1] == '/'; n--)
+        server[n - 1] = '\0';
+}
+
 static int run_main(int argc, char **argv)
 {
     struct cordon_runtime_options o = {0};
     struct cordon_refresher_config refresh;
     const char *boot[CORDON_BOOTSTRAP_MAX];
-    uint64_t u;
     cordon_refresher_config_default(&refresh);
     o.refresh = &refresh;
+    const struct shared_opts so = {.refresh = &refresh,
+                                   .boot = boot,
+                                   .bootstrap = &o.bootstrap,
+                                   .n_bootstrap = &o.n_bootstrap};
     optind = 2;
     int c;
     while ((c = getopt_long(argc, argv, "", run_options, NULL)) != -1) {
+        int shared = shared_option(c, &so);
+        if (shared < 0)
+            return 2;
+        if (shared > 0)
+            continue;
         switch (c) {
         case OPT_DIR:
             o.dir = optarg;
             break;
         case OPT_LISTEN:
             o.listen = optarg;
-            break;
-        case OPT_BOOTSTRAP:
-            if (cordon_parse_list(optarg, boot, CORDON_BOOTSTRAP_MAX, &o.n_bootstrap) != CORDON_OK)
-                return fail("--bootstrap: expected 1..%d comma-separated HOST:PORT entries",
-                            CORDON_BOOTSTRAP_MAX);
-            o.bootstrap = boot;
             break;
         case OPT_READY:
             o.ready_file = optarg;
@@ -234,18 +306,6 @@ static int run_main(int argc, char **argv)
             if (optarg[0] == '\0')
                 return fail("--control: expected a path");
             o.control = optarg;
-            break;
-        case OPT_CRL_REFRESH:
-            if (cordon_parse_u64(optarg, 0, CORDON_REFRESH_CRL_MAX_S, &u) != CORDON_OK)
-                return fail("--crl-refresh '%s': expected 0..%d seconds", optarg,
-                            CORDON_REFRESH_CRL_MAX_S);
-            refresh.crl_interval_s = (uint32_t)u;
-            break;
-        case OPT_RENEW_BEFORE:
-            if (cordon_parse_u64(optarg, 0, CORDON_CERT_VALIDITY_MAX, &u) != CORDON_OK)
-                return fail("--renew-before '%s': expected 0..%d seconds", optarg,
-                            CORDON_CERT_VALIDITY_MAX);
-            refresh.renew_before_s = (int64_t)u;
             break;
         case OPT_HELP:
             print_usage(stdout);
@@ -289,9 +349,19 @@ static int swarm_main(int argc, char **argv)
     o.refresh = &refresh;
     const char *boot[CORDON_BOOTSTRAP_MAX];
     uint64_t u;
+    const struct shared_opts so = {.enroll = &eo,
+                                   .refresh = &refresh,
+                                   .boot = boot,
+                                   .bootstrap = &o.bootstrap,
+                                   .n_bootstrap = &o.n_bootstrap};
     optind = 2;
     int c;
     while ((c = getopt_long(argc, argv, "", swarm_options, NULL)) != -1) {
+        int shared = shared_option(c, &so);
+        if (shared < 0)
+            return 2;
+        if (shared > 0)
+            continue;
         switch (c) {
         case OPT_DIR:
             o.dir = optarg;
@@ -307,12 +377,6 @@ static int swarm_main(int argc, char **argv)
         case OPT_SPREAD:
             o.spread = true;
             break;
-        case OPT_BOOTSTRAP:
-            if (cordon_parse_list(optarg, boot, CORDON_BOOTSTRAP_MAX, &o.n_bootstrap) != CORDON_OK)
-                return fail("--bootstrap: expected 1..%d comma-separated HOST:PORT entries",
-                            CORDON_BOOTSTRAP_MAX);
-            o.bootstrap = boot;
-            break;
         case OPT_WAVE:
             if (cordon_parse_u64(optarg, 1, CORDON_SWARM_MAX, &u) != CORDON_OK)
                 return fail("--wave '%s': expected 1..%d", optarg, CORDON_SWARM_MAX);
@@ -320,35 +384,6 @@ static int swarm_main(int argc, char **argv)
             break;
         case OPT_READY:
             o.ready_file = optarg;
-            break;
-        case OPT_SERVER:
-            eo.server = optarg;
-            break;
-        case OPT_TOKEN:
-            eo.token = optarg;
-            break;
-        case OPT_FP:
-            eo.ca_fingerprint = optarg;
-            break;
-        case OPT_CACERT:
-            eo.cacert = optarg;
-            break;
-        case OPT_TIMEOUT:
-            if (cordon_parse_u64(optarg, 1, 600, &u) != CORDON_OK)
-                return fail("--timeout '%s': expected 1..600 seconds", optarg);
-            eo.timeout = (long)u;
-            break;
-        case OPT_CRL_REFRESH:
-            if (cordon_parse_u64(optarg, 0, CORDON_REFRESH_CRL_MAX_S, &u) != CORDON_OK)
-                return fail("--crl-refresh '%s': expected 0..%d seconds", optarg,
-                            CORDON_REFRESH_CRL_MAX_S);
-            refresh.crl_interval_s = (uint32_t)u;
-            break;
-        case OPT_RENEW_BEFORE:
-            if (cordon_parse_u64(optarg, 0, CORDON_CERT_VALIDITY_MAX, &u) != CORDON_OK)
-                return fail("--renew-before '%s': expected 0..%d seconds", optarg,
-                            CORDON_CERT_VALIDITY_MAX);
-            refresh.renew_before_s = (int64_t)u;
             break;
         case OPT_HELP:
             print_usage(stdout);
@@ -364,8 +399,7 @@ static int swarm_main(int argc, char **argv)
     if ((eo.server != NULL) != (eo.token != NULL))
         return fail("swarm: --server and --token go together");
     if (eo.server != NULL) {
-        for (size_t n = strlen(eo.server); n > 8 && eo.server[n - 1] == '/'; n--)
-            eo.server[n - 1] = '\0';
+        trim_server(eo.server);
         o.enroll = &eo;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -397,30 +431,18 @@ int main(int argc, char **argv)
         return fail("unknown command '%s'", argv[1]);
 
     struct cordon_enroll_options o = {.timeout = 30};
-    uint64_t u;
     optind = 2;
     int c;
+    const struct shared_opts so = {.enroll = &o};
     while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        int shared = shared_option(c, &so);
+        if (shared < 0)
+            return 2;
+        if (shared > 0)
+            continue;
         switch (c) {
         case OPT_DIR:
             o.dir = optarg;
-            break;
-        case OPT_SERVER:
-            o.server = optarg; /* argv is ours to trim */
-            break;
-        case OPT_TOKEN:
-            o.token = optarg;
-            break;
-        case OPT_FP:
-            o.ca_fingerprint = optarg;
-            break;
-        case OPT_CACERT:
-            o.cacert = optarg;
-            break;
-        case OPT_TIMEOUT:
-            if (cordon_parse_u64(optarg, 1, 600, &u) != CORDON_OK)
-                return fail("--timeout '%s': expected 1..600 seconds", optarg);
-            o.timeout = (long)u;
             break;
         case OPT_HELP:
             print_usage(stdout);
@@ -433,9 +455,7 @@ int main(int argc, char **argv)
         return fail("unexpected argument '%s'", argv[optind]);
     if (o.dir == NULL || o.server == NULL || o.token == NULL)
         return fail("enroll needs --dir, --server and --token");
-    /* "https://host:port/" and "https://host:port" name the same server. */
-    for (size_t n = strlen(o.server); n > 8 && o.server[n - 1] == '/'; n--)
-        o.server[n - 1] = '\0';
+    trim_server(o.server);
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "cordon-peer: cannot initialize libcurl\n");
