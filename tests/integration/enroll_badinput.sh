@@ -199,15 +199,25 @@ release_idle() {
 }
 
 # Fewer than one address may hold (64): the enrollment goes through on its first try while
-# they are all still held (none was cut yet: the slow-client counter did not move).
-make_csr p256 "$TMP/idle1.key" "$TMP/idle1.csr" -subj /CN=idle1
-cut_before=$(metric cordon_enroll_slow_clients_cut_total)
-hold_idle 40
-check_eq "${#IDLE[@]}" 40 "(setup) 40 idle connections open"
-t0=$(date +%s%N)
-code=$(post idle1 "$TOKEN" application/pkcs10 "$TMP/idle1.csr")
-took_ms=$((($(date +%s%N) - t0) / 1000000))
-cut_now=$(metric cordon_enroll_slow_clients_cut_total)
+# they are all still held (none was cut yet: the slow-client counter did not move). The idle
+# connections are cut REQUEST_TIMEOUT after they opened: on a machine so loaded that opening
+# them and enrolling took longer than that, the round proves nothing and is run again (at
+# most 3 rounds, each with a new CSR and fresh connections).
+for round in 1 2 3; do
+    make_csr p256 "$TMP/idle$round.key" "$TMP/idle$round.csr" -subj "/CN=idle$round"
+    cut_before=$(metric cordon_enroll_slow_clients_cut_total)
+    t_open=$(date +%s%N)
+    hold_idle 40
+    t0=$(date +%s%N)
+    code=$(post "idle$round" "$TOKEN" application/pkcs10 "$TMP/idle$round.csr")
+    took_ms=$((($(date +%s%N) - t0) / 1000000))
+    cut_now=$(metric cordon_enroll_slow_clients_cut_total)
+    held_ms=$((($(date +%s%N) - t_open) / 1000000))
+    [ "$held_ms" -lt $((REQUEST_TIMEOUT * 1000 - 250)) ] && break
+    release_idle
+    sleep $((REQUEST_TIMEOUT + 1)) # the connections just closed are cut or gone by then
+done
+check_eq "${#IDLE[@]}" 40 "(setup) 40 idle connections open (round $round, held ${held_ms} ms)"
 check '[ "$code" = 201 ] && [ "$cut_now" = "$cut_before" ]' \
     "with 40 idle connections held, an enrollment succeeds on its first try, before any is cut ($code in ${took_ms} ms; cut $cut_before -> $cut_now)"
 release_idle
