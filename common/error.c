@@ -40,6 +40,14 @@ static const struct {
     [CORDON_ERR_NETWORK] = {"network", "could not reach the server"},
     [CORDON_ERR_REFUSED] = {"refused", "the server refused the request"},
     [CORDON_ERR_BUSY] = {"busy", "resource limit reached"},
+    [CORDON_ERR_OBJ_NOT_ALLOWED] = {"not_allowed",
+                                    "this writer is not allowed to write that object"},
+    [CORDON_ERR_OBJ_STALE] = {"stale", "a newer or equal version is already stored"},
+    [CORDON_ERR_OBJ_FUTURE] = {"future", "the object is dated too far in the future"},
+    [CORDON_ERR_OBJ_EXPIRED] = {"expired", "the object's lifetime is over"},
+    [CORDON_ERR_OBJ_LIFETIME] = {"lifetime", "the object's lifetime is zero or over the maximum"},
+    [CORDON_ERR_OBJ_QUOTA] = {"quota_exceeded", "the writer's storage quota is exceeded"},
+    [CORDON_ERR_OBJ_CAPACITY] = {"capacity", "the node's storage capacity is exhausted"},
 };
 
 const char *cordon_strerror(cordon_err err)
