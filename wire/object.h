@@ -4,9 +4,11 @@
  *
  *   u8  version (1)
  *   u8  kind          1 owned, 2 shared, 3 crl
- *   u8  flags         bit 0: tombstone (a delete; value must be empty); other bits zero
+ *   u8  flags         bit 0: tombstone (a delete; value must be empty; not for kind crl,
+ *                     which is only ever superseded); other bits zero
  *   u8  reserved (0)
- *   u8  overlay length (1..63) | overlay name ([a-z0-9-])   domain separation
+ *   u8  overlay length (1..63) | overlay name ([a-z0-9-], not starting with '-', as
+ *                     cordon_overlay_name_check())   domain separation
  *   id[32]  resource ID  (cordon_object_resource_id() of kind, overlay, writer, name)
  *   u8  name length (1..255 owned/shared; 0 for crl) | name (any bytes)
  *   id[32]  writer node ID
@@ -21,10 +23,13 @@
  * The signature is the writer's key over "cordon-object-v1" || 0x00 || tbs (ECDSA P-256
  * with SHA-256 in DER, or Ed25519), made and checked by crypto/ (cordon_object_sign(),
  * cordon_object_verify()). Decoding here is strict and pure: unknown version or kind, a
- * flag or reserved bit set, a length over its cap or past the input, a bad overlay name, a
- * name length that the kind does not allow, a tombstone with a value, trailing bytes — all
- * refused; nothing is read past the input, nothing is allocated. Each object has exactly
- * one encoding, so what decodes re-encodes to the same bytes.
+ * flag or reserved bit set (or a tombstone of kind crl), a length over its cap or past the
+ * input, a bad overlay name, a name length that the kind does not allow, a zero-length
+ * certificate or signature, a tombstone with a value, trailing bytes — all refused;
+ * nothing is read past the input, nothing is allocated. Each object has exactly one
+ * encoding, so what decodes re-encodes to the same bytes. Decoding does not judge seq,
+ * created_at or lifetime (any value decodes: the store refuses them with its own codes),
+ * nor does it parse the certificate, the signature or a CRL value (crypto/ does).
  *
  * Entries. An object is stored under its entry key: resource ID || entry writer, where the
  * entry writer is the writer for kind shared (a dictionary: one entry per writer under one
@@ -53,7 +58,7 @@ enum cordon_object_kind {
 };
 
 /* A decoded object. The pointers borrow the decoded input (or, for encoding, the caller's
- * bytes); tbs/tbs_len are set by cordon_object_decode() only. */
+ * bytes); tbs/tbs_len are set by cordon_object_decode() and cordon_object_sign() only. */
 struct cordon_object {
     uint8_t kind;
     uint8_t flags;
@@ -75,13 +80,18 @@ struct cordon_object {
     size_t tbs_len;
 };
 
-/* Decodes one object that must fill data exactly. On error *out is unspecified. */
+/* Decodes one object that must fill data exactly. Errors: CORDON_ERR_TRUNCATED (the input
+ * ends inside a field, or a length runs past it), CORDON_ERR_TOO_LARGE (a length over its
+ * cap), CORDON_ERR_TRAILING (bytes after the signature), CORDON_ERR_MALFORMED (every other
+ * rule above), CORDON_ERR_INVAL (out NULL, or data NULL with len != 0). On error *out is
+ * unspecified (this implementation leaves it untouched). */
 CORDON_MUST_CHECK cordon_err cordon_object_decode(const void *data, size_t len,
                                                   struct cordon_object *out);
 
-/* Encodes the signed part (tbs) of o into out (cap bytes); *len gets its length.
- * CORDON_ERR_INVAL for a field the decoder would refuse, CORDON_ERR_TOO_LARGE when out is
- * too small. */
+/* Encodes the signed part (tbs) of o into out (cap bytes); *len gets its length (and is
+ * left alone on failure). CORDON_ERR_INVAL for a field the decoder would refuse (o->overlay
+ * must be NUL-terminated inside its array; a pointer may be NULL only with a length of 0),
+ * CORDON_ERR_TOO_LARGE when out is too small; o->sig and o->tbs are not read. */
 CORDON_MUST_CHECK cordon_err cordon_object_encode_tbs(const struct cordon_object *o, uint8_t *out,
                                                       size_t cap, size_t *len);
 
@@ -89,7 +99,7 @@ CORDON_MUST_CHECK cordon_err cordon_object_encode_tbs(const struct cordon_object
 CORDON_MUST_CHECK cordon_err cordon_object_encode(const struct cordon_object *o, uint8_t *out,
                                                   size_t cap, size_t *len);
 
-/* The entry key of o (see above). */
+/* The entry key of o (see above). o->kind is trusted: call it on a decoded object. */
 void cordon_object_entry_key(const struct cordon_object *o,
                              uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN]);
 
