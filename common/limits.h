@@ -53,21 +53,23 @@
 
 /* Stored objects (wire/object.h, store/). Defaults of the store's configuration, then
  * hard caps that bound any configuration. */
-#define CORDON_OBJECT_NAME_MAX 255              /* bytes of an object's name */
-#define CORDON_OBJECT_VALUE_MAX (64 * 1024)     /* bytes of one value, any kind (hard cap) */
-#define CORDON_OBJECT_CERT_MAX 2048             /* the writer's DER certificate in an object */
-#define CORDON_OBJECT_MAX                                                                      \
-    (128 + CORDON_OVERLAY_NAME_MAX + CORDON_OBJECT_NAME_MAX + CORDON_OBJECT_VALUE_MAX +        \
-     CORDON_OBJECT_CERT_MAX + CORDON_SIG_MAX) /* one encoded object, bytes */
+#define CORDON_OBJECT_NAME_MAX 255          /* bytes of an object's name */
+#define CORDON_OBJECT_VALUE_MAX (64 * 1024) /* bytes of one value, any kind (hard cap) */
+#define CORDON_OBJECT_CERT_MAX 2048         /* the writer's DER certificate in an object */
+#define CORDON_OBJECT_MAX                                                                          \
+    (128 + CORDON_OVERLAY_NAME_MAX + CORDON_OBJECT_NAME_MAX + CORDON_OBJECT_VALUE_MAX +            \
+     CORDON_OBJECT_CERT_MAX + CORDON_SIG_MAX)   /* one encoded object, bytes */
+#define CORDON_OBJECT_CERT_CACHE 256            /* writers' certificates a verifier caches */
+#define CORDON_OBJECT_CERT_CACHE_MAX 16384      /* hard cap of that cache (crypto/object.h) */
 #define CORDON_OBJECT_SKEW_S 300                /* created_at may be this far in the future */
 #define CORDON_OBJECT_LIFETIME_DEFAULT 86400    /* lifetime of a put without --ttl, seconds */
 #define CORDON_OBJECT_LIFETIME_MAX (30 * 86400) /* longest lifetime (default of the overlay) */
 #define CORDON_STORE_WRITER_OBJECTS 1000        /* objects one writer may hold on one node */
 #define CORDON_STORE_WRITER_BYTES (16u * 1024 * 1024) /* bytes one writer may hold on one node */
-#define CORDON_STORE_NODE_OBJECTS 100000        /* objects one node holds in all */
-#define CORDON_STORE_NODE_BYTES (512u * 1024 * 1024) /* bytes one node holds in all */
+#define CORDON_STORE_NODE_OBJECTS 100000              /* objects one node holds in all */
+#define CORDON_STORE_NODE_BYTES (512u * 1024 * 1024)  /* bytes one node holds in all */
 #define CORDON_STORE_MAP_SIZE (1024ULL * 1024 * 1024) /* LMDB map size of a peer's store */
-#define CORDON_STORE_EXPIRE_BATCH 256           /* objects one expiry step removes at most */
+#define CORDON_STORE_EXPIRE_BATCH 256                 /* objects one expiry step removes at most */
 
 /* Links: records and fragments (wire/frag.h). A record is the plaintext of one DTLS
  * record; a message larger than one record is cut into fragments and reassembled per
