@@ -41,13 +41,13 @@ typedef enum cordon_err {
     CORDON_ERR_REFUSED,            /* the server refused the request */
     CORDON_ERR_BUSY,               /* a resource cap was reached */
     /* Refusals of a stored object (store/ acceptance; each reaches the writer). */
-    CORDON_ERR_OBJ_NOT_ALLOWED,    /* the kind's policy does not let this writer write there */
-    CORDON_ERR_OBJ_STALE,          /* seq not above the stored object's */
-    CORDON_ERR_OBJ_FUTURE,         /* created_at beyond the allowed clock skew */
-    CORDON_ERR_OBJ_EXPIRED,        /* created_at + lifetime already past */
-    CORDON_ERR_OBJ_LIFETIME,       /* lifetime 0 or over the overlay maximum */
-    CORDON_ERR_OBJ_QUOTA,          /* the writer's quota (objects or bytes) is used up */
-    CORDON_ERR_OBJ_CAPACITY,       /* this node's storage capacity is used up */
+    CORDON_ERR_OBJ_NOT_ALLOWED, /* the kind's policy does not let this writer write there */
+    CORDON_ERR_OBJ_STALE,       /* seq not above the stored object's */
+    CORDON_ERR_OBJ_FUTURE,      /* created_at beyond the allowed clock skew */
+    CORDON_ERR_OBJ_EXPIRED,     /* created_at + lifetime already past */
+    CORDON_ERR_OBJ_LIFETIME,    /* lifetime 0 or over the overlay maximum */
+    CORDON_ERR_OBJ_QUOTA,       /* the writer's quota (objects or bytes) is used up */
+    CORDON_ERR_OBJ_CAPACITY,    /* this node's storage capacity is used up */
     CORDON_ERR__COUNT
 } cordon_err;
 

@@ -166,8 +166,10 @@ CORDON_MUST_CHECK cordon_err cordon_core_lookup(cordon_core *core, uint64_t now_
                                                 cordon_lookup_cb cb, void *arg);
 /* A lookup of a node: the same as cordon_core_lookup(), except that it ends as soon as the
  * target itself answers one of its FIND_NODE requests (over a link that proved its ID); the
- * result then holds the target first and the nodes that had answered until then. A target
- * that does not answer makes it a full lookup. Same errors. */
+ * result then holds the target first and the nodes that had answered until then. It is
+ * frugal: one request in flight per path, the target asked as soon as it is a candidate
+ * and nothing else sent while that request is out, so a node of our own table costs one
+ * message. A target that does not answer makes it a full lookup. Same errors. */
 CORDON_MUST_CHECK cordon_err cordon_core_find_node(cordon_core *core, uint64_t now_ms,
                                                    const uint8_t target[CORDON_NODE_ID_LEN],
                                                    cordon_lookup_cb cb, void *arg);

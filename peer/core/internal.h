@@ -106,6 +106,7 @@ struct lookup {
     struct cordon_lookup_stats stats;
     uint16_t npaths, shortlist_cap, query_cap;
     uint16_t nclaims, claims_cap;
+    bool target_inflight; /* LOOKUP_FIND: a request to the target itself is out */
     struct claim *claims; /* every node queried by some path, and forgotten ones */
     size_t bytes;         /* heap held, for cordon_core_memory */
     struct lookup_path path[CORDON_PATHS_MAX];

@@ -12,7 +12,15 @@
  * in the meantime is dropped from the shortlist when the path comes to it. So no node is
  * asked by two paths, and a node that lies on one path cannot steer another.
  *
- * Termination: a find (LOOKUP_FIND) ends as soon as the target node itself answers on
+ * Finds (LOOKUP_FIND) are frugal: each path keeps one request in flight instead of alpha,
+ * the target is asked as soon as any path has it as a candidate (from the table or from an
+ * answer), and while that request is out no path sends anything else. A find of a node in
+ * our own table is then one message, and of another node usually d + 1 (the first answers
+ * name it): every message is a record to encrypt and often a link to open, and a user
+ * looking up one node needs only that node's answer. If the target fails to answer, the
+ * paths go on as before.
+ *
+ * Termination: a find ends as soon as the target node itself answers on
  * any path: its answer came over a link that proved its ID, so the node is found and the
  * search for the k closest need not go on. Otherwise a path ends when the min(k, n) closest
  * entries of its shortlist have all
@@ -162,17 +170,22 @@ static void finish(cordon_core *core, struct lookup *lk)
  * freed then). */
 static void pump(cordon_core *core, uint64_t now_ms, struct lookup *lk)
 {
-    size_t k = core->cfg.params.k, alpha = core->cfg.params.alpha;
+    size_t k = core->cfg.params.k;
+    bool find = lk->kind == LOOKUP_FIND;
+    size_t width = find ? 1 : core->cfg.params.alpha;
     bool running = false;
     for (size_t pi = 0; pi < lk->npaths; pi++) {
         struct lookup_path *p = &lk->path[pi];
         if (p->done)
             continue;
-        while (p->inflight < alpha && p->queries < lk->query_cap) {
+        while (p->queries < lk->query_cap) {
             size_t i = next_to_ask(lk, p, k);
             if (i == SIZE_MAX)
                 break;
             struct cand *c = &p->cand[i];
+            bool target = find && cordon_id_equal(c->c.id, lk->target);
+            if (!target && (lk->target_inflight || p->inflight >= width))
+                break;
             cordon_err err =
                 cordon_rpc_request(core, now_ms, &c->c, CORDON_MSG_FIND_NODE, lk->target,
                                    PURPOSE_LOOKUP, lk->serial, (uint8_t)pi);
@@ -190,6 +203,8 @@ static void pump(cordon_core *core, uint64_t now_ms, struct lookup *lk)
                 continue;
             }
             c->state = CAND_INFLIGHT;
+            if (target)
+                lk->target_inflight = true;
             p->inflight++;
             p->queries++;
             lk->stats.messages++;
@@ -270,6 +285,8 @@ void cordon_lookups_resolved(cordon_core *core, uint64_t now_ms, const struct pe
     struct lookup_path *p = &lk->path[pd->path];
     if (p->inflight > 0)
         p->inflight--;
+    if (lk->kind == LOOKUP_FIND && cordon_id_equal(pd->to.id, lk->target))
+        lk->target_inflight = false; /* it failed (an answer ends the lookup below) */
     size_t i = cand_index(p, pd->to.id);
     if (outcome == RPC_ANSWERED && m != NULL && m->type == CORDON_MSG_NODES) {
         lk->stats.answered++;
