@@ -101,7 +101,7 @@
  * of them: with 256, such a node evicted and re-handshook on every lookup (bench/swarm). */
 #define CORDON_LINK_DEFAULT_MAX 1024
 #define CORDON_LINK_DEFAULT_HALF_OPEN 32
-#define CORDON_LINK_DEFAULT_SESSIONS 64
+#define CORDON_LINK_DEFAULT_SESSIONS 1024
 #define CORDON_LINK_DEFAULT_IDLE_MS 120000     /* established link without traffic */
 #define CORDON_LINK_DEFAULT_HANDSHAKE_MS 15000 /* handshake must complete within */
 #define CORDON_LINK_DEFAULT_RATE 2.0           /* handshakes per second per source IP */

@@ -87,10 +87,15 @@ struct link {
     struct link *gnext; /* graveyard */
 };
 
+/* A stored client session, kept serialized (i2d_SSL_SESSION: about a kilobyte with the
+ * server's certificate and ticket) rather than as a live SSL_SESSION, which holds the
+ * parsed certificate and costs several times that: a node linked with hundreds of others
+ * keeps a session for each. It holds the master secret, so it is wiped when dropped. */
 struct session {
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    SSL_SESSION *sess;
+    uint8_t *der;
+    size_t der_len;
     uint64_t used_ms;
     int64_t peer_not_after; /* the server certificate inside expires then: no resumption */
 };
@@ -117,8 +122,9 @@ struct cordon_links {
     size_t count;
     size_t half_open;
     struct link *graveyard;
-    struct session *sessions;
+    struct session *sessions; /* [0, nsessions) in use; grown up to cfg.max_sessions */
     size_t nsessions;
+    size_t sessions_cap;
     cordon_ratelimit *rate;
     struct cordon_link_counters c;
 };
@@ -364,50 +370,95 @@ static struct session *session_find(struct cordon_links *t, const struct sockadd
                                     socklen_t alen)
 {
     for (size_t i = 0; i < t->nsessions; i++)
-        if (t->sessions[i].sess != NULL &&
-            addr_eq(&t->sessions[i].addr, t->sessions[i].addrlen, a, alen))
+        if (addr_eq(&t->sessions[i].addr, t->sessions[i].addrlen, a, alen))
             return &t->sessions[i];
     return NULL;
+}
+
+static void session_clear(struct session *s)
+{
+    cordon_free_secret(s->der, s->der_len);
+    memset(s, 0, sizeof(*s));
 }
 
 static void session_forget(struct cordon_links *t, const struct sockaddr_storage *a, socklen_t alen)
 {
     struct session *s = session_find(t, a, alen);
-    if (s != NULL) {
-        SSL_SESSION_free(s->sess);
-        memset(s, 0, sizeof(*s));
+    if (s == NULL)
+        return;
+    session_clear(s);
+    struct session *last = &t->sessions[--t->nsessions];
+    if (s != last) {
+        *s = *last;
+        memset(last, 0, sizeof(*last));
     }
+}
+
+static void session_forget_all(struct cordon_links *t)
+{
+    for (size_t i = 0; i < t->nsessions; i++)
+        session_clear(&t->sessions[i]);
+    t->nsessions = 0;
+}
+
+/* The slot for a new session: a free one (growing the array), else the least recently
+ * used. NULL when no session may be stored or memory is short. */
+static struct session *session_slot(struct cordon_links *t)
+{
+    if (t->nsessions < t->sessions_cap)
+        return &t->sessions[t->nsessions++];
+    if (t->sessions_cap < t->cfg.max_sessions) {
+        size_t cap = t->sessions_cap == 0 ? 16 : 2 * t->sessions_cap;
+        if (cap > t->cfg.max_sessions)
+            cap = t->cfg.max_sessions;
+        struct session *grown = realloc(t->sessions, cap * sizeof(*grown));
+        if (grown != NULL) {
+            memset(grown + t->sessions_cap, 0, (cap - t->sessions_cap) * sizeof(*grown));
+            t->sessions = grown;
+            t->sessions_cap = cap;
+            return &t->sessions[t->nsessions++];
+        }
+    }
+    if (t->nsessions == 0)
+        return NULL;
+    struct session *s = &t->sessions[0];
+    for (size_t i = 1; i < t->nsessions; i++)
+        if (t->sessions[i].used_ms < s->used_ms)
+            s = &t->sessions[i];
+    session_clear(s);
+    return s;
 }
 
 static void session_store(struct cordon_links *t, struct link *l)
 {
-    struct session *s;
-    SSL_SESSION *sess;
-
-    if (t->nsessions == 0)
+    if (t->cfg.max_sessions == 0)
         return;
-    sess = SSL_get1_session(l->ssl);
+    SSL_SESSION *sess = SSL_get1_session(l->ssl);
     if (sess == NULL)
         return;
-    if (!SSL_SESSION_is_resumable(sess)) {
-        SSL_SESSION_free(sess);
-        return;
-    }
-    s = session_find(t, &l->addr, l->addrlen);
-    if (s == NULL) {
-        /* An empty slot, else the least recently used one. */
-        s = &t->sessions[0];
-        for (size_t i = 0; i < t->nsessions; i++) {
-            if (t->sessions[i].sess == NULL) {
-                s = &t->sessions[i];
-                break;
-            }
-            if (t->sessions[i].used_ms < s->used_ms)
-                s = &t->sessions[i];
+    uint8_t *der = NULL;
+    int n = SSL_SESSION_is_resumable(sess) ? i2d_SSL_SESSION(sess, NULL) : 0;
+    if (n > 0 && (der = malloc((size_t)n)) != NULL) {
+        uint8_t *p = der;
+        if (i2d_SSL_SESSION(sess, &p) != n) {
+            cordon_free_secret(der, (size_t)n);
+            der = NULL;
         }
     }
-    SSL_SESSION_free(s->sess);
-    s->sess = sess;
+    SSL_SESSION_free(sess);
+    if (der == NULL)
+        return;
+    struct session *s = session_find(t, &l->addr, l->addrlen);
+    if (s != NULL)
+        session_clear(s);
+    else
+        s = session_slot(t);
+    if (s == NULL) {
+        cordon_free_secret(der, (size_t)n);
+        return;
+    }
+    s->der = der;
+    s->der_len = (size_t)n;
     s->addr = l->addr;
     s->addrlen = l->addrlen;
     s->used_ms = t->now_ms;
@@ -790,9 +841,7 @@ cordon_err cordon_links_new(const struct cordon_link_config *config,
     for (t->nbuckets = 16; t->nbuckets < t->cfg.max_links; t->nbuckets *= 2)
         ;
     t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-    t->nsessions = t->cfg.max_sessions;
-    t->sessions = t->nsessions == 0 ? NULL : calloc(t->nsessions, sizeof(*t->sessions));
-    if (t->buckets == NULL || (t->nsessions != 0 && t->sessions == NULL))
+    if (t->buckets == NULL)
         goto fail;
     err = cordon_random(t->cookie_secret, sizeof(t->cookie_secret));
     if (err == CORDON_OK)
@@ -844,8 +893,7 @@ void cordon_links_free(cordon_links *t)
         t->graveyard = l->gnext;
         link_free(l);
     }
-    for (size_t i = 0; i < t->nsessions; i++)
-        SSL_SESSION_free(t->sessions[i].sess);
+    session_forget_all(t);
     free(t->sessions);
     SSL_free(t->listener);
     SSL_CTX_free(t->ctx);
@@ -1246,8 +1294,11 @@ static cordon_err link_new_client(struct cordon_links *t, const struct sockaddr_
     }
     if (s != NULL) {
         s->used_ms = t->now_ms;
-        if (SSL_set_session(l->ssl, s->sess) != 1)
+        const uint8_t *p = s->der;
+        SSL_SESSION *sess = d2i_SSL_SESSION(NULL, &p, (long)s->der_len);
+        if (sess == NULL || SSL_set_session(l->ssl, sess) != 1)
             session_forget(t, a, alen);
+        SSL_SESSION_free(sess); /* the SSL holds its own reference */
     }
     link_insert(t, l);
     *out = l;
@@ -1471,10 +1522,7 @@ cordon_err cordon_links_set_cert(cordon_links *t, uint64_t now_ms, const cordon_
     (void)listener_make(t); /* if this fails, the next ClientHello tries again */
     /* Stored sessions would resume without sending a certificate, and the servers keep the
      * old one in their tickets: the next handshake with each shows the new one. */
-    for (size_t i = 0; i < t->nsessions; i++) {
-        SSL_SESSION_free(t->sessions[i].sess);
-        memset(&t->sessions[i], 0, sizeof(t->sessions[i]));
-    }
+    session_forget_all(t);
     err = CORDON_OK;
 out:
     X509_free(x);
@@ -1498,12 +1546,7 @@ size_t cordon_links_half_open(const cordon_links *t)
 
 size_t cordon_links_sessions(const cordon_links *t)
 {
-    size_t n = 0;
-    if (t == NULL)
-        return 0;
-    for (size_t i = 0; i < t->nsessions; i++)
-        n += t->sessions[i].sess != NULL;
-    return n;
+    return t == NULL ? 0 : t->nsessions;
 }
 
 bool cordon_links_peer(const cordon_links *t, const struct sockaddr *addr, socklen_t addrlen,

@@ -703,6 +703,41 @@ static void test_idle_and_lru(void **state)
     pump();
 }
 
+/* The session store keeps at most max_sessions, dropping the least recently used, and a
+ * session taken out of it (serialized) still resumes. */
+static void test_session_store_lru(void **state)
+{
+    (void)state;
+    struct cordon_link_config cfg;
+    cordon_link_config_default(&cfg);
+    cfg.max_sessions = 2;
+    struct node_opts ao = {.id_byte = 0x10, .serial = 0x10, .config = &cfg};
+    struct node *a = node_new(&ao, 4001);
+    struct node *s[3] = {good(0x21, 4021), good(0x22, 4022), good(0x23, 4023)};
+
+    for (size_t i = 0; i < 3; i++) {
+        must(send_str(a, s[i], s[i]->node_id, "hello"));
+        pump();
+        now_ms += 10;
+    }
+    assert_int_equal(ctr(a)->handshakes_full, 3);
+    assert_int_equal(cordon_links_sessions(a->links), 2); /* s[0]'s went first */
+    for (size_t i = 0; i < 3; i++)
+        must(cordon_links_close(a->links, now_ms, sa(s[i]), sizeof(s[i]->addr)));
+    pump();
+    assert_int_equal(cordon_links_count(a->links), 0);
+
+    must(send_str(a, s[2], s[2]->node_id, "again")); /* stored: resumed */
+    pump();
+    assert_int_equal(ctr(a)->handshakes_resumed, 1);
+    assert_int_equal(s[2]->delivered, 2);
+    must(send_str(a, s[0], s[0]->node_id, "again")); /* dropped: full */
+    pump();
+    assert_int_equal(ctr(a)->handshakes_full, 4);
+    assert_int_equal(s[0]->delivered, 2);
+    assert_int_equal(cordon_links_sessions(a->links), 2);
+}
+
 static void test_handshake_timeout_and_caps(void **state)
 {
     (void)state;
@@ -979,6 +1014,7 @@ int main(void)
         cmocka_unit_test_teardown(test_resumption, test_teardown),
         cmocka_unit_test_teardown(test_revoked_after_crl_update, test_teardown),
         cmocka_unit_test_teardown(test_simultaneous_open, test_teardown),
+        cmocka_unit_test_teardown(test_session_store_lru, test_teardown),
         cmocka_unit_test_teardown(test_idle_and_lru, test_teardown),
         cmocka_unit_test_teardown(test_handshake_timeout_and_caps, test_teardown),
         cmocka_unit_test_teardown(test_crl_swap_drops_only_revoked, test_teardown),
