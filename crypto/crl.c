@@ -227,6 +227,15 @@ out:
     return err;
 }
 
+cordon_err cordon_crl_window(const cordon_crl *crl, int64_t *last, int64_t *next)
+{
+    if (crl == NULL || X509_CRL_get0_nextUpdate(crl->crl) == NULL ||
+        cordon_crypto_time_get(X509_CRL_get0_lastUpdate(crl->crl), last) != CORDON_OK ||
+        cordon_crypto_time_get(X509_CRL_get0_nextUpdate(crl->crl), next) != CORDON_OK)
+        return CORDON_ERR_CRL;
+    return CORDON_OK;
+}
+
 cordon_err cordon_crl_number(const cordon_crl *crl, uint64_t *number)
 {
     cordon_err err = CORDON_ERR_CRL;

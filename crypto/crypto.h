@@ -218,6 +218,9 @@ CORDON_MUST_CHECK cordon_err cordon_crl_load(const char *path, cordon_crl **out)
  * CORDON_ERR_CRL otherwise. */
 CORDON_MUST_CHECK cordon_err cordon_crl_verify(const cordon_crl *crl, const cordon_cert *ca,
                                                int64_t now);
+/* lastUpdate and nextUpdate, in seconds since the epoch; CORDON_ERR_CRL when one is missing
+ * or out of range. Does not verify the CRL. */
+CORDON_MUST_CHECK cordon_err cordon_crl_window(const cordon_crl *crl, int64_t *last, int64_t *next);
 /* The crlNumber; CORDON_ERR_CRL when absent or longer than 64 bits. */
 CORDON_MUST_CHECK cordon_err cordon_crl_number(const cordon_crl *crl, uint64_t *number);
 /* true when serial is listed (an entry with reason removeFromCRL does not count). Does not

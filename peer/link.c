@@ -100,6 +100,21 @@ struct session {
     int64_t peer_not_after; /* the server certificate inside expires then: no resumption */
 };
 
+/* A peer certificate that passed cordon_cert_verify_node(), by the SHA-256 of its DER. A
+ * handshake (full or resumed) that shows it again re-checks only what can change: the
+ * time against its validity (and the CA's), the CRL's window and whether the CRL lists
+ * its serial. The chain check, the certificate parse and the CRL's signature check cost
+ * most of a resumed handshake, and a node meets the same few hundred peers again and
+ * again. */
+struct cert_memo {
+    uint8_t fp[32];
+    uint8_t id[CORDON_NODE_ID_LEN];
+    uint8_t serial[CORDON_SERIAL_LEN];
+    int64_t not_before, not_after; /* the leaf's, narrowed to the CA's */
+    int64_t leaf_not_after;
+    uint64_t used_ms;
+};
+
 struct cordon_links {
     struct cordon_link_config cfg;
     struct cordon_link_host host;
@@ -122,6 +137,11 @@ struct cordon_links {
     size_t count;
     size_t half_open;
     struct link *graveyard;
+    struct cert_memo *memo; /* [0, nmemo) in use; grown up to CORDON_LINK_CERTS_MEMO */
+    size_t nmemo, memo_cap;
+    const cordon_crl *window_of; /* the CRL whose window (checked signature) is below */
+    int64_t crl_last, crl_next;
+    bool crl_window_ok;
     struct session *sessions; /* [0, nsessions) in use; grown up to cfg.max_sessions */
     size_t nsessions;
     size_t sessions_cap;
@@ -514,13 +534,72 @@ struct peer_cert {
     int64_t not_after;
 };
 
+static struct cert_memo *memo_find(struct cordon_links *t, const uint8_t fp[32])
+{
+    for (size_t i = 0; i < t->nmemo; i++)
+        if (memcmp(t->memo[i].fp, fp, 32) == 0)
+            return &t->memo[i];
+    return NULL;
+}
+
+/* A slot for a newly verified certificate: a free one (growing the array), else the least
+ * recently used. NULL when memory is short: the certificate is simply not remembered. */
+static struct cert_memo *memo_slot(struct cordon_links *t)
+{
+    if (t->nmemo < t->memo_cap)
+        return &t->memo[t->nmemo++];
+    if (t->memo_cap < CORDON_LINK_CERTS_MEMO) {
+        size_t cap = t->memo_cap == 0 ? 16 : 2 * t->memo_cap;
+        if (cap > CORDON_LINK_CERTS_MEMO)
+            cap = CORDON_LINK_CERTS_MEMO;
+        struct cert_memo *grown = realloc(t->memo, cap * sizeof(*grown));
+        if (grown != NULL) {
+            t->memo = grown;
+            t->memo_cap = cap;
+            return &t->memo[t->nmemo++];
+        }
+    }
+    if (t->nmemo == 0)
+        return NULL;
+    struct cert_memo *m = &t->memo[0];
+    for (size_t i = 1; i < t->nmemo; i++)
+        if (t->memo[i].used_ms < m->used_ms)
+            m = &t->memo[i];
+    return m;
+}
+
+/* What cordon_cert_verify_node() would say now of a certificate it accepted before, in its
+ * order: the CRL (its window; its signature was checked once), the validity, revocation. */
+static cordon_err memo_check(struct cordon_links *t, const struct cert_memo *m, int64_t now)
+{
+    if (t->crl != NULL) {
+        if (t->window_of != t->crl) {
+            int64_t last = 0, next = 0;
+            t->crl_window_ok = cordon_crl_window(t->crl, &last, &next) == CORDON_OK &&
+                               cordon_crl_verify(t->crl, t->ca, last) == CORDON_OK;
+            t->crl_last = last;
+            t->crl_next = next;
+            t->window_of = t->crl;
+        }
+        if (!t->crl_window_ok || now < t->crl_last || now >= t->crl_next)
+            return CORDON_ERR_CRL;
+    }
+    if (now < m->not_before)
+        return CORDON_ERR_CERT_NOT_YET_VALID;
+    if (now >= m->not_after)
+        return CORDON_ERR_CERT_EXPIRED;
+    if (t->crl != NULL && cordon_crl_lists(t->crl, m->serial))
+        return CORDON_ERR_CERT_REVOKED;
+    return CORDON_OK;
+}
+
 static cordon_err verify_x509(struct cordon_links *t, X509 *x, struct peer_cert *out)
 {
-    uint8_t der[CORDON_CERT_MAX];
+    uint8_t der[CORDON_CERT_MAX], fp[32];
     unsigned char *p = der;
     cordon_cert *cert = NULL;
     cordon_err err;
-    int64_t not_before;
+    int64_t not_before, now = t->host.wall_time(t->host.ctx);
     int n;
 
     if (x == NULL)
@@ -530,10 +609,21 @@ static cordon_err verify_x509(struct cordon_links *t, X509 *x, struct peer_cert 
         return CORDON_ERR_CERT_UNTRUSTED;
     if (i2d_X509(x, &p) != n)
         return CORDON_ERR_CRYPTO;
+    cordon_sha256(der, (size_t)n, fp);
+    struct cert_memo *m = memo_find(t, fp);
+    if (m != NULL) {
+        m->used_ms = t->now_ms;
+        err = memo_check(t, m, now);
+        if (err == CORDON_OK) {
+            memcpy(out->id, m->id, sizeof(out->id));
+            memcpy(out->serial, m->serial, sizeof(out->serial));
+            out->not_after = m->leaf_not_after;
+        }
+        return err;
+    }
     err = cordon_cert_parse(der, (size_t)n, &cert);
     if (err == CORDON_OK)
-        err = cordon_cert_verify_node(cert, t->ca, t->crl, t->overlay,
-                                      t->host.wall_time(t->host.ctx), out->id);
+        err = cordon_cert_verify_node(cert, t->ca, t->crl, t->overlay, now, out->id);
     else
         err = CORDON_ERR_CERT_UNTRUSTED;
     /* A certificate that verified has both; one without them is not ours to trust. */
@@ -541,6 +631,17 @@ static cordon_err verify_x509(struct cordon_links *t, X509 *x, struct peer_cert 
                              cordon_cert_validity(cert, &not_before, &out->not_after) != CORDON_OK))
         err = CORDON_ERR_CERT_UNTRUSTED;
     cordon_cert_free(cert);
+    int64_t ca_nb, ca_na;
+    if (err == CORDON_OK && cordon_cert_validity(t->ca, &ca_nb, &ca_na) == CORDON_OK &&
+        (m = memo_slot(t)) != NULL) {
+        memcpy(m->fp, fp, sizeof(m->fp));
+        memcpy(m->id, out->id, sizeof(m->id));
+        memcpy(m->serial, out->serial, sizeof(m->serial));
+        m->not_before = not_before > ca_nb ? not_before : ca_nb;
+        m->not_after = out->not_after < ca_na ? out->not_after : ca_na;
+        m->leaf_not_after = out->not_after;
+        m->used_ms = t->now_ms;
+    }
     return err;
 }
 
@@ -895,6 +996,7 @@ void cordon_links_free(cordon_links *t)
     }
     session_forget_all(t);
     free(t->sessions);
+    free(t->memo);
     SSL_free(t->listener);
     SSL_CTX_free(t->ctx);
     BIO_meth_free(t->wmeth);
@@ -1468,6 +1570,7 @@ void cordon_links_set_crl(cordon_links *t, uint64_t now_ms, const cordon_crl *cr
         return;
     enter(t, now_ms);
     t->crl = crl;
+    t->window_of = NULL; /* a new CRL may sit where a freed one was */
     budget = 2 * t->cfg.max_links + 16;
     for (struct link *l = t->lru_head, *next; l != NULL && budget > 0; l = next, budget--) {
         struct peer_cert pc;

@@ -638,7 +638,39 @@ static void test_revoked_after_crl_update(void **state)
     pump();
     assert_int_equal(a->delivered, 1);
     assert_int_equal(ctr(a)->refused_revoked, 1);
+
+    /* v's certificate is remembered as verified by a: a stale CRL still refuses it, and
+     * so does the wall clock past its notAfter, without the full chain check. */
+    cordon_crl *stale = NULL;
+    must(cordon_crl_create(ca_key, ca_cert, 3, T0 - 3 * DAY, NOW - DAY, NULL, 0, &stale));
+    cordon_links_set_crl(a->links, now_ms, stale);
+    struct node_opts wo = {.id_byte = 0x51, .serial = 0x51, .na = NOW + 100};
+    struct node *w = node_new(&wo, 4006);
     cordon_links_set_crl(a->links, now_ms, crl);
+    must(send_str(w, a, NULL, "w")); /* remembered now */
+    pump();
+    assert_int_equal(a->delivered, 2);
+    must(cordon_links_close(w->links, now_ms, sa(a), sizeof(a->addr)));
+    pump();
+    cordon_links_set_crl(a->links, now_ms, stale);
+    size_t other = ctr(a)->refused_other;
+    must(send_str(w, a, NULL, "w again"));
+    pump();
+    assert_int_equal(a->delivered, 2);
+    assert_int_equal(ctr(a)->refused_other, other + 1);
+    cordon_links_set_crl(a->links, now_ms, crl);
+    /* w's side of the refused resumption may still be up (the server refuses after the
+     * client's Finished): w starts afresh. */
+    must(cordon_links_close(w->links, now_ms, sa(a), sizeof(a->addr)));
+    pump();
+    wall_now = NOW + 100; /* w's notAfter; a's certificate is still good */
+    now_ms += 5000;       /* a's handshake budget for 127.0.0.1 refills */
+    must(send_str(w, a, NULL, "w late"));
+    pump();
+    assert_int_equal(a->delivered, 2);
+    assert_int_equal(ctr(a)->refused_expired, 1);
+    wall_now = NOW;
+    cordon_crl_free(stale);
     cordon_crl_free(newer);
 }
 
