@@ -261,6 +261,17 @@ void cordon_core_self_lookup_done(cordon_core *core)
         core->refresh_continue = true;
 }
 
+/* The time of the next refresh pass: refresh_ms and up to half of it again, drawn anew each
+ * time, so that nodes that joined together (a swarm, a mass restart) do not run their
+ * passes, and open their links, in step for ever. */
+static uint64_t next_refresh(cordon_core *core, uint64_t now_ms)
+{
+    uint32_t r = 0;
+    uint64_t spread = core->cfg.refresh_ms / 2;
+    cordon_core_fill_random(core, &r, sizeof(r));
+    return now_ms + core->cfg.refresh_ms + (spread > 0 ? r % spread : 0);
+}
+
 void cordon_core_tick(cordon_core *core, uint64_t now_ms)
 {
     if (core == NULL)
@@ -270,7 +281,7 @@ void cordon_core_tick(cordon_core *core, uint64_t now_ms)
     if (core->self_lookup_due)
         start_self_lookup(core, now_ms);
     if (core->joined && now_ms >= core->refresh_at) {
-        core->refresh_at = now_ms + core->cfg.refresh_ms;
+        core->refresh_at = next_refresh(core, now_ms);
         core->refresh_bucket = 0; /* a pass still running starts over after its lookup */
         refresh_step(core, now_ms);
     }
@@ -296,7 +307,7 @@ cordon_err cordon_core_join(cordon_core *core, uint64_t now_ms,
         return CORDON_ERR_INVAL;
     note_now(core, now_ms);
     core->joined = true;
-    core->refresh_at = now_ms + core->cfg.refresh_ms;
+    core->refresh_at = next_refresh(core, now_ms);
     for (size_t i = 0; i < n; i++) {
         if (cordon_id_equal(bootstrap[i].id, core->self.id))
             continue;

@@ -69,7 +69,7 @@ struct cordon_core_config {
     uint32_t rpc_timeout_ms;             /* first timeout of a request (1000) */
     uint32_t rpc_retries;                /* retries after a timeout, with doubling (1) */
     uint32_t fail_evict;                 /* consecutive failures that evict a contact (2) */
-    uint32_t refresh_ms;                 /* bucket refresh period (15 min) */
+    uint32_t refresh_ms;                 /* bucket refresh period (15 min, + up to half) */
     uint32_t check_quiet_ms; /* a full bucket pings its least-recently-seen resident for a
                               * newcomer only if that one was quiet this long (60 s) */
 };
@@ -154,9 +154,11 @@ uint64_t cordon_core_next_deadline(const cordon_core *core);
 /* Pings the bootstrap contacts (at most CORDON_BOOTSTRAP_MAX; they enter the table when
  * they answer), and once every ping has been answered or has failed looks up this node's
  * own ID (at once when n is 0, for the first node of an overlay). From now on, every
- * refresh_ms, each non-empty bucket that saw no traffic (no lookup into its range, no
- * message from a resident) for refresh_ms gets a lookup of a random ID in its range, one
- * lookup at a time. CORDON_ERR_INVAL for NULL bootstrap with n > 0 or n too large. */
+ * refresh_ms plus a random part of up to refresh_ms / 2 (drawn anew each time, so nodes
+ * that joined together do not refresh together), each non-empty bucket that saw no traffic
+ * (no lookup into its range, no message from a resident) for refresh_ms gets a lookup of a
+ * random ID in its range, one lookup at a time. CORDON_ERR_INVAL for NULL bootstrap with n > 0 or n
+ * too large. */
 CORDON_MUST_CHECK cordon_err cordon_core_join(cordon_core *core, uint64_t now_ms,
                                               const struct cordon_contact *bootstrap, size_t n);
 /* CORDON_ERR_BUSY when CORDON_LOOKUPS_MAX lookups are running. cb runs from inside a

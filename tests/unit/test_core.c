@@ -811,8 +811,9 @@ static void test_rpc_timeouts_and_backoff(void **state)
     assert_int_equal(st.lookups, 0); /* the self-lookup found an empty table and ended */
     assert_int_equal(st.table_size, 0);
     assert_int_equal(cap.n, 3);
-    /* Only the refresh timer is left. */
-    assert_int_equal(cordon_core_next_deadline(core), cfg.refresh_ms);
+    /* Only the refresh timer is left: refresh_ms after the join, and up to half again. */
+    assert_true(cordon_core_next_deadline(core) >= cfg.refresh_ms);
+    assert_true(cordon_core_next_deadline(core) < cfg.refresh_ms + cfg.refresh_ms / 2);
 
     /* A late answer to a retried request is accepted. */
     assert_int_equal(cordon_core_join(core, 8000, &b, 1), CORDON_OK);
@@ -1358,21 +1359,27 @@ static void test_refresh_one_lookup_at_a_time(void **state)
     assert_int_equal(seen, 2);
     assert_int_equal(order[0], 0);
     assert_int_equal(order[1], 1);
-    assert_int_equal(cordon_core_next_deadline(core), 60000);
+    uint64_t pass = cordon_core_next_deadline(core);
+    assert_true(pass >= 60000 && pass < 90000);
 
-    /* The periodic pass refreshes only buckets quiet for a whole period: at 60 s that is
-     * bucket 2 (last active at 0 s); buckets 0 and 1 saw the join's lookups. */
+    /* The periodic pass refreshes only buckets quiet for a whole period: bucket 2 (last
+     * active at 0 s) surely; buckets 0 and 1 saw the join's lookups a few seconds later and
+     * are quiet too if the draw put the pass late enough. One lookup at a time, in bucket
+     * order, each 3 first tries and 3 retries. */
     size_t mark = cap.n;
-    cordon_core_tick(core, 60000);
+    cordon_core_tick(core, pass);
     assert_int_equal(status_of(core).lookups, 1);
-    assert_int_equal(count_sent(&cap, mark, CORDON_MSG_FIND_NODE), 3);
-    assert_int_equal(cordon_id_cpl(ZERO_ID, cap.sent[cap.n - 1].m.u.find_node.target), 2);
-    cordon_core_tick(core, 61000);
-    cordon_core_tick(core, 63000);
+    for (int guard = 0; guard < 100 && status_of(core).lookups > 0; guard++) {
+        assert_true(status_of(core).lookups <= 1);
+        cordon_core_tick(core, cordon_core_next_deadline(core));
+    }
     assert_int_equal(status_of(core).lookups, 0);
     assert_int_equal(status_of(core).pending, 0);
-    assert_int_equal(count_sent(&cap, mark, CORDON_MSG_FIND_NODE), 6); /* 3 + 3 retries */
-    assert_int_equal(cordon_core_next_deadline(core), 120000);
+    size_t sent = count_sent(&cap, mark, CORDON_MSG_FIND_NODE);
+    assert_true(sent >= 6 && sent <= 18 && sent % 6 == 0);
+    assert_int_equal(cordon_id_cpl(ZERO_ID, cap.sent[cap.n - 1].m.u.find_node.target), 2);
+    uint64_t again = cordon_core_next_deadline(core);
+    assert_true(again >= pass + 60000 && again < pass + 90000);
     capture_free(&cap, core);
 }
 
