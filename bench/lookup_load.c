@@ -16,11 +16,16 @@
  * resumption are for. Without it, a lookup's target is often a node the origin never
  * linked with: that costs a handshake, which the figures then show.
  *
- * Phases: --warmup lookups (not timed), then --lookups timed ones. Around the timed phase
- * the counters link_handshakes_full and link_handshakes_resumed of every instance are read
- * from GET /v1/status and summed: each handshake is counted by both of its ends, so the
- * deltas are halved. A lookup that does not find its target, or fails, is counted and
- * reported (its time is still in the distribution).
+ * Phases: (--settle) waiting for a quiet swarm, --warmup lookups (not timed), then
+ * --lookups timed ones. Around the timed phase the counters link_handshakes_full and
+ * link_handshakes_resumed of every instance are read from GET /v1/status. The figure per
+ * lookup is the origins' own: a lookup's messages all go from its origin to the nodes it
+ * asks, so every handshake a lookup costs has the origin at one end (a handshake between
+ * two origins would count twice; with 16 of 512 that is rare). The whole swarm's sum
+ * (halved: both ends count a handshake) is printed too; it also holds what the overlay
+ * does on its own meanwhile (bucket refreshes, liveness pings). A lookup that does not
+ * find its target, or fails, is counted and reported (its time is still in the
+ * distribution).
  *
  * Reference, measured in the same run: the round-trip time of a 64-byte UDP datagram on
  * 127.0.0.1 between this process and an echo thread (--rtts round trips), the floor under
@@ -68,6 +73,9 @@ static const char usage[] =
     "  --targets T     look up only T nodes (a seeded set), each once from every origin\n"
     "                  before the warm-up (default: any node)\n"
     "  --seed N        of the draw of origins and targets (default 1)\n"
+    "  --settle S      first wait, at most S seconds, until the swarm is quiet: no more\n"
+    "                  than one full handshake per 64 instances in 5 s (a swarm that just\n"
+    "                  became ready still fills its tables; default 0: no wait)\n"
     "Prints a human summary, then one line 'RESULT key=value ...' for scripts.\n";
 
 struct instance {
@@ -155,14 +163,17 @@ static bool read_ready(const char *dir, const char *path, struct instance *inst,
     return ok && *n >= 2;
 }
 
-/* Sums the handshake counters of every instance. */
-static bool handshakes(CURL *c, const struct instance *inst, size_t n, uint64_t *full,
-                       uint64_t *resumed)
+/* Sums the handshake counters of every instance, and (when origin is not NULL) of the
+ * instances it marks, into o_full and o_resumed. */
+static bool handshakes(CURL *c, const struct instance *inst, size_t n, const bool *origin,
+                       uint64_t *full, uint64_t *resumed, uint64_t *o_full, uint64_t *o_resumed)
 {
     cordon_buf b;
     cordon_buf_init(&b, ANSWER_MAX, false);
     bool ok = true;
     *full = *resumed = 0;
+    if (origin != NULL)
+        *o_full = *o_resumed = 0;
     for (size_t i = 0; i < n && ok; i++) {
         json_t *o = NULL;
         ok = get(c, inst[i].sock, "/v1/status", &b) &&
@@ -173,6 +184,10 @@ static bool handshakes(CURL *c, const struct instance *inst, size_t n, uint64_t 
         if (ok && json_is_integer(f) && json_is_integer(r)) {
             *full += (uint64_t)json_integer_value(f);
             *resumed += (uint64_t)json_integer_value(r);
+            if (origin != NULL && origin[i]) {
+                *o_full += (uint64_t)json_integer_value(f);
+                *o_resumed += (uint64_t)json_integer_value(r);
+            }
         } else {
             ok = false;
         }
@@ -268,20 +283,16 @@ int main(int argc, char **argv)
     uint64_t n_origins = 16, warmup = 1000, lookups = 2000, rtts = 20000, seed = 1;
     double rate = 5.0;
     uint64_t n_targets = 0; /* 0: any node */
+    uint64_t settle = 0;
     static size_t targets[INSTANCES_MAX];
     uint64_t statuses[600] = {0};
     static const struct option opts[] = {
-        {"swarm", required_argument, NULL, 's'},
-        {"ready", required_argument, NULL, 'r'},
-        {"origins", required_argument, NULL, 'o'},
-        {"warmup", required_argument, NULL, 'w'},
-        {"lookups", required_argument, NULL, 'l'},
-        {"rtts", required_argument, NULL, 't'},
-        {"seed", required_argument, NULL, 'S'},
-        {"rate", required_argument, NULL, 'R'},
-        {"targets", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"swarm", required_argument, NULL, 's'},   {"ready", required_argument, NULL, 'r'},
+        {"origins", required_argument, NULL, 'o'}, {"warmup", required_argument, NULL, 'w'},
+        {"lookups", required_argument, NULL, 'l'}, {"rtts", required_argument, NULL, 't'},
+        {"seed", required_argument, NULL, 'S'},    {"rate", required_argument, NULL, 'R'},
+        {"targets", required_argument, NULL, 'T'}, {"settle", required_argument, NULL, 'Q'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -295,6 +306,9 @@ int main(int argc, char **argv)
             break;
         case 'o':
             err = cordon_parse_u64(optarg, 1, ORIGINS_MAX, &n_origins);
+            break;
+        case 'Q':
+            err = cordon_parse_u64(optarg, 0, 3600, &settle);
             break;
         case 'w':
             err = cordon_parse_u64(optarg, 0, LOOKUPS_MAX, &warmup);
@@ -357,7 +371,30 @@ int main(int argc, char **argv)
     bool rtt_ok = udp_rtt(rtts, &rtt50, &rtt99);
 
     uint64_t state = seed, not_found = 0, failed = 0, full0, res0, full1, res1;
+    uint64_t ofull0 = 0, ores0 = 0, ofull1 = 0, ores1 = 0;
+    static bool is_origin[INSTANCES_MAX];
+    for (size_t i = 0; i < n_origins; i++)
+        is_origin[origins[i].index] = true;
     bool counted = true;
+
+    /* Settle: the background that the measurement would otherwise count as its own. */
+    uint64_t settled_s = 0, bg_full = 0, bg_prev = 0, bg_res = 0;
+    bool quiet = settle == 0;
+    if (!quiet)
+        counted = handshakes(counter, inst, n, NULL, &bg_prev, &bg_res, NULL, NULL);
+    while (!quiet && counted && settled_s < settle) {
+        sleep(5);
+        settled_s += 5;
+        uint64_t f = 0;
+        counted = handshakes(counter, inst, n, NULL, &f, &bg_res, NULL, NULL);
+        bg_full = f - bg_prev; /* both ends count each: halved when printed */
+        bg_prev = f;
+        quiet = bg_full / 2 <= n / 64;
+    }
+    if (settle > 0)
+        printf("settled after %llu s (%s): %.1f full handshakes in the last 5 s\n",
+               (unsigned long long)settled_s, quiet ? "quiet" : "NOT QUIET, went on",
+               (double)bg_full / 2.0);
     if (n_targets > n)
         n_targets = n;
     for (size_t i = 0; i < n; i++)
@@ -373,7 +410,7 @@ int main(int argc, char **argv)
     warmup += first;
     for (uint64_t k = 0; k < warmup + lookups; k++) {
         if (k == warmup)
-            counted = handshakes(counter, inst, n, &full0, &res0);
+            counted = handshakes(counter, inst, n, is_origin, &full0, &res0, &ofull0, &ores0);
         struct origin *o = &origins[k % n_origins];
         uint64_t wait = o->next_us > now_us() ? o->next_us - now_us() : 0;
         if (wait > 0)
@@ -410,7 +447,7 @@ int main(int argc, char **argv)
             not_found++;
         json_decref(j);
     }
-    counted = counted && handshakes(counter, inst, n, &full1, &res1);
+    counted = counted && handshakes(counter, inst, n, is_origin, &full1, &res1, &ofull1, &ores1);
 
     qsort(lat, lookups, sizeof(*lat), cmp_u64);
     uint64_t sum = 0;
@@ -418,6 +455,8 @@ int main(int argc, char **argv)
         sum += lat[i];
     double full = counted ? (double)(full1 - full0) / 2.0 : -1.0;
     double resumed = counted ? (double)(res1 - res0) / 2.0 : -1.0;
+    double ofull = counted ? (double)(ofull1 - ofull0) : -1.0;
+    double oresumed = counted ? (double)(ores1 - ores0) : -1.0;
     printf("swarm of %zu instances, %llu origins at most %.1f lookups/s each, %llu warm-up + "
            "%llu measured lookups, targets: %s%llu\n",
            n, (unsigned long long)n_origins, rate, (unsigned long long)warmup,
@@ -434,20 +473,26 @@ int main(int argc, char **argv)
             printf(" %d x%llu", i, (unsigned long long)statuses[i]);
     }
     printf("\n");
-    printf("  handshakes during the measurement: full %.1f (%.3f per lookup), resumed %.1f "
-           "(%.3f per lookup)\n",
+    printf("  handshakes of the origins during the measurement: full %.0f (%.3f per lookup), "
+           "resumed %.0f (%.3f per lookup)\n",
+           ofull, ofull / (double)lookups, oresumed, oresumed / (double)lookups);
+    printf("  handshakes in the whole swarm meanwhile, the overlay's own upkeep included: full "
+           "%.1f (%.3f per lookup), resumed %.1f (%.3f per lookup)\n",
            full, full / (double)lookups, resumed, resumed / (double)lookups);
     printf("  reference: UDP round trip on 127.0.0.1 p50 %llu us, p99 %llu us (%s)\n",
            (unsigned long long)rtt50, (unsigned long long)rtt99, rtt_ok ? "ok" : "FAILED");
     printf("RESULT instances=%zu targets=%llu lookups=%llu p50_us=%llu p90_us=%llu p99_us=%llu "
            "max_us=%llu "
            "not_found=%llu failed=%llu full_per_lookup=%.3f resumed_per_lookup=%.3f "
-           "udp_rtt_p50_us=%llu udp_rtt_p99_us=%llu\n",
+           "swarm_full_per_lookup=%.3f swarm_resumed_per_lookup=%.3f "
+           "udp_rtt_p50_us=%llu udp_rtt_p99_us=%llu settled_s=%llu background_full_5s=%.1f\n",
            n, (unsigned long long)(n_targets == 0 ? n : n_targets), (unsigned long long)lookups,
            (unsigned long long)pct(lat, lookups, 0.50), (unsigned long long)pct(lat, lookups, 0.90),
            (unsigned long long)pct(lat, lookups, 0.99), (unsigned long long)lat[lookups - 1],
-           (unsigned long long)not_found, (unsigned long long)failed, full / (double)lookups,
-           resumed / (double)lookups, (unsigned long long)rtt50, (unsigned long long)rtt99);
+           (unsigned long long)not_found, (unsigned long long)failed, ofull / (double)lookups,
+           oresumed / (double)lookups, full / (double)lookups, resumed / (double)lookups,
+           (unsigned long long)rtt50, (unsigned long long)rtt99, (unsigned long long)settled_s,
+           (double)bg_full / 2.0);
 
     for (size_t i = 0; i < n_origins; i++)
         curl_easy_cleanup(origins[i].curl);
