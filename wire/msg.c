@@ -4,13 +4,15 @@
  * so a caller never sees half a message and the bytes a message does not use (ip[4..15]
  * of an IPv4 address, text after its NUL, contacts past count) are always zero. The
  * encoder refuses exactly what the decoder refuses, and the decoder accepts only the one
- * encoding the encoder writes, so bytes -> message -> bytes is the identity.
+ * encoding the encoder writes, so bytes -> message -> bytes is the identity. An object in
+ * STORE and OBJECT is only framed here, never decoded: the store judges it.
  */
 #include "wire/msg.h"
 
 #include <stdbool.h>
 #include <string.h>
 
+#include "wire/frag.h"
 #include "wire/reader.h"
 #include "wire/writer.h"
 
@@ -23,6 +25,45 @@ _Static_assert(CORDON_CONTACT_MAX_LEN == CORDON_NODE_ID_LEN + 1 + ADDR6_LEN + 2,
                "CORDON_CONTACT_MAX_LEN must be the size of an IPv6 contact");
 _Static_assert(CORDON_NODES_MAX <= UINT8_MAX, "NODES count is a u8");
 _Static_assert(CORDON_ERROR_TEXT_MAX <= UINT8_MAX, "ERROR text length is a u8");
+_Static_assert(CORDON_SUMMARY_MAX >= 1 && CORDON_SUMMARY_MAX <= UINT8_MAX,
+               "SUMMARY and WANT counts are a u8, WANT indexes too");
+_Static_assert(CORDON_MSG_HEADER_LEN + 1 + CORDON_SUMMARY_MAX * CORDON_SUMMARY_ENTRY_LEN <=
+                   CORDON_RECORD_PAYLOAD,
+               "the largest SUMMARY must go as one WHOLE record");
+_Static_assert(CORDON_MSG_HEADER_LEN + 1 + CORDON_SUMMARY_MAX * CORDON_SUMMARY_ENTRY_LEN <=
+                   CORDON_MSG_MAX,
+               "CORDON_MSG_MAX must hold every message without an object");
+_Static_assert(CORDON_OBJECT_MAX <= UINT32_MAX, "object length is a u32");
+_Static_assert(CORDON_MSG_STORAGE_MAX <= CORDON_FRAG_MSG_MAX,
+               "the largest message must fit the reassembler");
+
+/* The one table behind cordon_msg_store_code() and cordon_msg_store_err(), so the two
+ * cannot disagree: each refusal of the store's acceptance and its wire code. */
+static const struct {
+    cordon_err err;
+    uint16_t code;
+} stored_codes[] = {
+    {CORDON_OK, CORDON_STORED_ACCEPTED},
+    {CORDON_ERR_MALFORMED, CORDON_STORED_MALFORMED},
+    {CORDON_ERR_TRUNCATED, CORDON_STORED_TRUNCATED},
+    {CORDON_ERR_TRAILING, CORDON_STORED_TRAILING},
+    {CORDON_ERR_TOO_LARGE, CORDON_STORED_TOO_LARGE},
+    {CORDON_ERR_OBJ_LIFETIME, CORDON_STORED_LIFETIME},
+    {CORDON_ERR_OBJ_FUTURE, CORDON_STORED_FUTURE},
+    {CORDON_ERR_OBJ_EXPIRED, CORDON_STORED_EXPIRED},
+    {CORDON_ERR_OBJ_NOT_ALLOWED, CORDON_STORED_NOT_ALLOWED},
+    {CORDON_ERR_CERT_UNTRUSTED, CORDON_STORED_CERT_UNTRUSTED},
+    {CORDON_ERR_CERT_EXPIRED, CORDON_STORED_CERT_EXPIRED},
+    {CORDON_ERR_CERT_NOT_YET_VALID, CORDON_STORED_CERT_NOT_YET_VALID},
+    {CORDON_ERR_CERT_REVOKED, CORDON_STORED_CERT_REVOKED},
+    {CORDON_ERR_CERT_NODE_ID, CORDON_STORED_CERT_NODE_ID},
+    {CORDON_ERR_KEY_TYPE, CORDON_STORED_KEY_TYPE},
+    {CORDON_ERR_BAD_SIGNATURE, CORDON_STORED_BAD_SIGNATURE},
+    {CORDON_ERR_CRL, CORDON_STORED_CRL},
+    {CORDON_ERR_OBJ_STALE, CORDON_STORED_STALE},
+    {CORDON_ERR_OBJ_QUOTA, CORDON_STORED_QUOTA},
+    {CORDON_ERR_OBJ_CAPACITY, CORDON_STORED_CAPACITY},
+};
 
 /* The flags byte a type must carry: the response bit for answers, nothing for requests.
  * -1 for a type this codec does not know. */
@@ -31,10 +72,16 @@ static int type_flags(uint8_t type)
     switch (type) {
     case CORDON_MSG_PING:
     case CORDON_MSG_FIND_NODE:
+    case CORDON_MSG_STORE:
+    case CORDON_MSG_FETCH:
+    case CORDON_MSG_SUMMARY:
         return 0;
     case CORDON_MSG_PONG:
     case CORDON_MSG_NODES:
     case CORDON_MSG_ERROR:
+    case CORDON_MSG_STORED:
+    case CORDON_MSG_OBJECT:
+    case CORDON_MSG_WANT:
         return CORDON_MSG_FLAG_RESPONSE;
     default:
         return -1;
@@ -122,6 +169,90 @@ static cordon_err decode_error(cordon_reader *r, struct cordon_msg *d)
     return CORDON_OK;
 }
 
+/* u32 length | object: framed and capped, borrowed in place, not decoded. */
+static cordon_err decode_object(cordon_reader *r, const uint8_t **object, size_t *len)
+{
+    cordon_reader sub;
+    cordon_err err = cordon_read_sub(r, 4, CORDON_OBJECT_MAX, &sub);
+    if (err != CORDON_OK)
+        return err;
+    if (sub.len == 0)
+        return CORDON_ERR_MALFORMED;
+    *len = sub.len;
+    return cordon_read_view(&sub, sub.len, object);
+}
+
+static cordon_err decode_found(cordon_reader *r, struct cordon_msg *d)
+{
+    uint8_t found;
+    cordon_err err = cordon_read_u8(r, &found);
+    if (err != CORDON_OK)
+        return err;
+    if (found > 1)
+        return CORDON_ERR_MALFORMED;
+    d->u.object.found = found == 1;
+    if (!d->u.object.found)
+        return CORDON_OK; /* the view stays NULL, 0 */
+    return decode_object(r, &d->u.object.object, &d->u.object.len);
+}
+
+static cordon_err decode_stored(cordon_reader *r, struct cordon_msg *d)
+{
+    /* Unknown codes pass, as in ERROR: a newer replica may refuse for a reason this one
+     * does not know, and its answer is still an answer (cordon_msg_store_err). */
+    cordon_err err = cordon_read_u16(r, &d->u.stored.code);
+    if (err != CORDON_OK)
+        return err;
+    return cordon_read_u64(r, &d->u.stored.seq);
+}
+
+static cordon_err decode_summary(cordon_reader *r, struct cordon_msg *d)
+{
+    uint8_t count;
+    cordon_err err = cordon_read_u8(r, &count);
+    if (err != CORDON_OK)
+        return err;
+    if (count > CORDON_SUMMARY_MAX)
+        return CORDON_ERR_TOO_LARGE;
+    if (count == 0)
+        return CORDON_ERR_MALFORMED;
+    if ((size_t)count * CORDON_SUMMARY_ENTRY_LEN > cordon_reader_left(r))
+        return CORDON_ERR_TRUNCATED;
+    for (unsigned i = 0; i < count; i++) {
+        struct cordon_summary_entry *e = &d->u.summary.entries[i];
+        if ((err = cordon_read_bytes(r, e->key, sizeof(e->key))) != CORDON_OK)
+            return err;
+        if ((err = cordon_read_u64(r, &e->seq)) != CORDON_OK)
+            return err;
+        if (i > 0 && memcmp(d->u.summary.entries[i - 1].key, e->key, sizeof(e->key)) >= 0)
+            return CORDON_ERR_MALFORMED;
+    }
+    d->u.summary.count = count;
+    return CORDON_OK;
+}
+
+static cordon_err decode_want(cordon_reader *r, struct cordon_msg *d)
+{
+    uint8_t count;
+    cordon_err err = cordon_read_u8(r, &count);
+    if (err != CORDON_OK)
+        return err;
+    if (count > CORDON_SUMMARY_MAX)
+        return CORDON_ERR_TOO_LARGE;
+    if (count > cordon_reader_left(r))
+        return CORDON_ERR_TRUNCATED;
+    uint8_t *index = d->u.want.index;
+    for (unsigned i = 0; i < count; i++) {
+        if ((err = cordon_read_u8(r, &index[i])) != CORDON_OK)
+            return err;
+        /* Increasing: one encoding per set of entries, each named once. */
+        if (index[i] >= CORDON_SUMMARY_MAX || (i > 0 && index[i] <= index[i - 1]))
+            return CORDON_ERR_MALFORMED;
+    }
+    d->u.want.count = count;
+    return CORDON_OK;
+}
+
 /* Decodes into d, which the caller has zeroed. */
 static cordon_err decode(cordon_reader *r, struct cordon_msg *d)
 {
@@ -158,6 +289,24 @@ static cordon_err decode(cordon_reader *r, struct cordon_msg *d)
         break;
     case CORDON_MSG_ERROR:
         err = decode_error(r, d);
+        break;
+    case CORDON_MSG_STORE:
+        err = decode_object(r, &d->u.store.object, &d->u.store.len);
+        break;
+    case CORDON_MSG_STORED:
+        err = decode_stored(r, d);
+        break;
+    case CORDON_MSG_FETCH:
+        err = cordon_read_bytes(r, d->u.fetch.key, sizeof(d->u.fetch.key));
+        break;
+    case CORDON_MSG_OBJECT:
+        err = decode_found(r, d);
+        break;
+    case CORDON_MSG_SUMMARY:
+        err = decode_summary(r, d);
+        break;
+    case CORDON_MSG_WANT:
+        err = decode_want(r, d);
         break;
     default: /* PING, PONG: no body */
         break;
@@ -212,6 +361,37 @@ static cordon_err check_text(const char *text, size_t size, size_t *len)
     return CORDON_OK;
 }
 
+static cordon_err check_object(const uint8_t *object, size_t len)
+{
+    if (object == NULL || len == 0 || len > CORDON_OBJECT_MAX)
+        return CORDON_ERR_INVAL;
+    return CORDON_OK;
+}
+
+static cordon_err check_summary(const struct cordon_msg *m)
+{
+    if (m->u.summary.count == 0 || m->u.summary.count > CORDON_SUMMARY_MAX)
+        return CORDON_ERR_INVAL;
+    for (unsigned i = 1; i < m->u.summary.count; i++) {
+        if (memcmp(m->u.summary.entries[i - 1].key, m->u.summary.entries[i].key,
+                   CORDON_OBJECT_ENTRY_KEY_LEN) >= 0)
+            return CORDON_ERR_INVAL;
+    }
+    return CORDON_OK;
+}
+
+static cordon_err check_want(const struct cordon_msg *m)
+{
+    if (m->u.want.count > CORDON_SUMMARY_MAX)
+        return CORDON_ERR_INVAL;
+    for (unsigned i = 0; i < m->u.want.count; i++) {
+        uint8_t idx = m->u.want.index[i];
+        if (idx >= CORDON_SUMMARY_MAX || (i > 0 && idx <= m->u.want.index[i - 1]))
+            return CORDON_ERR_INVAL;
+    }
+    return CORDON_OK;
+}
+
 /* Every rule of the decoder, on the struct, before a byte is written. */
 static cordon_err check(const struct cordon_msg *m, size_t *text_len)
 {
@@ -230,6 +410,19 @@ static cordon_err check(const struct cordon_msg *m, size_t *text_len)
         return CORDON_OK;
     case CORDON_MSG_ERROR:
         return check_text(m->u.error.text, sizeof(m->u.error.text), text_len);
+    case CORDON_MSG_STORE:
+        return check_object(m->u.store.object, m->u.store.len);
+    case CORDON_MSG_OBJECT:
+        if (m->u.object.found)
+            return check_object(m->u.object.object, m->u.object.len);
+        /* The decoder hands back NULL, 0: a view here is a caller that forgot found. */
+        if (m->u.object.object != NULL || m->u.object.len != 0)
+            return CORDON_ERR_INVAL;
+        return CORDON_OK;
+    case CORDON_MSG_SUMMARY:
+        return check_summary(m);
+    case CORDON_MSG_WANT:
+        return check_want(m);
     default:
         return CORDON_OK;
     }
@@ -269,8 +462,55 @@ cordon_err cordon_msg_encode(const struct cordon_msg *m, uint8_t *out, size_t ca
         cordon_write_u16(&w, m->u.error.code);
         cordon_write_prefixed(&w, 1, m->u.error.text, text_len);
         break;
+    case CORDON_MSG_STORE:
+        cordon_write_prefixed(&w, 4, m->u.store.object, m->u.store.len);
+        break;
+    case CORDON_MSG_STORED:
+        cordon_write_u16(&w, m->u.stored.code);
+        cordon_write_u64(&w, m->u.stored.seq);
+        break;
+    case CORDON_MSG_FETCH:
+        cordon_write_bytes(&w, m->u.fetch.key, sizeof(m->u.fetch.key));
+        break;
+    case CORDON_MSG_OBJECT:
+        cordon_write_u8(&w, m->u.object.found ? 1 : 0);
+        if (m->u.object.found)
+            cordon_write_prefixed(&w, 4, m->u.object.object, m->u.object.len);
+        break;
+    case CORDON_MSG_SUMMARY:
+        cordon_write_u8(&w, m->u.summary.count);
+        for (unsigned i = 0; i < m->u.summary.count; i++) {
+            const struct cordon_summary_entry *e = &m->u.summary.entries[i];
+            cordon_write_bytes(&w, e->key, sizeof(e->key));
+            cordon_write_u64(&w, e->seq);
+        }
+        break;
+    case CORDON_MSG_WANT:
+        cordon_write_u8(&w, m->u.want.count);
+        cordon_write_bytes(&w, m->u.want.index, m->u.want.count);
+        break;
     default: /* PING, PONG: no body */
         break;
     }
     return cordon_writer_finish(&w, len);
+}
+
+/* ---- STORED codes --------------------------------------------------------------------- */
+
+uint16_t cordon_msg_store_code(cordon_err err)
+{
+    for (size_t i = 0; i < sizeof(stored_codes) / sizeof(stored_codes[0]); i++) {
+        if (stored_codes[i].err == err)
+            return stored_codes[i].code;
+    }
+    return CORDON_STORED_INTERNAL;
+}
+
+cordon_err cordon_msg_store_err(uint16_t code)
+{
+    for (size_t i = 0; i < sizeof(stored_codes) / sizeof(stored_codes[0]); i++) {
+        if (stored_codes[i].code == code)
+            return stored_codes[i].err;
+    }
+    return CORDON_ERR_REFUSED; /* CORDON_STORED_INTERNAL, or a code from a newer replica */
 }
