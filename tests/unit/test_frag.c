@@ -219,8 +219,9 @@ static const size_t sizes[] = {
     2 * CORDON_FRAG_DATA_MAX - 1,
     2 * CORDON_FRAG_DATA_MAX,
     2 * CORDON_FRAG_DATA_MAX + 1,
-    1641, /* CORDON_MSG_MAX, the largest overlay message today */
+    1641, /* CORDON_MSG_MAX, the largest overlay message without an object */
     64 * 1024 + 1024,
+    68123, /* CORDON_MSG_STORAGE_MAX, an OBJECT carrying the largest object */
     CORDON_FRAG_MSG_MAX - 1,
     CORDON_FRAG_MSG_MAX,
 };

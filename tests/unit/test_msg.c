@@ -4,7 +4,8 @@
  * byte-value sweeps over known-good encodings (whatever still decodes must re-encode to
  * the very same bytes), each strictness rule with its exact error, the encoder refusing
  * what the decoder refuses, canaries around the encoder's output and an untouched output
- * struct on every failed decode.
+ * struct on every failed decode. The storage messages (STORE .. WANT) get the same, plus
+ * objects at their cap and the STORED codes against the store's refusals.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "common/limits.h"
+#include "wire/frag.h"
 #include "wire/msg.h"
 
 #define CANARY 0xCC
@@ -30,13 +32,82 @@ static void fill(uint8_t *p, size_t n, unsigned seed)
         p[i] = (uint8_t)(seed * 31u + i * 7u + 1u);
 }
 
+static bool is_request(uint8_t type)
+{
+    return type == CORDON_MSG_PING || type == CORDON_MSG_FIND_NODE || type == CORDON_MSG_STORE ||
+           type == CORDON_MSG_FETCH || type == CORDON_MSG_SUMMARY;
+}
+
 static void header(struct cordon_msg *m, uint8_t type, uint32_t txid)
 {
     memset(m, 0, sizeof(*m));
     m->type = type;
-    m->flags =
-        (type == CORDON_MSG_PING || type == CORDON_MSG_FIND_NODE) ? 0 : CORDON_MSG_FLAG_RESPONSE;
+    m->flags = is_request(type) ? 0 : CORDON_MSG_FLAG_RESPONSE;
     m->txid = txid;
+}
+
+/* Bytes standing in for an encoded object: the codec only frames them, so any will do.
+ * Filled once, CORDON_OBJECT_MAX of them, for every STORE and OBJECT below. */
+static uint8_t object_bytes[CORDON_OBJECT_MAX + 1];
+
+static const uint8_t *object_of(size_t len)
+{
+    assert_true(len <= sizeof(object_bytes));
+    if (object_bytes[0] == 0)
+        fill(object_bytes, sizeof(object_bytes), 4242);
+    return object_bytes;
+}
+
+static void store_msg(struct cordon_msg *m, uint32_t txid, size_t len)
+{
+    header(m, CORDON_MSG_STORE, txid);
+    m->u.store.object = object_of(len);
+    m->u.store.len = len;
+}
+
+static void stored_msg(struct cordon_msg *m, uint32_t txid, uint16_t code, uint64_t seq)
+{
+    header(m, CORDON_MSG_STORED, txid);
+    m->u.stored.code = code;
+    m->u.stored.seq = seq;
+}
+
+static void fetch_msg(struct cordon_msg *m, uint32_t txid, unsigned seed)
+{
+    header(m, CORDON_MSG_FETCH, txid);
+    fill(m->u.fetch.key, sizeof(m->u.fetch.key), seed);
+}
+
+/* OBJECT: len 0 means not found. */
+static void object_msg(struct cordon_msg *m, uint32_t txid, size_t len)
+{
+    header(m, CORDON_MSG_OBJECT, txid);
+    if (len > 0) {
+        m->u.object.found = true;
+        m->u.object.object = object_of(len);
+        m->u.object.len = len;
+    }
+}
+
+/* count entries with strictly increasing keys (the first byte counts up) and assorted seqs. */
+static void summary_msg(struct cordon_msg *m, uint32_t txid, unsigned count)
+{
+    header(m, CORDON_MSG_SUMMARY, txid);
+    m->u.summary.count = (uint8_t)count;
+    for (unsigned i = 0; i < count; i++) {
+        struct cordon_summary_entry *e = &m->u.summary.entries[i];
+        fill(e->key, sizeof(e->key), 500 + i);
+        e->key[0] = (uint8_t)(i * 13);
+        e->seq = i == 0 ? 0 : i == 1 ? UINT64_MAX : (uint64_t)i << 40 | i;
+    }
+}
+
+static void want_msg(struct cordon_msg *m, uint32_t txid, const uint8_t *index, unsigned count)
+{
+    header(m, CORDON_MSG_WANT, txid);
+    m->u.want.count = (uint8_t)count;
+    if (count > 0)
+        memcpy(m->u.want.index, index, count);
 }
 
 static void contact(struct cordon_contact *c, unsigned seed, uint8_t family, uint16_t port)
@@ -76,7 +147,10 @@ static void max_text(char *out)
     out[CORDON_ERROR_TEXT_MAX] = '\0';
 }
 
-enum { N_VALID = 14 };
+enum { N_VALID = 36 };
+
+static const uint8_t want_all[CORDON_SUMMARY_MAX] = {0, 1, 2,  3,  4,  5,  6,  7,
+                                                     8, 9, 10, 11, 12, 13, 14, 15};
 
 /* One or more good messages of every type and shape. */
 static struct cordon_msg *valid_msgs(void)
@@ -101,6 +175,36 @@ static struct cordon_msg *valid_msgs(void)
     error_msg(&v[i++], 15, CORDON_MSGERR_UNSUPPORTED, "not served here");
     error_msg(&v[i++], 16, 0xffff, text);
     error_msg(&v[i++], 17, CORDON_MSGERR_INTERNAL, " ~");
+    /* Storage: objects small enough for the sweeps (the largest have their own tests). */
+    store_msg(&v[i++], 18, 1);
+    store_msg(&v[i++], 19, 300);
+    stored_msg(&v[i++], 20, CORDON_STORED_ACCEPTED, 1);
+    stored_msg(&v[i++], 21, CORDON_STORED_STALE, 0x0102030405060708u);
+    stored_msg(&v[i++], 22, CORDON_STORED_INTERNAL, 0);
+    stored_msg(&v[i++], 23, 0xffff, UINT64_MAX); /* a code this codec does not know */
+    fetch_msg(&v[i++], 24, 7);
+    fetch_msg(&v[i++], 25, 8);
+    memset(v[i - 1].u.fetch.key + CORDON_NODE_ID_LEN, 0, CORDON_NODE_ID_LEN); /* owned entry */
+    object_msg(&v[i++], 26, 0);
+    object_msg(&v[i++], 27, 1);
+    object_msg(&v[i++], 28, 257);
+    summary_msg(&v[i++], 29, 1);
+    summary_msg(&v[i++], 30, 2);
+    summary_msg(&v[i++], 31, 5);
+    summary_msg(&v[i++], 32, CORDON_SUMMARY_MAX); /* the largest SUMMARY */
+    /* Keys that differ only in their last byte. */
+    summary_msg(&v[i], 33, 3);
+    for (unsigned e = 0; e < 3; e++) {
+        memset(v[i].u.summary.entries[e].key, 0x77, CORDON_OBJECT_ENTRY_KEY_LEN);
+        v[i].u.summary.entries[e].key[CORDON_OBJECT_ENTRY_KEY_LEN - 1] = (uint8_t)(0xfd + e);
+    }
+    i++;
+    want_msg(&v[i++], 34, NULL, 0);
+    want_msg(&v[i++], 35, (const uint8_t[]){0}, 1);
+    want_msg(&v[i++], 36, (const uint8_t[]){CORDON_SUMMARY_MAX - 1}, 1);
+    want_msg(&v[i++], 37, (const uint8_t[]){1, 4, 9}, 3);
+    want_msg(&v[i++], 38, want_all, CORDON_SUMMARY_MAX);
+    stored_msg(&v[i++], 39, CORDON_STORED_CAPACITY, 42);
     assert_int_equal(i, N_VALID);
     return v;
 }
@@ -118,6 +222,18 @@ static size_t expected_len(const struct cordon_msg *m)
         return n;
     case CORDON_MSG_ERROR:
         return n + 2 + 1 + strlen(m->u.error.text);
+    case CORDON_MSG_STORE:
+        return n + 4 + m->u.store.len;
+    case CORDON_MSG_STORED:
+        return n + 2 + 8;
+    case CORDON_MSG_FETCH:
+        return n + CORDON_OBJECT_ENTRY_KEY_LEN;
+    case CORDON_MSG_OBJECT:
+        return n + 1 + (m->u.object.found ? 4 + m->u.object.len : 0);
+    case CORDON_MSG_SUMMARY:
+        return n + 1 + m->u.summary.count * (size_t)(CORDON_OBJECT_ENTRY_KEY_LEN + 8);
+    case CORDON_MSG_WANT:
+        return n + 1 + m->u.want.count;
     default:
         return n;
     }
@@ -147,9 +263,59 @@ static void assert_msg_equal(const struct cordon_msg *a, const struct cordon_msg
         assert_int_equal(a->u.error.code, b->u.error.code);
         assert_string_equal(a->u.error.text, b->u.error.text);
         break;
+    case CORDON_MSG_STORE:
+        assert_int_equal(a->u.store.len, b->u.store.len);
+        assert_memory_equal(a->u.store.object, b->u.store.object, a->u.store.len);
+        break;
+    case CORDON_MSG_STORED:
+        assert_int_equal(a->u.stored.code, b->u.stored.code);
+        assert_true(a->u.stored.seq == b->u.stored.seq);
+        break;
+    case CORDON_MSG_FETCH:
+        assert_memory_equal(a->u.fetch.key, b->u.fetch.key, CORDON_OBJECT_ENTRY_KEY_LEN);
+        break;
+    case CORDON_MSG_OBJECT:
+        assert_int_equal(a->u.object.found, b->u.object.found);
+        assert_int_equal(a->u.object.len, b->u.object.len);
+        if (a->u.object.found)
+            assert_memory_equal(a->u.object.object, b->u.object.object, a->u.object.len);
+        break;
+    case CORDON_MSG_SUMMARY:
+        assert_int_equal(a->u.summary.count, b->u.summary.count);
+        for (unsigned i = 0; i < a->u.summary.count; i++) {
+            const struct cordon_summary_entry *x = &a->u.summary.entries[i];
+            const struct cordon_summary_entry *y = &b->u.summary.entries[i];
+            assert_memory_equal(x->key, y->key, sizeof(x->key));
+            assert_true(x->seq == y->seq);
+        }
+        break;
+    case CORDON_MSG_WANT:
+        assert_int_equal(a->u.want.count, b->u.want.count);
+        if (a->u.want.count > 0)
+            assert_memory_equal(a->u.want.index, b->u.want.index, a->u.want.count);
+        break;
     default:
         break;
     }
+}
+
+/* The object a decoded STORE or OBJECT borrows: where it must sit in the input. */
+static void assert_view_in(const struct cordon_msg *d, const uint8_t *in, size_t len)
+{
+    const uint8_t *object = NULL;
+    size_t n = 0;
+    if (d->type == CORDON_MSG_STORE) {
+        object = d->u.store.object;
+        n = d->u.store.len;
+        assert_ptr_equal(object, in + CORDON_MSG_HEADER_LEN + 4);
+    } else if (d->type == CORDON_MSG_OBJECT && d->u.object.found) {
+        object = d->u.object.object;
+        n = d->u.object.len;
+        assert_ptr_equal(object, in + CORDON_MSG_HEADER_LEN + 1 + 4);
+    } else {
+        return;
+    }
+    assert_ptr_equal(object + n, in + len); /* the object runs to the end of the message */
 }
 
 /* ---- encoding and decoding with checks ------------------------------------------------ */
@@ -215,6 +381,18 @@ static void put16(struct bytes *b, uint16_t v)
 {
     put8(b, (uint8_t)(v >> 8));
     put8(b, (uint8_t)v);
+}
+
+static void put32(struct bytes *b, uint32_t v)
+{
+    put16(b, (uint16_t)(v >> 16));
+    put16(b, (uint16_t)v);
+}
+
+static void put64(struct bytes *b, uint64_t v)
+{
+    put32(b, (uint32_t)(v >> 32));
+    put32(b, (uint32_t)v);
 }
 
 static void putn(struct bytes *b, const void *p, size_t n)
@@ -289,18 +467,21 @@ static void test_round_trip(void **state)
 {
     (void)state;
     struct cordon_msg *v = valid_msgs();
-    bool seen[6] = {false};
+    bool seen[256] = {false};
     for (size_t i = 0; i < N_VALID; i++) {
         uint8_t out[CORDON_MSG_MAX], again[CORDON_MSG_MAX];
         size_t len = encode(&v[i], out);
         struct cordon_msg d;
         assert_int_equal(decode(out, len, &d), CORDON_OK);
         assert_msg_equal(&d, &v[i]);
+        assert_view_in(&d, out, len);
         assert_int_equal(encode(&d, again), len);
         assert_memory_equal(again, out, len);
         seen[v[i].type] = true;
     }
     for (int t = CORDON_MSG_PING; t <= CORDON_MSG_ERROR; t++)
+        assert_true(seen[t]);
+    for (int t = CORDON_MSG_STORE; t <= CORDON_MSG_WANT; t++)
         assert_true(seen[t]);
     free(v);
 }
@@ -312,6 +493,75 @@ static void test_largest_message_fills_msg_max(void **state)
     uint8_t out[CORDON_MSG_MAX];
     nodes(&m, 1, CORDON_NODES_MAX, 1);
     assert_int_equal(encode(&m, out), CORDON_MSG_MAX);
+    assert_int_equal(CORDON_MSG_MAX, 1641); /* peer/ and sim/ keep buffers of it on stacks */
+
+    /* The largest SUMMARY fits one WHOLE record, so maintenance never fragments. */
+    summary_msg(&m, 2, CORDON_SUMMARY_MAX);
+    size_t len = encode(&m, out);
+    assert_int_equal(len, 1161);
+    assert_true(len <= CORDON_RECORD_PAYLOAD);
+    assert_int_equal(cordon_frag_count(len), 1);
+
+    /* Every message without an object fits CORDON_MSG_MAX (valid_msgs' objects are small). */
+    struct cordon_msg *v = valid_msgs();
+    for (size_t i = 0; i < N_VALID; i++)
+        assert_true(expected_len(&v[i]) <= CORDON_MSG_MAX);
+    free(v);
+
+    /* The struct stays small: objects are borrowed, not held. */
+    assert_true(sizeof(struct cordon_msg) <= 2048);
+}
+
+/* STORE and OBJECT at CORDON_OBJECT_MAX: the largest messages, CORDON_MSG_STORAGE_MAX. */
+static void test_largest_objects(void **state)
+{
+    (void)state;
+    assert_int_equal(CORDON_MSG_STORAGE_MAX, 68123);
+    assert_true(CORDON_MSG_STORAGE_MAX <= CORDON_FRAG_MSG_MAX);
+    uint8_t *out = malloc(CORDON_MSG_STORAGE_MAX + 1);
+    assert_non_null(out);
+    struct cordon_msg m, d;
+    for (int which = 0; which < 2; which++) {
+        if (which == 0)
+            store_msg(&m, 1, CORDON_OBJECT_MAX);
+        else
+            object_msg(&m, 2, CORDON_OBJECT_MAX);
+        size_t len = 0;
+        /* CORDON_MSG_MAX is too small for them: they must be told apart. */
+        assert_int_equal(cordon_msg_encode(&m, out, CORDON_MSG_MAX, &len), CORDON_ERR_TOO_LARGE);
+        assert_int_equal(cordon_msg_encode(&m, out, CORDON_MSG_STORAGE_MAX, &len), CORDON_OK);
+        assert_int_equal(len, expected_len(&m));
+        assert_int_equal(len, CORDON_MSG_STORAGE_MAX - (which == 0 ? 1 : 0));
+        assert_int_equal(decode(out, len, &d), CORDON_OK);
+        assert_msg_equal(&d, &m);
+        assert_view_in(&d, out, len);
+
+        /* One byte too few for the encoder: refused, nothing written past the cap. */
+        memset(out, CANARY, CORDON_MSG_STORAGE_MAX + 1);
+        size_t short_len = 12345;
+        assert_int_equal(cordon_msg_encode(&m, out, len - 1, &short_len), CORDON_ERR_TOO_LARGE);
+        assert_int_equal(short_len, 12345);
+        assert_int_equal(out[len - 1], CANARY);
+        assert_int_equal(out[len], CANARY);
+        assert_int_equal(cordon_msg_encode(&m, out, len, &short_len), CORDON_OK);
+
+        /* Truncations through the framing and at the end, each in a buffer of exactly that
+         * size (every length is swept on the small objects of valid_msgs). */
+        for (size_t n = 0; n < len; n = n < 32 ? n + 1 : n < len - 32 ? n + 4093 : n + 1) {
+            uint8_t *p = malloc(n ? n : 1);
+            assert_non_null(p);
+            memcpy(p, out, n);
+            expect_decode(p, n, CORDON_ERR_TRUNCATED);
+            free(p);
+        }
+        /* One byte more than the length says, and a length one over the cap. */
+        out[len] = 0;
+        expect_decode(out, len + 1, CORDON_ERR_TRAILING);
+        size_t at = CORDON_MSG_HEADER_LEN + (which == 0 ? 0 : 1);
+        out[at + 3]++; /* CORDON_OBJECT_MAX + 1: low byte of the u32, no carry (0x..0e) */
+        expect_decode(out, len + 1, CORDON_ERR_TOO_LARGE);
+    }
+    free(out);
 }
 
 static void test_decode_zeroes_unused_bytes(void **state)
@@ -345,6 +595,32 @@ static void test_decode_zeroes_unused_bytes(void **state)
     assert_memory_equal(d.u.find_node.target, zero, sizeof(d.u.find_node.target));
     assert_int_equal(d.u.error.code, 0);
     assert_string_equal(d.u.error.text, "");
+    assert_null(d.u.store.object);
+    assert_int_equal(d.u.store.len, 0);
+
+    /* OBJECT not found: no view. */
+    object_msg(&m, 4, 0);
+    len = encode(&m, out);
+    assert_int_equal(decode(out, len, &d), CORDON_OK);
+    assert_false(d.u.object.found);
+    assert_null(d.u.object.object);
+    assert_int_equal(d.u.object.len, 0);
+
+    /* Entries and indexes past count. */
+    summary_msg(&m, 5, 2);
+    len = encode(&m, out);
+    assert_int_equal(decode(out, len, &d), CORDON_OK);
+    for (size_t i = 2; i < CORDON_SUMMARY_MAX; i++) {
+        assert_memory_equal(d.u.summary.entries[i].key, zero, CORDON_NODE_ID_LEN);
+        assert_memory_equal(d.u.summary.entries[i].key + CORDON_NODE_ID_LEN, zero,
+                            CORDON_NODE_ID_LEN);
+        assert_true(d.u.summary.entries[i].seq == 0);
+    }
+    want_msg(&m, 6, (const uint8_t[]){3, 5}, 2);
+    len = encode(&m, out);
+    assert_int_equal(decode(out, len, &d), CORDON_OK);
+    for (size_t i = 2; i < CORDON_SUMMARY_MAX; i++)
+        assert_int_equal(d.u.want.index[i], 0);
 }
 
 /* ---- sweeps over known-good bytes ----------------------------------------------------- */
@@ -450,11 +726,13 @@ static void test_version(void **state)
 static void test_unknown_type(void **state)
 {
     (void)state;
-    const uint8_t types[] = {0, 6, 15, 16, 17, 31, 32, 0x80, 0xff};
+    /* Everything but 1..5 and 16..21: 22..31 are reserved for storage but not yet known. */
+    const uint8_t types[] = {0, 6, 7, 15, 22, 23, 31, 32, 0x80, 0x90, 0xff};
     for (size_t i = 0; i < sizeof(types); i++) {
         for (uint8_t flags = 0; flags <= 1; flags++) {
             uint8_t b[] = {1, types[i], flags, 0, 0, 0, 0, 1};
             expect_decode(b, sizeof(b), CORDON_ERR_MALFORMED);
+            expect_decode(b, 2, CORDON_ERR_MALFORMED); /* refused before the rest is wanted */
         }
     }
 }
@@ -469,6 +747,11 @@ static void test_flags(void **state)
         {CORDON_MSG_FIND_NODE, 1}, {CORDON_MSG_PONG, 0},    {CORDON_MSG_PONG, 3},
         {CORDON_MSG_PONG, 0x81},   {CORDON_MSG_PONG, 0xff}, {CORDON_MSG_NODES, 0},
         {CORDON_MSG_NODES, 0x41},  {CORDON_MSG_ERROR, 0},   {CORDON_MSG_ERROR, 0x11},
+        {CORDON_MSG_STORE, 1},     {CORDON_MSG_STORE, 2},   {CORDON_MSG_STORE, 0x80},
+        {CORDON_MSG_STORED, 0},    {CORDON_MSG_STORED, 3},  {CORDON_MSG_FETCH, 1},
+        {CORDON_MSG_FETCH, 0xff},  {CORDON_MSG_OBJECT, 0},  {CORDON_MSG_OBJECT, 0x81},
+        {CORDON_MSG_SUMMARY, 1},   {CORDON_MSG_SUMMARY, 4}, {CORDON_MSG_WANT, 0},
+        {CORDON_MSG_WANT, 0x21},
     };
     struct cordon_msg *v = valid_msgs();
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -667,6 +950,450 @@ static void test_decode_args(void **state)
     expect_decode(NULL, 8, CORDON_ERR_TRUNCATED);
 }
 
+/* ---- the storage messages, rule by rule ------------------------------------------------ */
+
+static void test_storage_known_answer(void **state)
+{
+    (void)state;
+    uint8_t out[CORDON_MSG_MAX];
+    struct cordon_msg m, d;
+
+    /* STORE of the 3-byte "object" 'abc'. */
+    static const uint8_t store[] = {1, 16, 0, 0, 0, 0, 0, 0x2a, 0, 0, 0, 3, 'a', 'b', 'c'};
+    header(&m, CORDON_MSG_STORE, 42);
+    m.u.store.object = (const uint8_t *)"abc";
+    m.u.store.len = 3;
+    assert_int_equal(encode(&m, out), sizeof(store));
+    assert_memory_equal(out, store, sizeof(store));
+    assert_int_equal(decode(store, sizeof(store), &d), CORDON_OK);
+    assert_msg_equal(&d, &m);
+    assert_ptr_equal(d.u.store.object, store + 12);
+
+    /* STORED: refused as stale, the replica holds seq 0x0102030405060708. */
+    static const uint8_t stored[] = {1, 17, 1, 0, 0, 0, 0, 0x2a, 0, 18, 1, 2, 3, 4, 5, 6, 7, 8};
+    stored_msg(&m, 42, CORDON_STORED_STALE, 0x0102030405060708u);
+    assert_int_equal(encode(&m, out), sizeof(stored));
+    assert_memory_equal(out, stored, sizeof(stored));
+    assert_int_equal(decode(stored, sizeof(stored), &d), CORDON_OK);
+    assert_msg_equal(&d, &m);
+
+    /* FETCH of the entry key 00 01 .. 3f. */
+    uint8_t fetch[CORDON_MSG_HEADER_LEN + CORDON_OBJECT_ENTRY_KEY_LEN] = {1, 18, 0, 0, 0, 0, 0, 7};
+    header(&m, CORDON_MSG_FETCH, 7);
+    for (size_t i = 0; i < CORDON_OBJECT_ENTRY_KEY_LEN; i++)
+        fetch[CORDON_MSG_HEADER_LEN + i] = m.u.fetch.key[i] = (uint8_t)i;
+    assert_int_equal(encode(&m, out), sizeof(fetch));
+    assert_memory_equal(out, fetch, sizeof(fetch));
+    assert_int_equal(decode(fetch, sizeof(fetch), &d), CORDON_OK);
+    assert_msg_equal(&d, &m);
+
+    /* OBJECT not found, then found with 'xy'. */
+    static const uint8_t none[] = {1, 19, 1, 0, 0, 0, 0, 7, 0};
+    object_msg(&m, 7, 0);
+    assert_int_equal(encode(&m, out), sizeof(none));
+    assert_memory_equal(out, none, sizeof(none));
+    assert_int_equal(decode(none, sizeof(none), &d), CORDON_OK);
+    assert_msg_equal(&d, &m);
+    static const uint8_t found[] = {1, 19, 1, 0, 0, 0, 0, 7, 1, 0, 0, 0, 2, 'x', 'y'};
+    m.u.object.found = true;
+    m.u.object.object = (const uint8_t *)"xy";
+    m.u.object.len = 2;
+    assert_int_equal(encode(&m, out), sizeof(found));
+    assert_memory_equal(out, found, sizeof(found));
+    assert_int_equal(decode(found, sizeof(found), &d), CORDON_OK);
+    assert_msg_equal(&d, &m);
+    assert_ptr_equal(d.u.object.object, found + 13);
+
+    /* SUMMARY of one entry: key 64 x 0x11, seq 5. */
+    uint8_t summary[CORDON_MSG_HEADER_LEN + 1 + CORDON_SUMMARY_ENTRY_LEN] = {1, 20, 0, 0, 0,
+                                                                             0, 1,  0, 1};
+    memset(summary + 9, 0x11, CORDON_OBJECT_ENTRY_KEY_LEN);
+    summary[sizeof(summary) - 1] = 5;
+    header(&m, CORDON_MSG_SUMMARY, 256);
+    m.u.summary.count = 1;
+    memset(m.u.summary.entries[0].key, 0x11, CORDON_OBJECT_ENTRY_KEY_LEN);
+    m.u.summary.entries[0].seq = 5;
+    assert_int_equal(encode(&m, out), sizeof(summary));
+    assert_memory_equal(out, summary, sizeof(summary));
+    assert_int_equal(decode(summary, sizeof(summary), &d), CORDON_OK);
+    assert_msg_equal(&d, &m);
+
+    /* WANT entries 0, 3 and 15. */
+    static const uint8_t want[] = {1, 21, 1, 0, 0, 0, 1, 0, 3, 0, 3, 15};
+    want_msg(&m, 256, (const uint8_t[]){0, 3, 15}, 3);
+    assert_int_equal(encode(&m, out), sizeof(want));
+    assert_memory_equal(out, want, sizeof(want));
+    assert_int_equal(decode(want, sizeof(want), &d), CORDON_OK);
+    assert_msg_equal(&d, &m);
+}
+
+/* STORE's u32 length | object, at offset 8. */
+static void put_store(struct bytes *b, uint32_t declared, size_t n)
+{
+    put_header(b, CORDON_MSG_STORE, 0);
+    put32(b, declared);
+    putn(b, object_of(n), n);
+}
+
+/* OBJECT's u8 found | u32 length | object, at offset 8. */
+static void put_found(struct bytes *b, uint8_t found, uint32_t declared, size_t n)
+{
+    put_header(b, CORDON_MSG_OBJECT, 1);
+    put8(b, found);
+    put32(b, declared);
+    putn(b, object_of(n), n);
+}
+
+/* which 0: STORE, 1: OBJECT found. */
+static void put_framed(struct bytes *b, int which, uint32_t declared, size_t n)
+{
+    if (which == 0)
+        put_store(b, declared, n);
+    else
+        put_found(b, 1, declared, n);
+}
+
+static void test_object_length(void **state)
+{
+    (void)state;
+    struct bytes b;
+    for (int which = 0; which < 2; which++) {
+#define PUT(declared, n) put_framed(&b, which, declared, n)
+        /* No object is empty. */
+        PUT(0, 0);
+        expect_decode(b.b, b.n, CORDON_ERR_MALFORMED);
+        PUT(0, 1);
+        expect_decode(b.b, b.n, CORDON_ERR_MALFORMED);
+        /* Declared longer or shorter than what follows. */
+        PUT(10, 9);
+        expect_decode(b.b, b.n, CORDON_ERR_TRUNCATED);
+        PUT(10, 0);
+        expect_decode(b.b, b.n, CORDON_ERR_TRUNCATED);
+        PUT(10, 11);
+        expect_decode(b.b, b.n, CORDON_ERR_TRAILING);
+        PUT(1, 1);
+        expect_decode(b.b, b.n, CORDON_OK);
+        /* Over the cap without the bytes behind it: too large, not truncated. */
+        const uint32_t over[] = {CORDON_OBJECT_MAX + 1, 0x00100000u, 0x80000000u, 0xffffffffu};
+        for (size_t i = 0; i < sizeof(over) / sizeof(over[0]); i++) {
+            PUT(over[i], 0);
+            expect_decode(b.b, b.n, CORDON_ERR_TOO_LARGE);
+            PUT(over[i], 100);
+            expect_decode(b.b, b.n, CORDON_ERR_TOO_LARGE);
+        }
+        /* The length field itself cut short. */
+        PUT(1, 1);
+        size_t at = CORDON_MSG_HEADER_LEN + (size_t)which;
+        for (size_t n = at; n < at + 4; n++)
+            expect_decode(b.b, n, CORDON_ERR_TRUNCATED);
+#undef PUT
+    }
+
+    /* Over the cap with every byte behind it, and exactly at the cap. */
+    size_t big = CORDON_MSG_HEADER_LEN + 1 + 4 + CORDON_OBJECT_MAX + 1;
+    uint8_t *p = malloc(big);
+    assert_non_null(p);
+    for (int which = 0; which < 2; which++) {
+        size_t at = CORDON_MSG_HEADER_LEN + (size_t)which;
+        const uint8_t h[CORDON_MSG_HEADER_LEN] = {
+            1, which == 0 ? CORDON_MSG_STORE : CORDON_MSG_OBJECT, (uint8_t)which, 0, 0, 0, 0, 1};
+        memcpy(p, h, sizeof(h));
+        p[CORDON_MSG_HEADER_LEN] = 1; /* found, overwritten by the length for STORE */
+        size_t n = CORDON_OBJECT_MAX + 1;
+        p[at] = (uint8_t)(n >> 24);
+        p[at + 1] = (uint8_t)(n >> 16);
+        p[at + 2] = (uint8_t)(n >> 8);
+        p[at + 3] = (uint8_t)n;
+        memcpy(p + at + 4, object_of(n), n);
+        expect_decode(p, at + 4 + n, CORDON_ERR_TOO_LARGE);
+        n = CORDON_OBJECT_MAX;
+        p[at + 3] = (uint8_t)n;
+        struct cordon_msg d;
+        assert_int_equal(decode(p, at + 4 + n, &d), CORDON_OK);
+        assert_view_in(&d, p, at + 4 + n);
+        expect_decode(p, at + 4 + n + 1, CORDON_ERR_TRAILING);
+    }
+    free(p);
+}
+
+static void test_object_found(void **state)
+{
+    (void)state;
+    struct bytes b;
+    /* found is 0 or 1, nothing else, whatever follows. */
+    const uint8_t bad[] = {2, 3, 0x10, 0x80, 0xfe, 0xff};
+    for (size_t i = 0; i < sizeof(bad); i++) {
+        put_found(&b, bad[i], 3, 3);
+        expect_decode(b.b, b.n, CORDON_ERR_MALFORMED);
+        put_header(&b, CORDON_MSG_OBJECT, 1);
+        put8(&b, bad[i]);
+        expect_decode(b.b, b.n, CORDON_ERR_MALFORMED);
+    }
+    /* Not found: the message ends there. */
+    put_header(&b, CORDON_MSG_OBJECT, 1);
+    put8(&b, 0);
+    struct cordon_msg m;
+    assert_int_equal(decode(b.b, b.n, &m), CORDON_OK);
+    assert_false(m.u.object.found);
+    put_found(&b, 0, 3, 3);
+    expect_decode(b.b, b.n, CORDON_ERR_TRAILING);
+    put8(&b, 0);
+    expect_decode(b.b, CORDON_MSG_HEADER_LEN + 2, CORDON_ERR_TRAILING);
+    /* Found without a length. */
+    put_header(&b, CORDON_MSG_OBJECT, 1);
+    put8(&b, 1);
+    expect_decode(b.b, b.n, CORDON_ERR_TRUNCATED);
+    expect_decode(b.b, CORDON_MSG_HEADER_LEN, CORDON_ERR_TRUNCATED);
+}
+
+static void test_stored_body(void **state)
+{
+    (void)state;
+    struct bytes b;
+    struct cordon_msg m;
+    /* Every code decodes, known or not: the answer is still an answer. */
+    const uint16_t codes[] = {0, 1, 18, 20, 21, 22, 0x100, 0x7fff, 0xffff};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        put_header(&b, CORDON_MSG_STORED, 1);
+        put16(&b, codes[i]);
+        put64(&b, 0xfedcba9876543210u);
+        assert_int_equal(decode(b.b, b.n, &m), CORDON_OK);
+        assert_int_equal(m.u.stored.code, codes[i]);
+        assert_true(m.u.stored.seq == 0xfedcba9876543210u);
+        put8(&b, 0);
+        expect_decode(b.b, b.n, CORDON_ERR_TRAILING);
+        for (size_t n = CORDON_MSG_HEADER_LEN; n < b.n - 1; n++)
+            expect_decode(b.b, n, CORDON_ERR_TRUNCATED);
+    }
+}
+
+/* The wire's values, written out: they are the protocol and must never move. */
+static const struct {
+    cordon_err err;
+    uint16_t code;
+} wire_codes[] = {
+    {CORDON_OK, 0},
+    {CORDON_ERR_MALFORMED, 2},
+    {CORDON_ERR_TRUNCATED, 3},
+    {CORDON_ERR_TRAILING, 4},
+    {CORDON_ERR_TOO_LARGE, 5},
+    {CORDON_ERR_OBJ_LIFETIME, 6},
+    {CORDON_ERR_OBJ_FUTURE, 7},
+    {CORDON_ERR_OBJ_EXPIRED, 8},
+    {CORDON_ERR_OBJ_NOT_ALLOWED, 9},
+    {CORDON_ERR_CERT_UNTRUSTED, 10},
+    {CORDON_ERR_CERT_EXPIRED, 11},
+    {CORDON_ERR_CERT_NOT_YET_VALID, 12},
+    {CORDON_ERR_CERT_REVOKED, 13},
+    {CORDON_ERR_CERT_NODE_ID, 14},
+    {CORDON_ERR_KEY_TYPE, 15},
+    {CORDON_ERR_BAD_SIGNATURE, 16},
+    {CORDON_ERR_CRL, 17},
+    {CORDON_ERR_OBJ_STALE, 18},
+    {CORDON_ERR_OBJ_QUOTA, 19},
+    {CORDON_ERR_OBJ_CAPACITY, 20},
+};
+
+static void test_stored_codes(void **state)
+{
+    (void)state;
+    size_t n = sizeof(wire_codes) / sizeof(wire_codes[0]);
+    bool refusal[CORDON_ERR__COUNT] = {false};
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(cordon_msg_store_code(wire_codes[i].err), wire_codes[i].code);
+        assert_int_equal(cordon_msg_store_err(wire_codes[i].code), wire_codes[i].err);
+        refusal[wire_codes[i].err] = true;
+    }
+    assert_int_equal(CORDON_STORED_INTERNAL, 1);
+    assert_int_equal(CORDON_STORED_ACCEPTED, 0);
+    assert_int_equal(CORDON_STORED_STALE, 18);
+    assert_int_equal(CORDON_STORED_CAPACITY, 20);
+
+    /* Every other error is the replica's failure, never the object's. */
+    for (int e = 0; e < CORDON_ERR__COUNT; e++) {
+        if (refusal[e])
+            continue;
+        assert_int_equal(cordon_msg_store_code((cordon_err)e), CORDON_STORED_INTERNAL);
+    }
+    assert_int_equal(cordon_msg_store_code(CORDON_ERR__COUNT), CORDON_STORED_INTERNAL);
+    assert_int_equal(cordon_msg_store_code((cordon_err)-1), CORDON_STORED_INTERNAL);
+
+    /* Every code: a refusal's own error, or CORDON_ERR_REFUSED for internal and unknown. */
+    for (uint32_t code = 0; code <= UINT16_MAX; code++) {
+        cordon_err err = cordon_msg_store_err((uint16_t)code);
+        bool known = false;
+        for (size_t i = 0; i < n; i++)
+            known = known || wire_codes[i].code == code;
+        if (known)
+            assert_int_equal(cordon_msg_store_code(err), code);
+        else
+            assert_int_equal(err, CORDON_ERR_REFUSED);
+    }
+}
+
+/* SUMMARY bytes: count as declared, then n entries whose keys start with key0[i]. */
+static void put_summary(struct bytes *b, uint8_t count, const uint8_t *key0, size_t n)
+{
+    put_header(b, CORDON_MSG_SUMMARY, 0);
+    put8(b, count);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
+        fill(key, sizeof(key), (unsigned)i);
+        key[0] = key0 != NULL ? key0[i] : (uint8_t)i;
+        putn(b, key, sizeof(key));
+        put64(b, i);
+    }
+}
+
+static void test_summary_count(void **state)
+{
+    (void)state;
+    struct bytes b;
+    /* Empty: nothing to maintain, so not a request. */
+    put_summary(&b, 0, NULL, 0);
+    expect_decode(b.b, b.n, CORDON_ERR_MALFORMED);
+    put_summary(&b, 0, NULL, 1);
+    expect_decode(b.b, b.n, CORDON_ERR_MALFORMED);
+    /* Over the cap, with or without the entries. */
+    const unsigned over[] = {CORDON_SUMMARY_MAX + 1, 0x80, 0xff};
+    for (size_t i = 0; i < sizeof(over) / sizeof(over[0]); i++) {
+        put_summary(&b, (uint8_t)over[i], NULL, 0);
+        expect_decode(b.b, b.n, CORDON_ERR_TOO_LARGE);
+        put_summary(&b, (uint8_t)over[i], NULL, CORDON_SUMMARY_MAX + 1);
+        expect_decode(b.b, b.n, CORDON_ERR_TOO_LARGE);
+    }
+    /* At the cap: one entry fewer is truncated, one more trailing. */
+    put_summary(&b, CORDON_SUMMARY_MAX, NULL, CORDON_SUMMARY_MAX - 1);
+    expect_decode(b.b, b.n, CORDON_ERR_TRUNCATED);
+    put_summary(&b, CORDON_SUMMARY_MAX, NULL, CORDON_SUMMARY_MAX);
+    expect_decode(b.b, b.n, CORDON_OK);
+    put_summary(&b, CORDON_SUMMARY_MAX - 1, NULL, CORDON_SUMMARY_MAX);
+    expect_decode(b.b, b.n, CORDON_ERR_TRAILING);
+    /* An entry cut inside its key or its seq. */
+    put_summary(&b, 2, NULL, 2);
+    expect_decode(b.b, b.n - 8, CORDON_ERR_TRUNCATED);
+    expect_decode(b.b, b.n - 9, CORDON_ERR_TRUNCATED);
+    expect_decode(b.b, b.n - 1, CORDON_ERR_TRUNCATED);
+}
+
+static void test_summary_order(void **state)
+{
+    (void)state;
+    struct bytes b;
+    const struct {
+        uint8_t key0[4];
+        size_t n;
+        cordon_err want;
+    } cases[] = {
+        {{0, 1, 2, 3}, 4, CORDON_OK},
+        {{0, 0xff}, 2, CORDON_OK},
+        {{1, 0}, 2, CORDON_ERR_MALFORMED},
+        {{0, 1, 2, 1}, 4, CORDON_ERR_MALFORMED},
+        {{0, 2, 1, 3}, 4, CORDON_ERR_MALFORMED},
+        {{0xff, 0}, 2, CORDON_ERR_MALFORMED},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        put_summary(&b, (uint8_t)cases[i].n, cases[i].key0, cases[i].n);
+        expect_decode(b.b, b.n, cases[i].want);
+    }
+
+    /* Equal keys, and keys that differ only in their last byte, both ways. */
+    uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
+    memset(key, 0x42, sizeof(key));
+    for (int last = 0; last < 3; last++) {
+        put_header(&b, CORDON_MSG_SUMMARY, 0);
+        put8(&b, 2);
+        putn(&b, key, sizeof(key));
+        put64(&b, 1);
+        key[sizeof(key) - 1] = (uint8_t)(0x42 + last - 1); /* 0x41, 0x42, 0x43 */
+        putn(&b, key, sizeof(key));
+        put64(&b, 2);
+        key[sizeof(key) - 1] = 0x42;
+        expect_decode(b.b, b.n, last == 2 ? CORDON_OK : CORDON_ERR_MALFORMED);
+    }
+
+    /* Out of order only at the last of CORDON_SUMMARY_MAX. */
+    uint8_t key0[CORDON_SUMMARY_MAX];
+    for (size_t i = 0; i < CORDON_SUMMARY_MAX; i++)
+        key0[i] = (uint8_t)(10 + i);
+    put_summary(&b, CORDON_SUMMARY_MAX, key0, CORDON_SUMMARY_MAX);
+    expect_decode(b.b, b.n, CORDON_OK);
+    key0[CORDON_SUMMARY_MAX - 1] = 9;
+    put_summary(&b, CORDON_SUMMARY_MAX, key0, CORDON_SUMMARY_MAX);
+    expect_decode(b.b, b.n, CORDON_ERR_MALFORMED);
+}
+
+static void put_want(struct bytes *b, uint8_t count, const uint8_t *index, size_t n)
+{
+    put_header(b, CORDON_MSG_WANT, 1);
+    put8(b, count);
+    putn(b, index, n);
+}
+
+static void test_want(void **state)
+{
+    (void)state;
+    struct bytes b;
+    const uint8_t none[1] = {0};
+    put_want(&b, 0, none, 0);
+    expect_decode(b.b, b.n, CORDON_OK);
+    put_want(&b, CORDON_SUMMARY_MAX, want_all, CORDON_SUMMARY_MAX);
+    expect_decode(b.b, b.n, CORDON_OK);
+    /* Over the cap, with or without the indexes. */
+    const unsigned over[] = {CORDON_SUMMARY_MAX + 1, 0x80, 0xff};
+    uint8_t many[256];
+    for (size_t i = 0; i < sizeof(many); i++)
+        many[i] = (uint8_t)i;
+    for (size_t i = 0; i < sizeof(over) / sizeof(over[0]); i++) {
+        put_want(&b, (uint8_t)over[i], many, 0);
+        expect_decode(b.b, b.n, CORDON_ERR_TOO_LARGE);
+        put_want(&b, (uint8_t)over[i], many, over[i]);
+        expect_decode(b.b, b.n, CORDON_ERR_TOO_LARGE);
+    }
+    /* count against what follows. */
+    put_want(&b, 3, many, 2);
+    expect_decode(b.b, b.n, CORDON_ERR_TRUNCATED);
+    put_want(&b, 2, many, 3);
+    expect_decode(b.b, b.n, CORDON_ERR_TRAILING);
+    put_want(&b, 0, many, 1);
+    expect_decode(b.b, b.n, CORDON_ERR_TRAILING);
+    /* Indexes: below the cap, strictly increasing. */
+    const struct {
+        uint8_t index[4];
+        size_t n;
+    } bad[] = {
+        {{CORDON_SUMMARY_MAX}, 1},
+        {{0xff}, 1},
+        {{0, CORDON_SUMMARY_MAX}, 2},
+        {{3, 3}, 2},
+        {{4, 3}, 2},
+        {{0, 0}, 2},
+        {{1, 2, 2}, 3},
+        {{1, 5, 3, 7}, 4},
+        {{15, 0}, 2},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        put_want(&b, (uint8_t)bad[i].n, bad[i].index, bad[i].n);
+        expect_decode(b.b, b.n, CORDON_ERR_MALFORMED);
+    }
+}
+
+static void test_fetch_length(void **state)
+{
+    (void)state;
+    struct bytes b;
+    put_header(&b, CORDON_MSG_FETCH, 0);
+    uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN] = {0};
+    putn(&b, key, CORDON_NODE_ID_LEN); /* a resource ID alone is not an entry key */
+    expect_decode(b.b, b.n, CORDON_ERR_TRUNCATED);
+    putn(&b, key, CORDON_NODE_ID_LEN - 1);
+    expect_decode(b.b, b.n, CORDON_ERR_TRUNCATED);
+    put8(&b, 0);
+    expect_decode(b.b, b.n, CORDON_OK);
+    put8(&b, 0);
+    expect_decode(b.b, b.n, CORDON_ERR_TRAILING);
+}
+
 /* ---- the encoder ---------------------------------------------------------------------- */
 
 /* Encoding m must fail with want, leaving out and *len untouched. */
@@ -692,7 +1419,7 @@ static void test_encode_refuses_invalid(void **state)
     header(&m, CORDON_MSG_PING, 1);
     assert_int_equal(cordon_msg_encode(&m, out, sizeof(out), NULL), CORDON_ERR_INVAL);
 
-    const uint8_t types[] = {0, 6, 16, 31, 0xff};
+    const uint8_t types[] = {0, 6, 15, 22, 31, 0xff};
     for (size_t i = 0; i < sizeof(types); i++) {
         header(&m, CORDON_MSG_PING, 1);
         for (m.flags = 0; m.flags <= 1; m.flags++) {
@@ -787,12 +1514,97 @@ static void test_encode_cap(void **state)
     free(v);
 }
 
+static void test_encode_refuses_invalid_storage(void **state)
+{
+    (void)state;
+    struct cordon_msg m;
+    uint8_t out[CORDON_MSG_MAX];
+    size_t len;
+
+    /* STORE: an object that is not there, empty, or over the cap. */
+    store_msg(&m, 1, 10);
+    m.u.store.object = NULL;
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+    store_msg(&m, 1, 10);
+    m.u.store.len = 0;
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+    store_msg(&m, 1, CORDON_OBJECT_MAX + 1);
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+    m.u.store.len = SIZE_MAX;
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+
+    /* OBJECT: found needs an object; not found must not carry one. */
+    object_msg(&m, 1, 10);
+    m.u.object.object = NULL;
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+    object_msg(&m, 1, 10);
+    m.u.object.len = 0;
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+    object_msg(&m, 1, CORDON_OBJECT_MAX + 1);
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+    object_msg(&m, 1, 10);
+    m.u.object.found = false;
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+    m.u.object.object = NULL;
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+    m.u.object.len = 0;
+    assert_int_equal(cordon_msg_encode(&m, out, sizeof(out), &len), CORDON_OK);
+    object_msg(&m, 1, 0);
+    m.u.object.object = object_of(1);
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+
+    /* SUMMARY: count 1..CORDON_SUMMARY_MAX, keys strictly increasing. */
+    const unsigned counts[] = {0, CORDON_SUMMARY_MAX + 1, 0xff};
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        summary_msg(&m, 1, CORDON_SUMMARY_MAX);
+        m.u.summary.count = (uint8_t)counts[i];
+        expect_encode_fails(&m, CORDON_ERR_INVAL);
+    }
+    summary_msg(&m, 1, 3);
+    m.u.summary.entries[2] = m.u.summary.entries[1];
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+    summary_msg(&m, 1, 3);
+    m.u.summary.entries[0].key[0] = 0xff;
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+    summary_msg(&m, 1, 2);
+    m.u.summary.entries[1].key[0] = m.u.summary.entries[0].key[0];
+    memcpy(m.u.summary.entries[1].key, m.u.summary.entries[0].key, CORDON_OBJECT_ENTRY_KEY_LEN);
+    m.u.summary.entries[1].key[CORDON_OBJECT_ENTRY_KEY_LEN - 1]--;
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+    m.u.summary.entries[1].key[CORDON_OBJECT_ENTRY_KEY_LEN - 1] += 2;
+    assert_int_equal(cordon_msg_encode(&m, out, sizeof(out), &len), CORDON_OK);
+    /* ... entries past count are not part of the message. */
+    summary_msg(&m, 1, 2);
+    memset(&m.u.summary.entries[2], 0, sizeof(m.u.summary.entries[2]));
+    assert_int_equal(cordon_msg_encode(&m, out, sizeof(out), &len), CORDON_OK);
+
+    /* WANT: count up to CORDON_SUMMARY_MAX, indexes strictly increasing and below it. */
+    want_msg(&m, 1, want_all, CORDON_SUMMARY_MAX);
+    m.u.want.count = CORDON_SUMMARY_MAX + 1;
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+    m.u.want.count = 0xff;
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+    want_msg(&m, 1, (const uint8_t[]){CORDON_SUMMARY_MAX}, 1);
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+    want_msg(&m, 1, (const uint8_t[]){2, 2}, 2);
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+    want_msg(&m, 1, (const uint8_t[]){2, 1}, 2);
+    expect_encode_fails(&m, CORDON_ERR_INVAL);
+    want_msg(&m, 1, (const uint8_t[]){2, 1}, 1); /* the 1 is past count */
+    assert_int_equal(cordon_msg_encode(&m, out, sizeof(out), &len), CORDON_OK);
+
+    /* STORED: any code is a message. */
+    stored_msg(&m, 1, 0xffff, 0);
+    assert_int_equal(cordon_msg_encode(&m, out, sizeof(out), &len), CORDON_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_answer),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_largest_message_fills_msg_max),
+        cmocka_unit_test(test_largest_objects),
         cmocka_unit_test(test_decode_zeroes_unused_bytes),
         cmocka_unit_test(test_truncation_sweep),
         cmocka_unit_test(test_trailing_bytes),
@@ -808,7 +1620,17 @@ int main(void)
         cmocka_unit_test(test_nodes_port_zero),
         cmocka_unit_test(test_error_text),
         cmocka_unit_test(test_decode_args),
+        cmocka_unit_test(test_storage_known_answer),
+        cmocka_unit_test(test_object_length),
+        cmocka_unit_test(test_object_found),
+        cmocka_unit_test(test_stored_body),
+        cmocka_unit_test(test_stored_codes),
+        cmocka_unit_test(test_summary_count),
+        cmocka_unit_test(test_summary_order),
+        cmocka_unit_test(test_want),
+        cmocka_unit_test(test_fetch_length),
         cmocka_unit_test(test_encode_refuses_invalid),
+        cmocka_unit_test(test_encode_refuses_invalid_storage),
         cmocka_unit_test(test_encode_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
