@@ -144,7 +144,8 @@ static size_t find_node(uint8_t *rec, uint32_t txid)
     return whole(&m, rec);
 }
 
-/* The largest message (NODES with 32 IPv6 contacts, CORDON_MSG_MAX bytes): two fragments. */
+/* The largest message without an object (NODES with 32 IPv6 contacts, CORDON_MSG_MAX bytes):
+ * two fragments. */
 static size_t big_nodes(uint8_t *msg)
 {
     static struct cordon_msg m;
