@@ -137,6 +137,13 @@ struct cordon_links {
     size_t count;
     size_t half_open;
     struct link *graveyard;
+    /* The earliest deadline of any link, from the last walk over them all; valid until a
+     * link is added, starts or moves a handshake, comes up, or the CRL or certificate
+     * changes (traffic on an established link only moves its deadline later, so the cached
+     * one stays early enough). tick and next_deadline walk the links only when it is due
+     * or stale: a node with hundreds of links otherwise walked them all on every datagram. */
+    uint64_t due_ms;
+    bool due_valid;
     struct cert_memo *memo; /* [0, nmemo) in use; grown up to CORDON_LINK_CERTS_MEMO */
     size_t nmemo, memo_cap;
     const cordon_crl *window_of; /* the CRL whose window (checked signature) is below */
@@ -1106,6 +1113,7 @@ static void link_established(struct cordon_links *t, struct link *l)
         t->c.handshakes_full++;
     l->state = LINK_UP;
     l->expire_ms = expiry_ms(t, l->peer_not_after);
+    t->due_valid = false;
     t->half_open--;
     link_touch(t, l);
     if (!SSL_is_server(l->ssl))
@@ -1129,6 +1137,7 @@ static void link_drive(struct cordon_links *t, struct link *l)
     uint8_t buf[CORDON_LINK_DATAGRAM_MAX];
 
     if (l->state == LINK_HANDSHAKE) {
+        t->due_valid = false; /* its retransmission timer moves */
         int r = SSL_do_handshake(l->ssl);
         if (r != 1) {
             int e = SSL_get_error(l->ssl, r);
@@ -1175,6 +1184,7 @@ static struct link *link_alloc(struct cordon_links *t, const struct sockaddr_sto
 
 static void link_insert(struct cordon_links *t, struct link *l)
 {
+    t->due_valid = false;
     size_t h = addr_hash(t, &l->addr, l->addrlen);
     l->hnext = t->buckets[h];
     t->buckets[h] = l;
@@ -1506,7 +1516,10 @@ void cordon_links_tick(cordon_links *t, uint64_t now_ms)
 
     if (t == NULL)
         return;
+    if (t->due_valid && now_ms < t->due_ms)
+        return;
     enter(t, now_ms);
+    t->due_valid = false;
     /* Callbacks may close or open links meanwhile: a dead link keeps its next pointer, and
      * the budget bounds the walk whatever they do. */
     budget = 2 * t->cfg.max_links + 16;
@@ -1535,12 +1548,14 @@ void cordon_links_tick(cordon_links *t, uint64_t now_ms)
     leave(t);
 }
 
-uint64_t cordon_links_next_deadline(const cordon_links *t, uint64_t now_ms)
+uint64_t cordon_links_next_deadline(cordon_links *t, uint64_t now_ms)
 {
     uint64_t best = UINT64_MAX;
 
     if (t == NULL)
         return best;
+    if (t->due_valid)
+        return t->due_ms;
     for (const struct link *l = t->lru_head; l != NULL; l = l->next) {
         uint64_t d;
         if (l->state == LINK_HANDSHAKE) {
@@ -1559,6 +1574,8 @@ uint64_t cordon_links_next_deadline(const cordon_links *t, uint64_t now_ms)
         if (d < best)
             best = d;
     }
+    t->due_ms = best;
+    t->due_valid = true;
     return best;
 }
 
@@ -1571,6 +1588,7 @@ void cordon_links_set_crl(cordon_links *t, uint64_t now_ms, const cordon_crl *cr
     enter(t, now_ms);
     t->crl = crl;
     t->window_of = NULL; /* a new CRL may sit where a freed one was */
+    t->due_valid = false;
     budget = 2 * t->cfg.max_links + 16;
     for (struct link *l = t->lru_head, *next; l != NULL && budget > 0; l = next, budget--) {
         struct peer_cert pc;

@@ -189,7 +189,7 @@ CORDON_MUST_CHECK cordon_err cordon_links_close(cordon_links *links, uint64_t no
 void cordon_links_tick(cordon_links *links, uint64_t now_ms);
 
 /* The next now_ms at which cordon_links_tick() has work; UINT64_MAX when none. */
-uint64_t cordon_links_next_deadline(const cordon_links *links, uint64_t now_ms);
+uint64_t cordon_links_next_deadline(cordon_links *links, uint64_t now_ms);
 
 /* Replaces the CRL (borrowed like the identity's) and closes every established link whose
  * peer certificate no longer verifies with it (counted in links_revoked; in links_expired
