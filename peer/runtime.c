@@ -1210,7 +1210,9 @@ cordon_err cordon_runtime_handle(cordon_runtime *rt, uint64_t now_ms)
         return err;
     }
     cordon_links_tick(rt->links, rt->now_ms);
-    for (size_t i = 0; i < rt->n_remotes; i++) {
+    /* A reassembly in progress holds bytes of the shared budget (at least two fragments'
+     * worth): with none held, no remote has a deadline, and the walk is skipped. */
+    for (size_t i = 0; rt->budget.used > 0 && i < rt->n_remotes; i++) {
         if (cordon_frag_rx_deadline(rt->remotes[i].rx) <= rt->now_ms)
             cordon_frag_rx_expire(rt->remotes[i].rx, rt->now_ms);
     }
@@ -1240,7 +1242,7 @@ uint64_t cordon_runtime_next_deadline(const cordon_runtime *rt, uint64_t now_ms)
     uint64_t l = cordon_links_next_deadline(rt->links, now_ms);
     if (l < t)
         t = l;
-    for (size_t i = 0; i < rt->n_remotes; i++) {
+    for (size_t i = 0; rt->budget.used > 0 && i < rt->n_remotes; i++) {
         uint64_t f = cordon_frag_rx_deadline(rt->remotes[i].rx);
         if (f < t)
             t = f;
