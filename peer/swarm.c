@@ -319,10 +319,18 @@ static cordon_err round_once(struct swarm *s, uint64_t max_wait_ms)
     }
     if (now >= s->trim_at) {
         /* Links that idled out free tens of kilobytes each, scattered over the heap: give
-         * the free pages back, or the swarm's RSS would stay at its peak forever. */
+         * the free pages back, or the swarm's RSS would stay at its peak forever. A trim
+         * walks every free chunk (one madvise per free page run: some 100,000 in a swarm
+         * of 512 that did lookups, a few hundred milliseconds during which no instance
+         * runs), so the next one waits CORDON_SWARM_TRIM_FACTOR times as long as this one
+         * took: trimming costs at most that share of the loop. */
         s->trim_at = now + CORDON_SWARM_TRIM_MS;
 #ifdef __GLIBC__
+        uint64_t t0 = cordon_runtime_now_ms();
         (void)malloc_trim(0);
+        uint64_t took = cordon_runtime_now_ms() - t0;
+        if (took * CORDON_SWARM_TRIM_FACTOR > CORDON_SWARM_TRIM_MS)
+            s->trim_at = now + took * CORDON_SWARM_TRIM_FACTOR;
 #endif
     }
     return s->failed == s->started && s->started > 0 ? CORDON_ERR_IO : CORDON_OK;

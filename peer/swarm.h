@@ -41,7 +41,8 @@
 #define CORDON_SWARM_WAVE_DEFAULT 16       /* instances started together */
 #define CORDON_SWARM_WAVE_TIMEOUT_MS 30000 /* longest wait for a wave to join */
 #define CORDON_SWARM_FDS_PER_INSTANCE 4    /* UDP socket, control listener + epoll, slack */
-#define CORDON_SWARM_TRIM_MS 10000         /* free heap pages go back to the system this often */
+#define CORDON_SWARM_TRIM_MS 10000         /* free heap pages go back to the system this often, */
+#define CORDON_SWARM_TRIM_FACTOR 200       /* or 200 times as long as the last trim took */
 
 struct cordon_swarm_options {
     const char *dir;    /* the swarm's root: DIR/<i>/ per instance (created 0700) */
