@@ -391,6 +391,24 @@ static void leave(struct cordon_links *t)
     ERR_clear_error();
 }
 
+/* Grows an array of elem-byte entries from *cap entries to twice as many (16 at first), at
+ * most max, zeroing the new ones. Returns the array, perhaps moved, with *cap updated; NULL
+ * when it holds max already or memory is short, the array unchanged. */
+static void *array_grow(void *arr, size_t *cap, size_t max, size_t elem)
+{
+    if (*cap >= max)
+        return NULL;
+    size_t n = *cap == 0 ? 16 : 2 * *cap;
+    if (n > max)
+        n = max;
+    uint8_t *grown = realloc(arr, n * elem);
+    if (grown == NULL)
+        return NULL;
+    memset(grown + *cap * elem, 0, (n - *cap) * elem);
+    *cap = n;
+    return grown;
+}
+
 /* ---- client sessions ------------------------------------------------------------------- */
 
 static struct session *session_find(struct cordon_links *t, const struct sockaddr_storage *a,
@@ -432,20 +450,14 @@ static void session_forget_all(struct cordon_links *t)
  * used. NULL when no session may be stored or memory is short. */
 static struct session *session_slot(struct cordon_links *t)
 {
+    if (t->nsessions == t->sessions_cap) {
+        struct session *grown =
+            array_grow(t->sessions, &t->sessions_cap, t->cfg.max_sessions, sizeof(*grown));
+        if (grown != NULL)
+            t->sessions = grown;
+    }
     if (t->nsessions < t->sessions_cap)
         return &t->sessions[t->nsessions++];
-    if (t->sessions_cap < t->cfg.max_sessions) {
-        size_t cap = t->sessions_cap == 0 ? 16 : 2 * t->sessions_cap;
-        if (cap > t->cfg.max_sessions)
-            cap = t->cfg.max_sessions;
-        struct session *grown = realloc(t->sessions, cap * sizeof(*grown));
-        if (grown != NULL) {
-            memset(grown + t->sessions_cap, 0, (cap - t->sessions_cap) * sizeof(*grown));
-            t->sessions = grown;
-            t->sessions_cap = cap;
-            return &t->sessions[t->nsessions++];
-        }
-    }
     if (t->nsessions == 0)
         return NULL;
     struct session *s = &t->sessions[0];
@@ -553,19 +565,14 @@ static struct cert_memo *memo_find(struct cordon_links *t, const uint8_t fp[32])
  * recently used. NULL when memory is short: the certificate is simply not remembered. */
 static struct cert_memo *memo_slot(struct cordon_links *t)
 {
+    if (t->nmemo == t->memo_cap) {
+        struct cert_memo *grown =
+            array_grow(t->memo, &t->memo_cap, CORDON_LINK_CERTS_MEMO, sizeof(*grown));
+        if (grown != NULL)
+            t->memo = grown;
+    }
     if (t->nmemo < t->memo_cap)
         return &t->memo[t->nmemo++];
-    if (t->memo_cap < CORDON_LINK_CERTS_MEMO) {
-        size_t cap = t->memo_cap == 0 ? 16 : 2 * t->memo_cap;
-        if (cap > CORDON_LINK_CERTS_MEMO)
-            cap = CORDON_LINK_CERTS_MEMO;
-        struct cert_memo *grown = realloc(t->memo, cap * sizeof(*grown));
-        if (grown != NULL) {
-            t->memo = grown;
-            t->memo_cap = cap;
-            return &t->memo[t->nmemo++];
-        }
-    }
     if (t->nmemo == 0)
         return NULL;
     struct cert_memo *m = &t->memo[0];
