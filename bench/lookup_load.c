@@ -19,13 +19,12 @@
  * Phases: (--settle) waiting for a quiet swarm, --warmup lookups (not timed), then
  * --lookups timed ones. Around the timed phase the counters link_handshakes_full and
  * link_handshakes_resumed of every instance are read from GET /v1/status. The figure per
- * lookup is the origins' own: a lookup's messages all go from its origin to the nodes it
- * asks, so every handshake a lookup costs has the origin at one end (a handshake between
- * two origins would count twice; with 16 of 512 that is rare). The whole swarm's sum
- * (halved: both ends count a handshake) is printed too; it also holds what the overlay
- * does on its own meanwhile (bucket refreshes, liveness pings). A lookup that does not
- * find its target, or fails, is counted and reported (its time is still in the
- * distribution).
+ * lookup is the handshakes the origins started (link_handshakes_full_out, _resumed_out):
+ * a lookup's messages all go from its origin to the nodes it asks, so every handshake a
+ * lookup costs is one its origin starts. The whole swarm's sum (halved: both ends count a
+ * handshake) is printed too; it also holds what the overlay does on its own meanwhile
+ * (bucket refreshes, liveness pings, other nodes' handshakes with the origins). A lookup that does
+ * not find its target, or fails, is counted and reported (its time is still in the distribution).
  *
  * Reference, measured in the same run: the round-trip time of a 64-byte UDP datagram on
  * 127.0.0.1 between this process and an echo thread (--rtts round trips), the floor under
@@ -163,8 +162,8 @@ static bool read_ready(const char *dir, const char *path, struct instance *inst,
     return ok && *n >= 2;
 }
 
-/* Sums the handshake counters of every instance, and (when origin is not NULL) of the
- * instances it marks, into o_full and o_resumed. */
+/* Sums the handshake counters of every instance, and (when origin is not NULL) the
+ * handshakes that the instances it marks started, into o_full and o_resumed. */
 static bool handshakes(CURL *c, const struct instance *inst, size_t n, const bool *origin,
                        uint64_t *full, uint64_t *resumed, uint64_t *o_full, uint64_t *o_resumed)
 {
@@ -181,12 +180,15 @@ static bool handshakes(CURL *c, const struct instance *inst, size_t n, const boo
         json_t *counters = o != NULL ? json_object_get(o, "counters") : NULL;
         json_t *f = json_object_get(counters, "link_handshakes_full");
         json_t *r = json_object_get(counters, "link_handshakes_resumed");
-        if (ok && json_is_integer(f) && json_is_integer(r)) {
+        json_t *fo = json_object_get(counters, "link_handshakes_full_out");
+        json_t *ro = json_object_get(counters, "link_handshakes_resumed_out");
+        if (ok && json_is_integer(f) && json_is_integer(r) && json_is_integer(fo) &&
+            json_is_integer(ro)) {
             *full += (uint64_t)json_integer_value(f);
             *resumed += (uint64_t)json_integer_value(r);
             if (origin != NULL && origin[i]) {
-                *o_full += (uint64_t)json_integer_value(f);
-                *o_resumed += (uint64_t)json_integer_value(r);
+                *o_full += (uint64_t)json_integer_value(fo);
+                *o_resumed += (uint64_t)json_integer_value(ro);
             }
         } else {
             ok = false;
@@ -473,7 +475,7 @@ int main(int argc, char **argv)
             printf(" %d x%llu", i, (unsigned long long)statuses[i]);
     }
     printf("\n");
-    printf("  handshakes of the origins during the measurement: full %.0f (%.3f per lookup), "
+    printf("  handshakes the origins started during the measurement: full %.0f (%.3f per lookup), "
            "resumed %.0f (%.3f per lookup)\n",
            ofull, ofull / (double)lookups, oresumed, oresumed / (double)lookups);
     printf("  handshakes in the whole swarm meanwhile, the overlay's own upkeep included: full "

@@ -1114,10 +1114,14 @@ static void link_established(struct cordon_links *t, struct link *l)
         link_fail(t, l, CORDON_ERR_CERT_UNTRUSTED);
         return;
     }
-    if (resumed)
+    bool out = SSL_is_server(l->ssl) == 0;
+    if (resumed) {
         t->c.handshakes_resumed++;
-    else
+        t->c.handshakes_resumed_out += out;
+    } else {
         t->c.handshakes_full++;
+        t->c.handshakes_full_out += out;
+    }
     l->state = LINK_UP;
     l->expire_ms = expiry_ms(t, l->peer_not_after);
     t->due_valid = false;

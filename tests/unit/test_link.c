@@ -592,6 +592,11 @@ static void test_resumption(void **state)
     assert_int_equal(ctr(a)->handshakes_resumed, 1);
     assert_int_equal(ctr(b)->handshakes_resumed, 1);
     assert_int_equal(ctr(a)->handshakes_full, 1);
+    /* a started both: the counters of the handshakes a node starts say so */
+    assert_int_equal(ctr(a)->handshakes_full_out, 1);
+    assert_int_equal(ctr(a)->handshakes_resumed_out, 1);
+    assert_int_equal(ctr(b)->handshakes_full_out, 0);
+    assert_int_equal(ctr(b)->handshakes_resumed_out, 0);
     assert_memory_equal(b->last_from, a->node_id, CORDON_NODE_ID_LEN);
 
     /* A loses its link silently (close_notify lost): B still holds the old one, and A's new
