@@ -1,12 +1,18 @@
 /*
  * peer/core/core.c — the public face of the core (core.h): creating and freeing it,
- * dispatching messages, serving PING and FIND_NODE, join, bucket refresh, status.
+ * dispatching messages, serving PING and FIND_NODE (storage.c serves STORE and FETCH),
+ * join, bucket refresh, status.
  *
  * The order of work on a message is the cheap-checks-first order of STYLE.md practice 6:
  * the global inbound budget (no decoding yet; over it, the message is dropped silently),
  * then decoding, then for requests the sender's request bucket and, for FIND_NODE, its
- * routing bucket (over them, an ERROR "rate limited" answer tells an honest but busy peer
- * to back off). Only then does the sender touch the routing table.
+ * routing bucket, for STORE its store bucket and the global store budget (over them, an
+ * ERROR "rate limited" answer tells an honest but busy peer to back off). Only then does
+ * the sender touch the routing table.
+ *
+ * Answers are told from requests by the response flag, not by a list of types: a storage
+ * answer (STORED, OBJECT, WANT) taken for a request would be charged to its sender's
+ * request budget and answered with an ERROR.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +20,7 @@
 #include "peer/core/internal.h"
 
 #define RPC_TIMEOUT_MAX_MS 600000 /* with CORDON_RPC_RETRIES_MAX doublings, fits 32 bits */
+#define STORE_RATE_MAX 100000
 
 void cordon_core_config_default(struct cordon_core_config *cfg)
 {
@@ -24,6 +31,14 @@ void cordon_core_config_default(struct cordon_core_config *cfg)
     cfg->fail_evict = 2;
     cfg->refresh_ms = 15 * 60 * 1000;
     cfg->check_quiet_ms = 60 * 1000;
+    cfg->store_rate = 10;
+    cfg->store_burst = 100;
+    cfg->store_global_rate = 1000;
+}
+
+static bool in_range(uint32_t v, uint32_t lo, uint32_t hi)
+{
+    return v >= lo && v <= hi;
 }
 
 static bool config_ok(const struct cordon_core_config *cfg)
@@ -32,7 +47,11 @@ static bool config_ok(const struct cordon_core_config *cfg)
            cfg->params.k <= CORDON_K_MAX && cfg->params.disjoint_paths <= CORDON_PATHS_MAX &&
            cfg->rpc_timeout_ms >= 1 && cfg->rpc_timeout_ms <= RPC_TIMEOUT_MAX_MS &&
            cfg->rpc_retries <= CORDON_RPC_RETRIES_MAX && cfg->fail_evict >= 1 &&
-           cfg->fail_evict <= CORDON_FAIL_EVICT_MAX && cfg->refresh_ms >= 1;
+           cfg->fail_evict <= CORDON_FAIL_EVICT_MAX && cfg->refresh_ms >= 1 &&
+           cfg->params.replicas >= 1 && cfg->params.replicas <= CORDON_REPLICAS_MAX &&
+           in_range(cfg->store_rate, 1, STORE_RATE_MAX) &&
+           in_range(cfg->store_burst, 1, STORE_RATE_MAX) &&
+           in_range(cfg->store_global_rate, 1, STORE_RATE_MAX);
 }
 
 void cordon_core_fill_random(cordon_core *core, void *out, size_t n)
@@ -41,15 +60,42 @@ void cordon_core_fill_random(cordon_core *core, void *out, size_t n)
     fill(core->host.ctx, out, n);
 }
 
+/* Bytes an object-carrying message needs (a STORE is one byte shorter than an OBJECT:
+ * the spare byte costs nothing); 0 for the other types, which fit CORDON_MSG_MAX. */
+static size_t storage_msg_size(const struct cordon_msg *m)
+{
+    size_t obj = 0;
+    if (m->type == CORDON_MSG_STORE)
+        obj = m->u.store.len;
+    else if (m->type == CORDON_MSG_OBJECT && m->u.object.found)
+        obj = m->u.object.len;
+    else
+        return 0;
+    return obj <= CORDON_OBJECT_MAX ? CORDON_MSG_HEADER_LEN + 1 + 4 + obj : CORDON_MSG_STORAGE_MAX;
+}
+
 void cordon_core_send_msg(cordon_core *core, const struct cordon_contact *to,
                           const struct cordon_msg *m)
 {
-    uint8_t buf[CORDON_MSG_MAX];
-    size_t len;
-    if (cordon_msg_encode(m, buf, sizeof(buf), &len) != CORDON_OK)
-        return; /* every message the core builds encodes; nothing to send otherwise */
-    core->st.msgs_out++;
-    core->host.send(core->host.ctx, to, buf, len);
+    uint8_t small[CORDON_MSG_MAX];
+    uint8_t *buf = small;
+    size_t cap = sizeof(small), len;
+    size_t need = storage_msg_size(m);
+    if (need > 0) {
+        /* Up to 68 KB: never on the stack, and not kept between messages either (a
+         * scratch buffer per core would cost every simulated node 68 KB). */
+        buf = malloc(need);
+        if (buf == NULL)
+            return;
+        cap = need;
+    }
+    /* Every message the core builds encodes; nothing to send otherwise. */
+    if (cordon_msg_encode(m, buf, cap, &len) == CORDON_OK) {
+        core->st.msgs_out++;
+        core->host.send(core->host.ctx, to, buf, len);
+    }
+    if (buf != small)
+        free(buf);
 }
 
 void cordon_core_set_query_hook(cordon_core *core, cordon_core_query_hook hook, void *ctx)
@@ -83,10 +129,23 @@ err:
     return err;
 }
 
+cordon_err cordon_core_set_storage(cordon_core *core, const struct cordon_core_storage *storage)
+{
+    if (core == NULL || storage == NULL || storage->put == NULL || storage->get == NULL ||
+        storage->check == NULL || core->storage.put != NULL)
+        return CORDON_ERR_INVAL;
+    cordon_err err = cordon_limits_store_init(core);
+    if (err != CORDON_OK)
+        return err;
+    core->storage = *storage;
+    return CORDON_OK;
+}
+
 void cordon_core_free(cordon_core *core)
 {
     if (core == NULL)
         return;
+    cordon_storage_free(core);
     cordon_lookups_free(core);
     cordon_rpc_free(core);
     cordon_table_free(core);
@@ -108,14 +167,16 @@ static void refresh_step(cordon_core *core, uint64_t now_ms);
  * a refresh pass whose lookup ended goes on. */
 static void event_done(cordon_core *core, uint64_t now_ms)
 {
-    if (core->stalled && core->npend < CORDON_PENDING_MAX)
-        cordon_lookups_pump_all(core, now_ms);
+    if (core->stalled && core->npend < CORDON_PENDING_MAX) {
+        cordon_lookups_pump_all(core, now_ms); /* clears stalled: both may set it again */
+        cordon_storage_pump_all(core, now_ms);
+    }
     if (core->refresh_continue)
         refresh_step(core, now_ms);
 }
 
-static void answer_error(cordon_core *core, const struct cordon_contact *to, uint32_t txid,
-                         uint16_t code, const char *text)
+void cordon_core_answer_error(cordon_core *core, const struct cordon_contact *to, uint32_t txid,
+                              uint16_t code, const char *text)
 {
     struct cordon_msg r;
     memset(&r, 0, sizeof(r));
@@ -131,14 +192,26 @@ static void answer_error(cordon_core *core, const struct cordon_contact *to, uin
 static void serve(cordon_core *core, uint64_t now_ms, const struct cordon_contact *from,
                   const struct cordon_msg *m)
 {
+    bool limited = false;
     if (!cordon_limits_node(core, now_ms, from->id, m->type == CORDON_MSG_FIND_NODE)) {
         core->st.dropped_rate_node++;
-        answer_error(core, from, m->txid, CORDON_MSGERR_RATE_LIMITED, "rate limited");
+        limited = true;
+    } else if (m->type == CORDON_MSG_STORE && !cordon_limits_store(core, now_ms, from->id)) {
+        core->st.dropped_rate_store++;
+        limited = true;
+    }
+    if (limited) {
+        cordon_core_answer_error(core, from, m->txid, CORDON_MSGERR_RATE_LIMITED, "rate limited");
         return;
     }
     cordon_table_seen(core, now_ms, from);
+    if (m->type == CORDON_MSG_STORE || m->type == CORDON_MSG_FETCH) {
+        cordon_storage_serve(core, now_ms, from, m);
+        return;
+    }
     if (m->type != CORDON_MSG_PING && m->type != CORDON_MSG_FIND_NODE) {
-        answer_error(core, from, m->txid, CORDON_MSGERR_UNSUPPORTED, "unsupported request");
+        cordon_core_answer_error(core, from, m->txid, CORDON_MSGERR_UNSUPPORTED,
+                                 "unsupported request");
         return;
     }
     struct cordon_msg r;
@@ -174,16 +247,12 @@ void cordon_core_receive(cordon_core *core, uint64_t now_ms, const struct cordon
         core->st.dropped_malformed++;
         return;
     }
-    switch (m.type) {
-    case CORDON_MSG_PONG:
-    case CORDON_MSG_NODES:
-    case CORDON_MSG_ERROR:
+    /* The codec ties the flag to the type (PONG, NODES, ERROR, STORED, OBJECT, WANT carry
+     * it, requests must not), so this is every answer type, present and future. */
+    if (m.flags & CORDON_MSG_FLAG_RESPONSE)
         cordon_rpc_answer(core, now_ms, from, &m);
-        break;
-    default:
+    else
         serve(core, now_ms, from, &m);
-        break;
-    }
     event_done(core, now_ms);
 }
 
@@ -345,6 +414,29 @@ cordon_err cordon_core_find_node(cordon_core *core, uint64_t now_ms,
     return err;
 }
 
+cordon_err cordon_core_put(cordon_core *core, uint64_t now_ms, const uint8_t *obj, size_t len,
+                           cordon_put_cb cb, void *arg)
+{
+    if (core == NULL || obj == NULL || cb == NULL || core->storage.put == NULL)
+        return CORDON_ERR_INVAL;
+    note_now(core, now_ms);
+    cordon_err err = cordon_storage_put(core, now_ms, obj, len, cb, arg);
+    event_done(core, now_ms);
+    return err;
+}
+
+cordon_err cordon_core_get(cordon_core *core, uint64_t now_ms,
+                           const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN], cordon_get_cb cb,
+                           void *arg)
+{
+    if (core == NULL || key == NULL || cb == NULL || core->storage.put == NULL)
+        return CORDON_ERR_INVAL;
+    note_now(core, now_ms);
+    cordon_err err = cordon_storage_get(core, now_ms, key, cb, arg);
+    event_done(core, now_ms);
+    return err;
+}
+
 void cordon_core_status(const cordon_core *core, struct cordon_core_status *out)
 {
     if (core == NULL) {
@@ -356,6 +448,7 @@ void cordon_core_status(const cordon_core *core, struct cordon_core_status *out)
     out->buckets_used = core->buckets_used;
     out->pending = core->npend;
     out->lookups = core->nlookups;
+    out->storage_ops = core->nops;
 }
 
 size_t cordon_core_contacts(const cordon_core *core, struct cordon_contact *out, size_t max)
@@ -377,10 +470,12 @@ void cordon_core_forget(cordon_core *core, const uint8_t id[CORDON_NODE_ID_LEN])
         return;
     uint64_t now_ms = core->now_ms;
     cordon_lookups_forget(core, now_ms, id);
+    cordon_storage_forget(core, id);
     cordon_rpc_forget(core, now_ms, id);
     cordon_table_remove(core, now_ms, id);
-    /* A path that lost its last candidate may be over now. */
+    /* A path that lost its last candidate may be over now, and so may a put or get. */
     cordon_lookups_pump_all(core, now_ms);
+    cordon_storage_pump_all(core, now_ms);
     event_done(core, now_ms);
 }
 
@@ -389,5 +484,5 @@ size_t cordon_core_memory(const cordon_core *core)
     if (core == NULL)
         return 0;
     return sizeof(*core) + core->table_bytes + cordon_rpc_memory(core) +
-           cordon_lookups_memory(core) + cordon_limits_memory(core);
+           cordon_lookups_memory(core) + cordon_storage_memory(core) + cordon_limits_memory(core);
 }

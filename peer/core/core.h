@@ -10,7 +10,7 @@
  *     only through such a proven message.
  *   - cordon_core_tick(): time passed; the core runs timeouts, retries, refreshes.
  *     cordon_core_next_deadline() says when it next needs a tick.
- *   - local requests: join, lookup, status, forget.
+ *   - local requests: join, lookup, put, get, status, forget.
  * Time is always passed in (milliseconds on the host's monotonic clock); randomness and
  * sending go through the host callbacks. A core never blocks and never calls the clock.
  *
@@ -22,6 +22,15 @@
  * (senders beyond what the tables track share one overflow budget); a global inbound
  * budget; a churn limiter that holds off IDs that rejoin too often.
  *
+ * Storage (ARCHITECTURE.md, "Storage"; the messages of docs/protocol.md 7.5): the host
+ * supplies its object store through struct cordon_core_storage (cordon_core_set_storage);
+ * the core never touches a file. With it the core serves STORE and FETCH, and runs puts
+ * (cordon_core_put: a lookup of the object's resource ID, then STORE to the r closest
+ * nodes found) and gets (cordon_core_get: the same lookup, then FETCH from the r closest in
+ * parallel, replacing those that fail, have nothing or lie, and the valid object with the
+ * highest seq wins). Replica maintenance (SUMMARY/WANT) and republishing come later: a
+ * SUMMARY is answered ERROR "unsupported" for now.
+ *
  * Several cores may live in one process (no globals): the simulator runs thousands.
  */
 #ifndef CORDON_PEER_CORE_CORE_H
@@ -31,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "common/error.h"
 #include "wire/msg.h"
 #include "wire/overlay_doc.h"
@@ -48,6 +58,9 @@
 #define CORDON_PATH_QUERIES_PER_K 3   /* and queries at most 3k nodes */
 #define CORDON_RPC_RETRIES_MAX 8      /* retries of one request (the timeout doubles each) */
 #define CORDON_FAIL_EVICT_MAX 255     /* largest fail_evict accepted */
+#define CORDON_STORAGE_OPS_MAX 64     /* puts and gets running per core */
+#define CORDON_REPLICAS_MAX 16        /* largest r (the overlay document's maximum) */
+#define CORDON_GET_ASK_PER_R 2        /* a get asks at most 2r replicas, itself included */
 
 struct cordon_core_host {
     void *ctx;
@@ -61,6 +74,36 @@ struct cordon_core_host {
     void (*random)(void *ctx, void *out, size_t n);
 };
 
+/* The object store of this node, supplied by the host (cordon_core_set_storage): the
+ * runtime backs it with cordon_store (store/store.h) and a verifier, the simulator and the
+ * tests with what they like. The core decides where objects go and who is asked; the host
+ * decides what is accepted, and does the file I/O. now_ms is the core's time of the event
+ * (the host's monotonic clock); acceptance judges created_at and lifetime on wall-clock
+ * seconds, which the host takes from its own clock (the simulator from its virtual one).
+ * Objects are passed as their encoded bytes (wire/object.h), borrowed for the call only.
+ * None of the three may call back into the core. */
+struct cordon_core_storage {
+    void *ctx;
+    /* Accepts and stores one object (len in 1..CORDON_OBJECT_MAX), as cordon_store_put():
+     * CORDON_OK when stored, else why not, as a cordon_err that cordon_msg_store_code()
+     * maps to a STORED code (errors of the host itself, _DB or _NOMEM, map to INTERNAL).
+     * *held gets the seq this node holds for the object's entry after the call: the
+     * object's when stored; on a refusal the stored one (0 when none, or unknown), so a
+     * writer refused as stale learns the seq to beat. Serves STORE, and the writer's own
+     * copy when it is one of the r closest. */
+    cordon_err (*put)(void *ctx, uint64_t now_ms, const uint8_t *obj, size_t len, uint64_t *held);
+    /* Copies the object stored under key into out (a buffer of the core's with a cap of
+     * CORDON_OBJECT_MAX, empty; cordon_store_get() fills it as it is), or
+     * CORDON_ERR_NOT_FOUND when there is none or it expired. Any other error is the host's
+     * failure (FETCH is answered ERROR "internal"). Serves FETCH, and a get's own copy. */
+    cordon_err (*get)(void *ctx, uint64_t now_ms, const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN],
+                      cordon_buf *out);
+    /* Judges an object a get received, storing nothing (cordon_store_check()): CORDON_OK
+     * when it is genuine and current, else why not. The core has already decoded it and
+     * matched its entry key to the one asked for; it reads seq from its own decoding. */
+    cordon_err (*check)(void *ctx, uint64_t now_ms, const uint8_t *obj, size_t len);
+};
+
 /* cordon_core_new refuses (CORDON_ERR_INVAL) params that cordon_overlay_params_check
  * refuses, rpc_timeout_ms outside 1..600000, rpc_retries over CORDON_RPC_RETRIES_MAX,
  * fail_evict outside 1..CORDON_FAIL_EVICT_MAX and refresh_ms 0. */
@@ -72,6 +115,13 @@ struct cordon_core_config {
     uint32_t refresh_ms;                 /* bucket refresh period (15 min, + up to half) */
     uint32_t check_quiet_ms; /* a full bucket pings its least-recently-seen resident for a
                               * newcomer only if that one was quiet this long (60 s) */
+    /* STOREs get budgets of their own, tighter than the request bucket that they also
+     * pay (RFC 5694 section 7, storage flooding): a STORE can cost a signature check and
+     * a committed, synced write, where a FETCH or FIND_NODE costs a read. Local policy,
+     * not the overlay document's (yet). Each 1..100000. */
+    uint32_t store_rate;        /* STOREs per second per remote node (10) */
+    uint32_t store_burst;       /* token bucket depth for them (100) */
+    uint32_t store_global_rate; /* STOREs per second from all remotes, 1 s deep (1000) */
 };
 
 void cordon_core_config_default(struct cordon_core_config *cfg);
@@ -119,7 +169,59 @@ struct cordon_core_status {
     uint64_t refused_full;        /* messages of newcomers kept out by a full bucket */
     uint64_t timeouts;            /* requests that failed after their last retry */
     uint64_t evictions;           /* contacts evicted after fail_evict failures */
+    /* storage */
+    size_t storage_ops;          /* puts and gets running */
+    uint64_t dropped_rate_store; /* STOREs within the request bucket but over the sender's
+                                  * store bucket or the global store budget */
+    uint64_t stores_served;      /* STOREs answered STORED */
+    uint64_t stores_accepted;    /* of them, accepted */
+    uint64_t fetches_served;     /* FETCHes answered OBJECT */
+    uint64_t get_stale;          /* valid answers to gets older than the object returned:
+                                  * outvoted replicas */
+    uint64_t get_forged;         /* answers to gets that failed the check: forged or
+                                  * tampered, of another entry, revoked, expired */
 };
+
+/* What a put did. The replicas are the r nodes closest to the object's resource ID among
+ * those the lookup found to answer, and this node when it is closer than the r-th of
+ * them (its own copy goes through storage->put, no message). */
+struct cordon_put_result {
+    uint32_t replicas; /* chosen: r, fewer in an overlay of fewer nodes */
+    uint32_t accepted; /* STORED accepted (or this node's storage->put returned CORDON_OK) */
+    uint32_t refused;  /* STORED with a refusal */
+    uint32_t failed;   /* no STORED: timeout, link failure, ERROR (rate limited...) */
+    uint16_t code;     /* the most common refusal's STORED code, the first seen among
+                        * equals; 0 when none refused */
+    uint64_t held;     /* the highest seq a refusing replica said it holds (stale: the seq
+                        * to beat) */
+    bool self;         /* this node was one of the replicas */
+    struct cordon_lookup_stats lookup;
+};
+
+/* result: CORDON_OK when at least one replica accepted (see res->accepted); else, when
+ * some refused, the refusal of res->code as its own cordon_err (cordon_msg_store_err():
+ * CORDON_ERR_OBJ_STALE, _OBJ_QUOTA, _OBJ_NOT_ALLOWED, _TOO_LARGE..., CORDON_ERR_REFUSED for
+ * a replica's internal failure or a code this version does not know); else
+ * CORDON_ERR_NETWORK: no replica answered. res is valid only during the call. */
+typedef void (*cordon_put_cb)(void *arg, cordon_err result, const struct cordon_put_result *res);
+
+struct cordon_get_result {
+    uint32_t asked;     /* replicas asked, this node included when it is one */
+    uint32_t found;     /* answers with a valid object */
+    uint32_t not_found; /* answers without one */
+    uint32_t stale;     /* valid objects with a lower seq than the one returned */
+    uint32_t forged;    /* answers that failed the check or named another entry */
+    uint32_t failed;    /* no answer: timeout, link failure, ERROR */
+    uint64_t seq;       /* of the object returned */
+    struct cordon_lookup_stats lookup;
+};
+
+/* result: CORDON_OK with the valid object of the highest seq (obj, len bytes, valid only
+ * during the call; a tombstone is an object: cordon_object_is_tombstone() tells a delete);
+ * CORDON_ERR_NOT_FOUND when some replica answered but none with a valid object;
+ * CORDON_ERR_NETWORK when none answered at all. */
+typedef void (*cordon_get_cb)(void *arg, cordon_err result, const uint8_t *obj, size_t len,
+                              const struct cordon_get_result *res);
 
 typedef struct cordon_core cordon_core;
 
@@ -129,15 +231,24 @@ CORDON_MUST_CHECK cordon_err cordon_core_new(const struct cordon_core_config *cf
                                              const struct cordon_contact *self,
                                              const struct cordon_core_host *host,
                                              cordon_core **out);
-void cordon_core_free(cordon_core *core); /* accepts NULL; pending lookups are not called */
+/* Accepts NULL. Running lookups, puts and gets are dropped without their callbacks. */
+void cordon_core_free(cordon_core *core);
+/* Gives the core this node's object store (the struct is copied). Until then a core serves
+ * no storage: STORE and FETCH are answered ERROR "unsupported" and put/get refuse. Set it
+ * once, before the first event that needs it. CORDON_ERR_INVAL for a NULL argument or
+ * function, or when it is already set; CORDON_ERR_NOMEM. */
+CORDON_MUST_CHECK cordon_err cordon_core_set_storage(cordon_core *core,
+                                                     const struct cordon_core_storage *storage);
 
 /* ---- events -------------------------------------------------------------------------- */
 
-/* Requests (PING, FIND_NODE) are answered; answers are matched to pending requests. The
- * order of checks: global inbound budget (over it: dropped silently), decoding, then for
- * requests the sender's request bucket and, for FIND_NODE, its routing bucket (over them:
- * an ERROR "rate limited" answer). Only a message that passes them all admits `from` to
- * the table. msg is read during the call only. */
+/* Requests (PING, FIND_NODE, STORE, FETCH) are answered; answers (every message with the
+ * response flag) are matched to pending requests. The order of checks: global inbound
+ * budget (over it: dropped silently), decoding, then for requests the sender's request
+ * bucket and, for FIND_NODE, its routing bucket, for STORE its store bucket and the global
+ * store budget (over them: an ERROR "rate limited" answer). Only a message that passes
+ * them all admits `from` to the table. msg is read during the call only: an object it
+ * carries is handed to the storage or copied, never kept. */
 void cordon_core_receive(cordon_core *core, uint64_t now_ms, const struct cordon_contact *from,
                          const uint8_t *msg, size_t len);
 /* The link to `to` failed: one failure for the contact, and every request pending to it
@@ -175,6 +286,32 @@ CORDON_MUST_CHECK cordon_err cordon_core_lookup(cordon_core *core, uint64_t now_
 CORDON_MUST_CHECK cordon_err cordon_core_find_node(cordon_core *core, uint64_t now_ms,
                                                    const uint8_t target[CORDON_NODE_ID_LEN],
                                                    cordon_lookup_cb cb, void *arg);
+/* Stores an object (its encoded bytes, len in 1..CORDON_OBJECT_MAX; copied for the
+ * operation, so the caller's bytes may go at once) on the r = params.replicas nodes closest
+ * to its resource ID: a disjoint-path lookup of the resource ID, then STORE to the r
+ * closest nodes that answered it, this node's own storage->put instead when it is among
+ * them. The core judges nothing but the framing: the replicas accept or refuse, and cb
+ * says which and why (cordon_put_cb). It ends when every replica answered or its request
+ * failed (each request ends by its last timeout), so in bounded time.
+ * Errors, with no callback: CORDON_ERR_INVAL (NULL arguments, no storage set),
+ * CORDON_ERR_TOO_LARGE (len over CORDON_OBJECT_MAX), the decoding errors of
+ * cordon_object_decode() (the bytes are not one object), CORDON_ERR_BUSY
+ * (CORDON_STORAGE_OPS_MAX operations or CORDON_LOOKUPS_MAX lookups running),
+ * CORDON_ERR_NOMEM. On CORDON_OK cb runs exactly once, from inside a later
+ * receive/tick/link_failed/forget call, or this one when no other node is asked; like a
+ * lookup callback it may start operations but must not free the core. */
+CORDON_MUST_CHECK cordon_err cordon_core_put(cordon_core *core, uint64_t now_ms, const uint8_t *obj,
+                                             size_t len, cordon_put_cb cb, void *arg);
+/* Reads the entry key (resource ID || entry writer, wire/object.h): a lookup of the
+ * resource ID, then FETCH from the r closest nodes found in parallel (this node's
+ * storage->get when it is among them). An answer that fails, holds nothing, or holds an
+ * object that is not of the entry or fails storage->check is replaced by the next closest
+ * node, up to CORDON_GET_ASK_PER_R * r asked in all. Every answer is checked; the valid
+ * object with the highest seq wins, and the others are counted (cordon_get_cb, and
+ * get_stale / get_forged in the status). Errors as for put (but for the object's). */
+CORDON_MUST_CHECK cordon_err cordon_core_get(cordon_core *core, uint64_t now_ms,
+                                             const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN],
+                                             cordon_get_cb cb, void *arg);
 void cordon_core_status(const cordon_core *core, struct cordon_core_status *out);
 /* Copies up to max contacts of the routing table; returns how many there are in all. */
 size_t cordon_core_contacts(const cordon_core *core, struct cordon_contact *out, size_t max);
@@ -184,7 +321,9 @@ size_t cordon_core_contacts(const cordon_core *core, struct cordon_contact *out,
  * Works at the latest time the core was given. Lookups may end, and call back, inside. */
 void cordon_core_forget(cordon_core *core, const uint8_t id[CORDON_NODE_ID_LEN]);
 /* Bytes of heap this core holds (for the per-node memory figure): the core, the buckets,
- * the pending table, running lookups, the rate-limit tables and the churn limiter. */
+ * the pending table, running lookups, puts and gets (with their object copies), the
+ * rate-limit tables and the churn limiter. Buffers that live within one call (encoding a
+ * STORE or OBJECT, serving a FETCH: up to CORDON_MSG_STORAGE_MAX each) are not counted. */
 size_t cordon_core_memory(const cordon_core *core);
 
 #endif

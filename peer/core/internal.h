@@ -7,11 +7,13 @@
  *   rpc.c      pending requests: transaction IDs, timeouts, retries, matching answers
  *   lookup.c   iterative lookups over disjoint paths
  *   limits.c   per-node token buckets, the global inbound budget, the churn limiter
+ *   storage.c  puts and gets over r replicas, serving STORE and FETCH
  *   core.c     the public API: message dispatch, serving requests, join, refresh, status
  *
- * Re-entrancy: a lookup callback may call back into the core (start a lookup, forget a
- * node, read the status), but not free it. host->send must not call back into the core;
- * a failed link is reported later through cordon_core_link_failed().
+ * Re-entrancy: a lookup, put or get callback may call back into the core (start a lookup,
+ * forget a node, read the status), but not free it. host->send and the storage functions
+ * must not call back into the core; a failed link is reported later through
+ * cordon_core_link_failed().
  */
 #ifndef CORDON_PEER_CORE_INTERNAL_H
 #define CORDON_PEER_CORE_INTERNAL_H
@@ -46,9 +48,10 @@ struct bucket {
 
 enum pending_purpose {
     PURPOSE_PLAIN = 0,
-    PURPOSE_JOIN,   /* a bootstrap ping: the self-lookup starts when all are resolved */
-    PURPOSE_CHECK,  /* a ping to a full bucket's least-recently-seen resident */
-    PURPOSE_LOOKUP, /* a FIND_NODE of a lookup path */
+    PURPOSE_JOIN,    /* a bootstrap ping: the self-lookup starts when all are resolved */
+    PURPOSE_CHECK,   /* a ping to a full bucket's least-recently-seen resident */
+    PURPOSE_LOOKUP,  /* a FIND_NODE of a lookup path */
+    PURPOSE_STORAGE, /* a STORE or FETCH of a put or get */
 };
 
 struct pending {
@@ -57,15 +60,16 @@ struct pending {
     uint8_t target[CORDON_NODE_ID_LEN]; /* FIND_NODE only */
     uint32_t txid;
     uint32_t timeout_ms; /* of the current try; doubles on each retry */
-    uint32_t lookup;     /* serial of the lookup it serves (PURPOSE_LOOKUP) */
-    uint8_t type;        /* CORDON_MSG_PING or CORDON_MSG_FIND_NODE */
+    uint32_t lookup;     /* serial of the lookup (PURPOSE_LOOKUP) or the put or get
+                            (PURPOSE_STORAGE) it serves */
+    uint8_t type;        /* CORDON_MSG_PING, _FIND_NODE, _STORE or _FETCH */
     uint8_t purpose;
     uint8_t tries; /* retries sent so far */
-    uint8_t path;  /* lookup path */
+    uint8_t path;  /* lookup path, or the replica's index in its put or get */
 };
 
 enum rpc_outcome {
-    RPC_ANSWERED, /* PONG or NODES */
+    RPC_ANSWERED, /* PONG, NODES, STORED or OBJECT */
     RPC_REFUSED,  /* an ERROR answer */
     RPC_FAILED,   /* timeout after retries, link failure, or the node was forgotten */
 };
@@ -112,6 +116,47 @@ struct lookup {
     struct lookup_path path[CORDON_PATHS_MAX];
 };
 
+/* ---- puts and gets -------------------------------------------------------------------- */
+
+enum storage_op_kind { OP_PUT = 0, OP_GET };
+
+/* A replica of a put or get: one of the nodes closest to the resource ID. */
+enum replica_state {
+    REPLICA_NEW = 0, /* not asked yet */
+    REPLICA_ASKED,   /* its request is in flight */
+    REPLICA_GOOD,    /* answered: accepted (put), or with a valid object (get) */
+    REPLICA_BAD,     /* refused, failed, had nothing, lied, or was forgotten */
+};
+
+struct replica {
+    struct cordon_contact c;
+    bool self; /* this node: served by the host's storage, no message */
+    uint8_t state;
+};
+
+/* Replicas a put or get may hold: r for a put, CORDON_GET_ASK_PER_R * r for a get. */
+#define OP_REPLICAS_MAX (CORDON_GET_ASK_PER_R * CORDON_REPLICAS_MAX)
+
+struct storage_op {
+    cordon_core *core; /* for the lookup callback */
+    uint32_t serial;
+    uint8_t kind;
+    bool looking; /* its lookup is running; replicas are known when it ends */
+    uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
+    cordon_put_cb put_cb;
+    cordon_get_cb get_cb;
+    void *arg;
+    uint8_t *obj; /* put: the caller's object (copied); get: the best valid answer so far */
+    size_t len;
+    uint64_t seq; /* put: the object's; get: of obj */
+    uint16_t nrep, limit, inflight;
+    struct replica rep[OP_REPLICAS_MAX];
+    uint64_t valid_seq[OP_REPLICAS_MAX]; /* get: the seq of every valid answer (stale count) */
+    uint16_t codes[CORDON_REPLICAS_MAX]; /* put: the STORED code of every refusal */
+    struct cordon_put_result put;
+    struct cordon_get_result get;
+};
+
 /* ---- churn limiter -------------------------------------------------------------------- */
 
 struct churn_entry {
@@ -149,8 +194,15 @@ struct cordon_core {
     bool stalled; /* a lookup could not send for a full pending table */
 
     cordon_ratelimit *rate_request, *rate_routing;
-    struct token_bucket global;   /* inbound_rate per second, for every message */
-    struct token_bucket overflow; /* shared by senders the per-node tables cannot track */
+    struct token_bucket global;       /* inbound_rate per second, for every message */
+    struct token_bucket overflow;     /* shared by senders the per-node tables cannot track */
+    cordon_ratelimit *rate_store;     /* per-node STORE buckets, made with the storage */
+    struct token_bucket store_global; /* store_global_rate per second, for every STORE */
+
+    struct cordon_core_storage storage; /* all NULL until cordon_core_set_storage */
+    struct storage_op *ops[CORDON_STORAGE_OPS_MAX];
+    size_t nops;
+    uint32_t next_op_serial;
 
     struct churn_entry *churn; /* grown up to CORDON_CHURN_TRACKED_MAX */
     size_t nchurn, churn_cap;
@@ -173,7 +225,9 @@ struct cordon_core {
 
 /* core.c */
 void cordon_core_fill_random(cordon_core *core, void *out, size_t n);
-/* Encodes m and hands it to host->send. */
+/* Encodes m and hands it to host->send. STORE and OBJECT are encoded into a heap buffer of
+ * their exact size (up to CORDON_MSG_STORAGE_MAX), freed before returning; when it cannot
+ * be had the message is not sent (a request then times out). */
 void cordon_core_send_msg(cordon_core *core, const struct cordon_contact *to,
                           const struct cordon_msg *m);
 /* A refresh lookup ended: the pass goes on to the next stale bucket. */
@@ -183,6 +237,8 @@ void cordon_core_self_lookup_done(cordon_core *core);
 /* A bootstrap ping was answered or failed: the last one starts the self-lookup. */
 void cordon_core_join_pinged(cordon_core *core, uint64_t now_ms);
 void cordon_core_set_query_hook(cordon_core *core, cordon_core_query_hook hook, void *ctx);
+void cordon_core_answer_error(cordon_core *core, const struct cordon_contact *to, uint32_t txid,
+                              uint16_t code, const char *text);
 
 /* table.c */
 /* A proven node sent an accepted message: refresh it, or try to admit it. */
@@ -238,8 +294,38 @@ void cordon_lookups_pump_all(cordon_core *core, uint64_t now_ms);
 size_t cordon_lookups_memory(const cordon_core *core);
 void cordon_lookups_free(cordon_core *core);
 
+/* storage.c */
+/* cordon_core_put and cordon_core_get after their argument checks. */
+CORDON_MUST_CHECK cordon_err cordon_storage_put(cordon_core *core, uint64_t now_ms,
+                                                const uint8_t *obj, size_t len, cordon_put_cb cb,
+                                                void *arg);
+CORDON_MUST_CHECK cordon_err cordon_storage_get(cordon_core *core, uint64_t now_ms,
+                                                const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN],
+                                                cordon_get_cb cb, void *arg);
+/* Serves a STORE or FETCH that passed the limits (ERROR "unsupported" without storage). */
+void cordon_storage_serve(cordon_core *core, uint64_t now_ms, const struct cordon_contact *from,
+                          const struct cordon_msg *m);
+/* Fills the request a pending STORE or FETCH sends (on its first try and each retry): the
+ * object or key comes from its operation. false when that is gone (nothing is sent). */
+bool cordon_storage_request(const cordon_core *core, const struct pending *p, struct cordon_msg *m);
+/* The outcome of a put's or get's request (m is the answer when RPC_ANSWERED, else NULL;
+ * an object it carries is valid only during the call). */
+void cordon_storage_resolved(cordon_core *core, uint64_t now_ms, const struct pending *p,
+                             enum rpc_outcome outcome, const struct cordon_msg *m);
+/* Replicas not asked yet that are id are dropped from every put and get. */
+void cordon_storage_forget(cordon_core *core, const uint8_t id[CORDON_NODE_ID_LEN]);
+/* Lets operations that found the pending table full send now. */
+void cordon_storage_pump_all(cordon_core *core, uint64_t now_ms);
+size_t cordon_storage_memory(const cordon_core *core);
+void cordon_storage_free(cordon_core *core);
+
 /* limits.c */
 CORDON_MUST_CHECK cordon_err cordon_limits_init(cordon_core *core);
+/* Makes the per-node STORE buckets (when the storage is set). */
+CORDON_MUST_CHECK cordon_err cordon_limits_store_init(cordon_core *core);
+/* One STORE from node id against its store bucket and the global store budget; false:
+ * over one of them. */
+bool cordon_limits_store(cordon_core *core, uint64_t now_ms, const uint8_t id[CORDON_NODE_ID_LEN]);
 /* One message against the global inbound budget; false: over it. */
 bool cordon_limits_global(cordon_core *core, uint64_t now_ms);
 /* One request (and, for routing queries, one routing token) from node id; false: over. */

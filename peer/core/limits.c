@@ -6,6 +6,14 @@
  * beyond share an overflow bucket of inbound_rate / CORDON_OVERFLOW_SHARE per second), and
  * the churn limiter that keeps node IDs which leave and come
  * back too often out of the routing table.
+ *
+ * STOREs pay a request token and then one of their own: a per-node store bucket
+ * (store_rate per second, store_burst deep) and one global store budget (store_global_rate
+ * per second, one second deep). A STORE may cost a signature check and a synced write, so a
+ * flood of them (RFC 5694 section 7) is held to far less than the request rate: one node
+ * gets store_rate, and a crowd of Sybils, however many, no more than the global budget. A
+ * sender the store table cannot track (it is full of busy senders) draws on the global
+ * budget only, which every STORE pays anyway.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +62,28 @@ cordon_err cordon_limits_init(cordon_core *core)
     core->global.tokens = p->inbound_rate;
     core->overflow.tokens = overflow_rate(core);
     return CORDON_OK;
+}
+
+cordon_err cordon_limits_store_init(cordon_core *core)
+{
+    const struct cordon_core_config *c = &core->cfg;
+    cordon_err err = cordon_ratelimit_new(c->store_rate, c->store_burst, CORDON_RATE_NODES_MAX,
+                                          random_seed(core), &core->rate_store);
+    if (err != CORDON_OK)
+        return err;
+    core->store_global.tokens = c->store_global_rate;
+    core->store_global.last_ms = core->now_ms;
+    return CORDON_OK;
+}
+
+bool cordon_limits_store(cordon_core *core, uint64_t now_ms, const uint8_t id[CORDON_NODE_ID_LEN])
+{
+    if (core->rate_store == NULL)
+        return true; /* no storage: the STORE is answered "unsupported" */
+    if (!cordon_ratelimit_take(core->rate_store, id, CORDON_NODE_ID_LEN, now_ms) &&
+        cordon_ratelimit_has(core->rate_store, id, CORDON_NODE_ID_LEN))
+        return false; /* its own bucket is empty */
+    return bucket_take(&core->store_global, core->cfg.store_global_rate, now_ms);
 }
 
 bool cordon_limits_global(cordon_core *core, uint64_t now_ms)
@@ -158,6 +188,8 @@ size_t cordon_limits_memory(const cordon_core *core)
         bytes += cordon_ratelimit_memory(core->rate_request);
     if (core->rate_routing != NULL)
         bytes += cordon_ratelimit_memory(core->rate_routing);
+    if (core->rate_store != NULL)
+        bytes += cordon_ratelimit_memory(core->rate_store);
     return bytes;
 }
 
@@ -165,8 +197,9 @@ void cordon_limits_free(cordon_core *core)
 {
     cordon_ratelimit_free(core->rate_request);
     cordon_ratelimit_free(core->rate_routing);
+    cordon_ratelimit_free(core->rate_store);
     free(core->churn);
-    core->rate_request = core->rate_routing = NULL;
+    core->rate_request = core->rate_routing = core->rate_store = NULL;
     core->churn = NULL;
     core->nchurn = core->churn_cap = 0;
 }

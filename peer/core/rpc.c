@@ -3,9 +3,12 @@
  * the host's randomness (unique among the pending ones), a timeout that doubles with each
  * retry, and the node ID it was sent to. An answer is accepted only when its txid names a
  * pending request, it comes from the node that request went to, and its type answers the
- * request's (PONG for PING, NODES for FIND_NODE, or ERROR); the entry is then removed, so
- * a second copy of the answer is unsolicited like any other. Everything else is counted in
- * dropped_unsolicited and ignored.
+ * request's (PONG for PING, NODES for FIND_NODE, STORED for STORE, OBJECT for FETCH, WANT
+ * for SUMMARY, or ERROR); the entry is then removed, so a second copy of the answer is
+ * unsolicited like any other. Everything else is counted in dropped_unsolicited and ignored.
+ *
+ * A pending STORE or FETCH holds no object or key of its own: each try asks storage.c to
+ * fill the message from its put or get, which outlives all of its requests.
  *
  * A request fails on its last timeout, on a link failure or on an ERROR "rate limited"
  * answer; each failure counts against the contact (fail_evict in a row evict it).
@@ -53,6 +56,8 @@ static void pend_send(cordon_core *core, const struct pending *p)
     m.txid = p->txid;
     if (p->type == CORDON_MSG_FIND_NODE)
         memcpy(m.u.find_node.target, p->target, CORDON_NODE_ID_LEN);
+    if (p->purpose == PURPOSE_STORAGE && !cordon_storage_request(core, p, &m))
+        return; /* cannot happen: it then times out */
     cordon_core_send_msg(core, &p->to, &m);
 }
 
@@ -106,6 +111,9 @@ static void resolved(cordon_core *core, uint64_t now_ms, const struct pending *p
     case PURPOSE_LOOKUP:
         cordon_lookups_resolved(core, now_ms, p, outcome, m);
         break;
+    case PURPOSE_STORAGE:
+        cordon_storage_resolved(core, now_ms, p, outcome, m);
+        break;
     default:
         break;
     }
@@ -115,7 +123,10 @@ static bool answer_fits(uint8_t request, uint8_t answer)
 {
     return answer == CORDON_MSG_ERROR ||
            (request == CORDON_MSG_PING && answer == CORDON_MSG_PONG) ||
-           (request == CORDON_MSG_FIND_NODE && answer == CORDON_MSG_NODES);
+           (request == CORDON_MSG_FIND_NODE && answer == CORDON_MSG_NODES) ||
+           (request == CORDON_MSG_STORE && answer == CORDON_MSG_STORED) ||
+           (request == CORDON_MSG_FETCH && answer == CORDON_MSG_OBJECT) ||
+           (request == CORDON_MSG_SUMMARY && answer == CORDON_MSG_WANT);
 }
 
 void cordon_rpc_answer(cordon_core *core, uint64_t now_ms, const struct cordon_contact *from,
