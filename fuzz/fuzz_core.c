@@ -2,11 +2,13 @@
  * fuzz/fuzz_core.c — the overlay core as a state machine under arbitrary events.
  *
  * Reaches: cordon_core_receive (and through it cordon_msg_decode, the limiters, the
- * routing table, RPC matching, lookup progress), cordon_core_tick, cordon_core_link_failed,
- * cordon_core_lookup, cordon_core_find_node, cordon_core_forget, cordon_core_join.
+ * routing table, RPC matching, lookup progress, serving STORE and FETCH, the answers of
+ * puts and gets), cordon_core_tick, cordon_core_link_failed, cordon_core_lookup,
+ * cordon_core_find_node, cordon_core_forget, cordon_core_join, cordon_core_put,
+ * cordon_core_get.
  *
  * The input is a script of events read through the bounded reader:
- *   u8 op, then by op:
+ *   u8 op, then by op (op % 10):
  *     0 receive:     u8 sender (one of 8 fixed contacts), u16-prefixed message bytes
  *     1 answer:      u8 sender, u8 type; an answer to the last request sent to that
  *                    sender (its txid), with a NODES body naming the other contacts
@@ -15,8 +17,21 @@
  *     4 lookup:      u8 b: b < 0x80, a lookup of b repeated; else a find_node of
  *                    contact b % 8 (ends when that contact answers)
  *     5 forget:      u8 contact
+ *     6 put:         u8 b: object b % OBJECTS
+ *     7 get:         u8 b: b < 0x80, the entry of object b % OBJECTS; else a key of b repeated
+ *     8 storage answer: u8 sender, u8 b; an answer to the last request sent to that sender:
+ *                    b % 4 == 0 STORED with code b >> 2 (any u8 value, known or not),
+ *                    1 OBJECT not found, 2 OBJECT with object (b >> 2) % OBJECTS,
+ *                    3 OBJECT with a forged one
+ *     9 storage request: u8 sender, u8 b: a STORE of object b % OBJECTS (forged when
+ *                    bit 7), or a FETCH of its entry (bit 6)
+ * The objects are made with the wire encoder only (no crypto): the host's storage is a
+ * small table in memory whose "signature check" accepts a signature byte of 0x55, so forged
+ * objects (0x56) decode but fail the check.
  * Deterministic: the host's randomness is a counter, its clock the script's.
- * Checks: no crash or sanitizer report, every lookup callback at most once, the core's
+ * Checks: no crash or sanitizer report; every lookup, put and get callback at most once, and
+ * exactly once after the script ends and the core has been ticked until they are over; a
+ * get returns only an object that passes the check; a put's counts add up; the core's
  * memory within its documented caps.
  */
 #include <stdbool.h>
@@ -24,11 +39,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "peer/core/core.h"
 #include "wire/msg.h"
+#include "wire/object.h"
 #include "wire/reader.h"
 
 #define CONTACTS 8
+#define OBJECTS 6 /* three entries, two versions each */
+#define SLOTS 4   /* entries the host's storage holds */
+#define OPS_MAX 256
+#define SIG_GOOD 0x55
+
+struct slot {
+    bool used;
+    uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
+    uint64_t seq;
+    size_t len;
+    uint8_t bytes[512];
+};
 
 struct host {
     uint64_t counter;
@@ -36,6 +65,12 @@ struct host {
     struct cordon_contact contacts[CONTACTS];
     unsigned callbacks[CORDON_LOOKUPS_MAX * 4];
     unsigned started;
+    unsigned op_calls[OPS_MAX];
+    unsigned ops_started;
+    struct slot slots[SLOTS];
+    uint8_t objects[OBJECTS][512];
+    size_t object_len[OBJECTS];
+    uint8_t forged[OBJECTS][512];
 };
 
 static int contact_index(const struct host *h, const struct cordon_contact *c)
@@ -72,6 +107,152 @@ static void on_lookup(void *arg, cordon_err result, const struct cordon_contact 
         abort(); /* at most k results, and one call per lookup */
 }
 
+/* The host's "acceptance": decodes, and the signature's first byte is SIG_GOOD. */
+static cordon_err fake_check(const uint8_t *obj, size_t len, struct cordon_object *o)
+{
+    cordon_err err = cordon_object_decode(obj, len, o);
+    if (err != CORDON_OK)
+        return err;
+    return o->sig[0] == SIG_GOOD ? CORDON_OK : CORDON_ERR_BAD_SIGNATURE;
+}
+
+static struct slot *slot_find(struct host *h, const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN])
+{
+    for (int i = 0; i < SLOTS; i++)
+        if (h->slots[i].used && memcmp(h->slots[i].key, key, CORDON_OBJECT_ENTRY_KEY_LEN) == 0)
+            return &h->slots[i];
+    return NULL;
+}
+
+static cordon_err storage_put(void *ctx, uint64_t now_ms, const uint8_t *obj, size_t len,
+                              uint64_t *held)
+{
+    struct host *h = ctx;
+    struct cordon_object o;
+    uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
+    (void)now_ms;
+    if (obj == NULL || len == 0 || len > CORDON_OBJECT_MAX)
+        abort(); /* the core hands over only what STORE framing allows */
+    cordon_err err = cordon_object_decode(obj, len, &o);
+    if (err != CORDON_OK)
+        return err;
+    cordon_object_entry_key(&o, key);
+    struct slot *sl = slot_find(h, key);
+    if (sl != NULL && o.seq <= sl->seq) {
+        *held = sl->seq;
+        return CORDON_ERR_OBJ_STALE;
+    }
+    err = fake_check(obj, len, &o);
+    if (err != CORDON_OK) {
+        *held = sl != NULL ? sl->seq : 0;
+        return err;
+    }
+    if (len > sizeof(sl->bytes))
+        return CORDON_ERR_TOO_LARGE;
+    for (int i = 0; sl == NULL && i < SLOTS; i++)
+        if (!h->slots[i].used)
+            sl = &h->slots[i];
+    if (sl == NULL)
+        return CORDON_ERR_OBJ_CAPACITY;
+    sl->used = true;
+    memcpy(sl->key, key, sizeof(key));
+    sl->seq = o.seq;
+    sl->len = len;
+    memcpy(sl->bytes, obj, len);
+    *held = o.seq;
+    return CORDON_OK;
+}
+
+static cordon_err storage_get(void *ctx, uint64_t now_ms,
+                              const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN], cordon_buf *out)
+{
+    struct host *h = ctx;
+    (void)now_ms;
+    const struct slot *sl = slot_find(h, key);
+    if (sl == NULL)
+        return CORDON_ERR_NOT_FOUND;
+    return cordon_buf_append(out, sl->bytes, sl->len);
+}
+
+static cordon_err storage_check(void *ctx, uint64_t now_ms, const uint8_t *obj, size_t len)
+{
+    struct cordon_object o;
+    (void)ctx, (void)now_ms;
+    return fake_check(obj, len, &o);
+}
+
+static void on_put(void *arg, cordon_err result, const struct cordon_put_result *res)
+{
+    unsigned *calls = arg;
+    (void)result;
+    if (++*calls > 1 || res->accepted + res->refused + res->failed != res->replicas ||
+        res->replicas > CORDON_REPLICAS_MAX || (result == CORDON_OK) != (res->accepted > 0))
+        abort();
+}
+
+static void on_get(void *arg, cordon_err result, const uint8_t *obj, size_t len,
+                   const struct cordon_get_result *res)
+{
+    unsigned *calls = arg;
+    struct cordon_object o;
+    if (++*calls > 1 || res->asked > CORDON_GET_ASK_PER_R * CORDON_REPLICAS_MAX)
+        abort();
+    /* Only a genuine object comes back, and only with CORDON_OK. */
+    if (result == CORDON_OK ? fake_check(obj, len, &o) != CORDON_OK || o.seq != res->seq
+                            : obj != NULL || len != 0)
+        abort();
+}
+
+/* Owned objects of one writer, names "n0".."n2", seq 1 and 2; their forged twins carry a
+ * signature byte the check refuses. */
+static void make_objects(struct host *h)
+{
+    static const uint8_t cert[2] = {0x30, 0x00};
+    for (int i = 0; i < OBJECTS; i++) {
+        struct cordon_object o;
+        uint8_t name[2] = {'n', (uint8_t)('0' + i % 3)}, sig = SIG_GOOD;
+        memset(&o, 0, sizeof(o));
+        o.kind = CORDON_KIND_OWNED;
+        memcpy(o.overlay, "fuzz", 5);
+        memset(o.resource, 0x30 + i % 3, sizeof(o.resource));
+        o.name = name;
+        o.name_len = sizeof(name);
+        memset(o.writer, 0x77, sizeof(o.writer));
+        o.seq = 1 + (uint64_t)(i / 3);
+        o.created_at = 1000;
+        o.lifetime = 3600;
+        o.value = name;
+        o.value_len = sizeof(name);
+        o.cert = cert;
+        o.cert_len = sizeof(cert);
+        o.sig = &sig;
+        o.sig_len = 1;
+        if (cordon_object_encode(&o, h->objects[i], sizeof(h->objects[i]), &h->object_len[i]) !=
+            CORDON_OK)
+            abort();
+        memcpy(h->forged[i], h->objects[i], h->object_len[i]);
+        h->forged[i][h->object_len[i] - 1] = SIG_GOOD + 1;
+    }
+}
+
+static void object_key(const struct host *h, int i, uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN])
+{
+    struct cordon_object o;
+    if (cordon_object_decode(h->objects[i], h->object_len[i], &o) != CORDON_OK)
+        abort();
+    cordon_object_entry_key(&o, key);
+}
+
+/* Encodes and delivers m from contact a (into a buffer of the exact size). */
+static void deliver(cordon_core *core, uint64_t now, const struct host *h, uint8_t a,
+                    const struct cordon_msg *m)
+{
+    static uint8_t buf[CORDON_MSG_STORAGE_MAX];
+    size_t len;
+    if (cordon_msg_encode(m, buf, sizeof(buf), &len) == CORDON_OK)
+        cordon_core_receive(core, now, &h->contacts[a % CONTACTS], buf, len);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -97,7 +278,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.params.k = 4;
     cfg.params.disjoint_paths = 2;
     struct cordon_core_host host = {.ctx = &h, .send = host_send, .random = host_random};
-    if (cordon_core_new(&cfg, &self, &host, &core) != CORDON_OK)
+    struct cordon_core_storage storage = {
+        .ctx = &h, .put = storage_put, .get = storage_get, .check = storage_check};
+    make_objects(&h);
+    if (cordon_core_new(&cfg, &self, &host, &core) != CORDON_OK ||
+        cordon_core_set_storage(core, &storage) != CORDON_OK)
         abort();
     if (cordon_core_join(core, now, h.contacts, 2) != CORDON_OK)
         abort();
@@ -110,10 +295,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cordon_reader msg;
         if (cordon_read_u8(&r, &op) != CORDON_OK)
             break;
-        switch (op % 6) {
+        switch (op % 10) {
         case 0:
             if (cordon_read_u8(&r, &a) != CORDON_OK ||
-                cordon_read_sub(&r, 2, CORDON_MSG_MAX + 16, &msg) != CORDON_OK)
+                cordon_read_sub(&r, 2, CORDON_MSG_STORAGE_MAX, &msg) != CORDON_OK)
                 goto out;
             cordon_core_receive(core, now, &h.contacts[a % CONTACTS], msg.data, msg.len);
             break;
@@ -165,18 +350,100 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 h.started++;
             break;
         }
-        default:
+        case 5:
             if (cordon_read_u8(&r, &a) != CORDON_OK)
                 goto out;
             cordon_core_forget(core, h.contacts[a % CONTACTS].id);
             break;
+        case 6:
+            if (cordon_read_u8(&r, &a) != CORDON_OK)
+                goto out;
+            if (h.ops_started < OPS_MAX &&
+                cordon_core_put(core, now, h.objects[a % OBJECTS], h.object_len[a % OBJECTS],
+                                on_put, &h.op_calls[h.ops_started]) == CORDON_OK)
+                h.ops_started++;
+            break;
+        case 7: {
+            uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
+            if (cordon_read_u8(&r, &a) != CORDON_OK)
+                goto out;
+            if (a & 0x80)
+                memset(key, a, sizeof(key));
+            else
+                object_key(&h, a % OBJECTS, key);
+            if (h.ops_started < OPS_MAX &&
+                cordon_core_get(core, now, key, on_get, &h.op_calls[h.ops_started]) == CORDON_OK)
+                h.ops_started++;
+            break;
         }
-        /* Generous bound: the table, the pending requests, the lookups and the limiters at
-         * their caps stay well under 1 MiB for k = 4. */
+        case 8: {
+            struct cordon_msg m;
+            if (cordon_read_u8(&r, &a) != CORDON_OK || cordon_read_u8(&r, &b) != CORDON_OK)
+                goto out;
+            memset(&m, 0, sizeof(m));
+            m.flags = CORDON_MSG_FLAG_RESPONSE;
+            m.txid = h.last_txid[a % CONTACTS];
+            m.type = b % 4 == 0 ? CORDON_MSG_STORED : CORDON_MSG_OBJECT;
+            if (b % 4 == 0) {
+                m.u.stored.code = (uint16_t)(b >> 2);
+                m.u.stored.seq = b >> 5;
+            } else if (b % 4 >= 2) {
+                int i = (b >> 2) % OBJECTS;
+                m.u.object.found = true;
+                m.u.object.object = b % 4 == 2 ? h.objects[i] : h.forged[i];
+                m.u.object.len = h.object_len[i];
+            }
+            deliver(core, now, &h, a, &m);
+            break;
+        }
+        default: {
+            struct cordon_msg m;
+            if (cordon_read_u8(&r, &a) != CORDON_OK || cordon_read_u8(&r, &b) != CORDON_OK)
+                goto out;
+            int i = b % OBJECTS;
+            memset(&m, 0, sizeof(m));
+            m.txid = (uint32_t)h.counter;
+            if (b & 0x40) {
+                m.type = CORDON_MSG_FETCH;
+                object_key(&h, i, m.u.fetch.key);
+            } else {
+                m.type = CORDON_MSG_STORE;
+                m.u.store.object = b & 0x80 ? h.forged[i] : h.objects[i];
+                m.u.store.len = h.object_len[i];
+            }
+            deliver(core, now, &h, a, &m);
+            break;
+        }
+        }
+        /* Generous bound: the table, the pending requests, the lookups, the puts and gets and
+         * the limiters at their caps stay well under 1 MiB for k = 4. */
         if (cordon_core_memory(core) > 1024 * 1024)
             abort();
     }
 out:
+    /* Every operation ends, exactly once: tick until they have (each tick resolves at least
+     * one timer, and a put or get sends at most 2r requests after its lookup). */
+    for (int i = 0; i < 20000; i++) {
+        struct cordon_core_status st;
+        unsigned called = 0;
+        cordon_core_status(core, &st);
+        for (unsigned j = 0; j < h.started; j++)
+            called += h.callbacks[j];
+        if (st.storage_ops == 0 && called == h.started)
+            break;
+        uint64_t next = cordon_core_next_deadline(core);
+        if (next == UINT64_MAX)
+            abort(); /* something runs with no timer to end it */
+        if (next > now)
+            now = next;
+        cordon_core_tick(core, now);
+    }
+    for (unsigned j = 0; j < h.started; j++)
+        if (h.callbacks[j] != 1)
+            abort();
+    for (unsigned j = 0; j < h.ops_started; j++)
+        if (h.op_calls[j] != 1)
+            abort();
     cordon_core_free(core);
     return 0;
 }
