@@ -27,8 +27,9 @@ struct event {
     uint64_t gen;
     uint32_t a, b;
     uint8_t type;
-    uint16_t len;
-    uint8_t *msg; /* owned by the event */
+    uint32_t len; /* up to CORDON_MSG_STORAGE_MAX */
+    uint8_t *msg; /* owned by the event, len bytes on the heap: a big message costs only
+                     its own event */
 };
 
 struct node {
@@ -273,6 +274,10 @@ static void net_send(struct sim *s, uint32_t from, const struct cordon_contact *
     struct node *d = &s->nodes[dst];
     if (partitioned(s, src, d))
         return;
+    if (len > CORDON_MSG_STORAGE_MAX) {
+        s->failure = CORDON_ERR_TOO_LARGE; /* no core sends that: a bug */
+        return;
+    }
     if (memcmp(d->self.id, to->id, CORDON_NODE_ID_LEN) != 0) {
         /* The handshake proves another ID: the link fails. */
         struct event ev = {.at = s->now + 2 * latency(s), .type = EV_LINKFAIL, .a = from};
@@ -292,7 +297,7 @@ static void net_send(struct sim *s, uint32_t from, const struct cordon_contact *
                        .type = EV_DELIVER,
                        .a = from,
                        .b = (uint32_t)dst,
-                       .len = (uint16_t)len};
+                       .len = (uint32_t)len};
     ev.msg = malloc(len ? len : 1);
     if (ev.msg == NULL) {
         s->failure = CORDON_ERR_NOMEM;
