@@ -31,6 +31,11 @@ static const char usage[] =
     "                       eclipse  answers lookups only with colluders closest to the target\n"
     "                       flood    sends requests far above the limits (--flood-rate)\n"
     "                       flap     leaves and rejoins as fast as it can (--flap-period)\n"
+    "                       refuse   acknowledges every STORE as accepted, keeps nothing\n"
+    "                       stale    keeps the first version it is sent, serves it ever after\n"
+    "                       forge    stores honestly, serves objects with a value byte flipped\n"
+    "                       (adversaries route honestly while the overlay forms, and switch\n"
+    "                       on when the lookups and puts begin)\n"
     "  --loss P             probability (0..1) that a message is lost (default 0)\n"
     "  --churn PER_MINUTE   honest nodes replaced per virtual minute while lookups run\n"
     "  --latency MIN:MAX    one-way latency in ms, uniform (default 10:60)\n"
@@ -41,6 +46,19 @@ static const char usage[] =
     "  --flap-period MS     a flapper's up+down cycle (default 10000)\n"
     "  --partition SHARE:START:END  cut SHARE of the nodes off from START to END ms after\n"
     "                       the lookups begin\n"
+    "\n"
+    "Storage (with --objects; the objects are signed by certificates of a test CA and\n"
+    "verified by every replica and reader with the real code): honest writers put the\n"
+    "objects, then --updates newer versions of each; then --reads gets from random honest\n"
+    "nodes for random objects, each judged against the newest version its writer put.\n"
+    "  --objects N          owned objects to put (default 0: no storage)\n"
+    "  --value-size B       bytes of each value, 1..65536 (default 64)\n"
+    "  --updates U          newer versions put of each object (default 1)\n"
+    "  --reads R            gets once every put has ended (default: --objects)\n"
+    "  --replicas R         r, replicas per object, 1..min(k, 16) (default 3)\n"
+    "  --put-interval MS    time between two put starts (default 10)\n"
+    "  --read-interval MS   time between two get starts (default 5)\n"
+    "\n"
     "  --json               print the summary as one JSON object on stdout\n"
     "  --help               this text\n";
 
@@ -63,6 +81,13 @@ enum {
     OPT_FLOOD_RATE,
     OPT_FLAP_PERIOD,
     OPT_PARTITION,
+    OPT_OBJECTS,
+    OPT_VALUE_SIZE,
+    OPT_UPDATES,
+    OPT_READS,
+    OPT_REPLICAS,
+    OPT_PUT_INTERVAL,
+    OPT_READ_INTERVAL,
     OPT_JSON,
     OPT_HELP,
 };
@@ -84,6 +109,13 @@ static const struct option options[] = {
     {"flood-rate", required_argument, NULL, OPT_FLOOD_RATE},
     {"flap-period", required_argument, NULL, OPT_FLAP_PERIOD},
     {"partition", required_argument, NULL, OPT_PARTITION},
+    {"objects", required_argument, NULL, OPT_OBJECTS},
+    {"value-size", required_argument, NULL, OPT_VALUE_SIZE},
+    {"updates", required_argument, NULL, OPT_UPDATES},
+    {"reads", required_argument, NULL, OPT_READS},
+    {"replicas", required_argument, NULL, OPT_REPLICAS},
+    {"put-interval", required_argument, NULL, OPT_PUT_INTERVAL},
+    {"read-interval", required_argument, NULL, OPT_READ_INTERVAL},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -172,6 +204,24 @@ static void print_json(const struct cordon_sim_config *c, const struct cordon_si
     set_int(o, "timeouts", r->timeouts);
     set_int(o, "memory_per_node_avg", (uint64_t)r->memory_avg);
     set_int(o, "memory_per_node_max", (uint64_t)r->memory_max);
+    if (c->objects > 0) {
+        set_int(o, "objects", c->objects);
+        set_int(o, "value_size", c->value_size);
+        set_int(o, "updates", c->updates);
+        set_int(o, "replicas", c->replicas);
+        set_int(o, "puts", r->puts);
+        set_int(o, "puts_ok", r->puts_ok);
+        set_int(o, "reads", r->reads);
+        set_int(o, "reads_newest", r->reads_newest);
+        set_int(o, "reads_failed", r->reads_failed);
+        set_int(o, "reads_wrong", r->reads_wrong);
+        set_int(o, "reads_wrong_old", r->reads_wrong_old);
+        set_int(o, "reads_captured", r->reads_captured);
+        set_real(o, "read_success_rate", r->read_success_rate);
+        set_int(o, "get_stale", r->get_stale);
+        set_int(o, "get_forged", r->get_forged);
+        set_int(o, "stores_accepted", r->stores_accepted);
+    }
     char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (text != NULL)
         printf("%s\n", text);
@@ -183,7 +233,7 @@ int main(int argc, char **argv)
 {
     struct cordon_sim_config c;
     struct cordon_sim_result r;
-    bool json = false;
+    bool json = false, reads_set = false;
     uint64_t v;
     cordon_sim_config_default(&c);
     int opt;
@@ -220,7 +270,8 @@ int main(int argc, char **argv)
                 if (strcmp(parts[0], cordon_sim_kind_name((enum cordon_sim_kind)kind)) == 0)
                     break;
             if (kind == CORDON_SIM_KINDS)
-                return fail("--adversary: unknown kind '%s' (drop, eclipse, flood, flap)",
+                return fail("--adversary: unknown kind '%s' (drop, eclipse, flood, flap, "
+                            "refuse, stale, forge)",
                             parts[0]);
             if (cordon_parse_double(parts[1], 0, 0.99, &share) != CORDON_OK)
                 return fail("--adversary: share '%s' must be within 0..0.99", parts[1]);
@@ -266,6 +317,28 @@ int main(int argc, char **argv)
                 rc = u32_opt("--partition END", parts[2], c.partition_start_ms, 86400000,
                              &c.partition_end_ms);
             break;
+        case OPT_OBJECTS:
+            rc = u32_opt("--objects", optarg, 0, 1000000, &c.objects);
+            break;
+        case OPT_VALUE_SIZE:
+            rc = u32_opt("--value-size", optarg, 1, 65536, &c.value_size);
+            break;
+        case OPT_UPDATES:
+            rc = u32_opt("--updates", optarg, 0, 1000, &c.updates);
+            break;
+        case OPT_READS:
+            rc = u32_opt("--reads", optarg, 0, 10000000, &c.reads);
+            reads_set = true;
+            break;
+        case OPT_REPLICAS:
+            rc = u32_opt("--replicas", optarg, 1, 16, &c.replicas);
+            break;
+        case OPT_PUT_INTERVAL:
+            rc = u32_opt("--put-interval", optarg, 0, 600000, &c.put_interval_ms);
+            break;
+        case OPT_READ_INTERVAL:
+            rc = u32_opt("--read-interval", optarg, 0, 600000, &c.read_interval_ms);
+            break;
         case OPT_JSON:
             json = true;
             break;
@@ -282,6 +355,12 @@ int main(int argc, char **argv)
         return fail("unexpected argument '%s'", argv[optind]);
     if (c.disjoint > c.k)
         return fail("--disjoint must not exceed --k");
+    if (c.replicas > c.k)
+        return fail("--replicas must not exceed --k");
+    if (!reads_set)
+        c.reads = c.objects;
+    if ((uint64_t)c.objects * (c.updates + 1) > 10000000)
+        return fail("--objects times (--updates + 1) must stay within 10,000,000 puts");
     double adv = 0;
     for (int k = 1; k < CORDON_SIM_KINDS; k++)
         adv += c.share[k];
@@ -306,6 +385,16 @@ int main(int argc, char **argv)
                "evictions\n",
                (unsigned long long)r.dropped_rate_node, (unsigned long long)r.dropped_rate_global,
                (unsigned long long)r.refused_churn, (unsigned long long)r.evictions);
+        if (c.objects > 0) {
+            printf("puts %u, accepted %u; reads %u: newest %u (%.4f%%), failed %u, wrong %u (%u "
+                   "of them an older version); %u reads of captured objects\n",
+                   r.puts, r.puts_ok, r.reads, r.reads_newest, 100.0 * r.read_success_rate,
+                   r.reads_failed, r.reads_wrong, r.reads_wrong_old, r.reads_captured);
+            printf("answers outvoted: %llu stale, %llu forged; %llu STOREs accepted by honest "
+                   "nodes\n",
+                   (unsigned long long)r.get_stale, (unsigned long long)r.get_forged,
+                   (unsigned long long)r.stores_accepted);
+        }
         printf("%llu events, %llu messages, %.1f s virtual, %.2f s wall\n",
                (unsigned long long)r.events, (unsigned long long)r.messages,
                (double)r.virtual_ms / 1000, r.wall_seconds);

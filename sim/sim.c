@@ -2,12 +2,15 @@
 #include "sim/sim.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "peer/core/core.h"
+#include "sim/objects.h"
 #include "wire/msg.h"
+#include "wire/object.h"
 
 enum ev_type {
     EV_DELIVER = 1, /* a = from, b = to, msg */
@@ -19,6 +22,8 @@ enum ev_type {
     EV_CHURN,
     EV_FLOOD, /* a = flooder */
     EV_FLAP,  /* a = flapper */
+    EV_PUT,   /* a = put number */
+    EV_READ,  /* a = read number */
 };
 
 struct event {
@@ -42,7 +47,30 @@ struct node {
     uint32_t running_lookups;
     uint64_t timer_at;
     uint64_t timer_gen;
-    uint32_t victims[4]; /* a flooder's targets, chosen when the attack starts */
+    uint32_t victims[4];      /* a flooder's targets, chosen when the attack starts */
+    struct sim_store store;   /* outlives crashes of the core, as a disk would */
+    struct sim_identity *idt; /* key and certificate, issued when the node first writes */
+};
+
+/* An object of the storage workload: one owned name of one writer. */
+struct object {
+    uint32_t writer;
+    char name[32];
+    uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN]; /* resource ID || zeros */
+    int32_t newest;                           /* the accepted put of the highest seq, or -1 */
+};
+
+struct put {
+    struct sim *sim;
+    uint32_t object;
+    uint64_t seq;
+    cordon_buf obj; /* the signed object as its writer made it */
+};
+
+struct read {
+    struct sim *sim;
+    uint32_t origin;
+    int32_t expect; /* the put whose object is the right answer */
 };
 
 struct lookup {
@@ -87,6 +115,15 @@ struct sim {
     uint32_t lookups_started, lookups_done;
     uint32_t crashed, joined_late; /* churn */
     cordon_err failure;            /* first internal failure (out of memory); stops the run */
+
+    /* storage */
+    bool storage;
+    struct sim_ca ca;
+    struct object *objects;
+    struct put *puts;
+    struct read *reads;
+    uint32_t puts_total, puts_ended, reads_ended;
+    struct cordon_sim_result st; /* the storage counters of the result */
 };
 
 /* ---- determinism: one generator, one digest ---------------------------------------------- */
@@ -155,6 +192,39 @@ static void fold_bytes(struct sim *s, const uint8_t *p, size_t n)
     for (size_t i = 0; i < n; i++)
         h = (h ^ p[i]) * 0x100000001b3ULL;
     fold(s, h);
+}
+
+/* What a message says, for the digest. A STORE or an OBJECT carries an object whose
+ * certificate and signature come from keys drawn by OpenSSL, not by the seed: they are left
+ * out, and everything else the object says (entry, seq, times, value) is folded. */
+static void fold_msg(struct sim *s, const uint8_t *msg, size_t len)
+{
+    struct cordon_msg m;
+    struct cordon_object o;
+    const uint8_t *obj = NULL;
+    size_t obj_len = 0;
+    if (!s->storage || cordon_msg_decode(msg, len, &m) != CORDON_OK) {
+        fold_bytes(s, msg, len);
+        return;
+    }
+    if (m.type == CORDON_MSG_STORE) {
+        obj = m.u.store.object;
+        obj_len = m.u.store.len;
+    } else if (m.type == CORDON_MSG_OBJECT && m.u.object.found) {
+        obj = m.u.object.object;
+        obj_len = m.u.object.len;
+    }
+    if (obj == NULL || cordon_object_decode(obj, obj_len, &o) != CORDON_OK) {
+        fold_bytes(s, msg, len);
+        return;
+    }
+    uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
+    cordon_object_entry_key(&o, key);
+    fold(s, (uint64_t)m.type << 40 | (uint64_t)m.flags << 32 | m.txid);
+    fold_bytes(s, key, sizeof(key));
+    fold(s, o.seq);
+    fold(s, o.created_at ^ (uint64_t)o.lifetime << 40 ^ (uint64_t)o.kind << 60);
+    fold_bytes(s, o.value, o.value_len);
 }
 
 /* ---- the event queue: a binary heap ordered by (at, seq) ----------------------------------- */
@@ -340,6 +410,13 @@ static cordon_err start_core(struct sim *s, uint32_t idx)
     cordon_err err = cordon_core_new(&s->core_cfg, &n->self, &host, &n->core);
     if (err != CORDON_OK)
         return err;
+    if (s->storage) {
+        struct cordon_core_storage storage = sim_store_storage(&n->store);
+        n->store.ca = &s->ca;
+        err = cordon_core_set_storage(n->core, &storage);
+        if (err != CORDON_OK)
+            return err;
+    }
     n->alive = true;
     n->started = true;
     n->timer_at = UINT64_MAX;
@@ -510,6 +587,212 @@ static void start_lookup(struct sim *s, uint32_t number)
     reschedule(s, origin);
 }
 
+/* ---- storage ----------------------------------------------------------------------------- */
+
+#define OBJECT_LIFETIME 86400 /* seconds: longer than any run */
+#define READS_AFTER_MS 1000   /* from the end of the last put to the first get */
+
+static bool storage_done(const struct sim *s)
+{
+    return !s->storage || (s->puts_ended >= s->puts_total && s->reads_ended >= s->cfg->reads);
+}
+
+/* Anything left to run: the adversaries' and churn's events stop with it. */
+static bool work_left(const struct sim *s)
+{
+    return s->lookups_done < s->cfg->lookups || !storage_done(s);
+}
+
+/* A random live honest node on this side of any partition (writers and readers). */
+static int honest_origin(struct sim *s)
+{
+    for (int tries = 0; tries < 1000; tries++) {
+        uint32_t i = rng_below(s, s->n_nodes);
+        if (honest_live(&s->nodes[i]) && !s->nodes[i].cut)
+            return (int)i;
+    }
+    return -1;
+}
+
+static void schedule_reads(struct sim *s)
+{
+    for (uint32_t i = 0; i < s->cfg->reads; i++)
+        schedule(s, s->now + READS_AFTER_MS + (uint64_t)i * s->cfg->read_interval_ms, EV_READ, i,
+                 0);
+}
+
+static void put_ended(struct sim *s)
+{
+    if (++s->puts_ended == s->puts_total)
+        schedule_reads(s);
+}
+
+static void put_done(void *arg, cordon_err result, const struct cordon_put_result *res)
+{
+    struct put *p = arg;
+    struct sim *s = p->sim;
+    struct object *o = &s->objects[p->object];
+    (void)res;
+    s->nodes[o->writer].running_lookups--;
+    fold(s, (uint64_t)result << 32 | (uint32_t)(p - s->puts));
+    if (result == CORDON_OK) {
+        s->st.puts_ok++;
+        if (o->newest < 0 || s->puts[o->newest].seq < p->seq)
+            o->newest = (int32_t)(p - s->puts);
+    }
+    put_ended(s);
+}
+
+/* Put number `number`: version number / objects + 1 of object number % objects, so every
+ * object has its first version out before any gets its second. */
+static void start_put(struct sim *s, uint32_t number)
+{
+    struct put *p = &s->puts[number];
+    struct object *o = &s->objects[number % s->cfg->objects];
+    p->sim = s;
+    p->object = number % s->cfg->objects;
+    p->seq = number / s->cfg->objects + 1;
+    if (p->seq == 1) {
+        int w = honest_origin(s);
+        if (w < 0) {
+            s->failure = CORDON_ERR_NOT_FOUND;
+            return;
+        }
+        o->writer = (uint32_t)w;
+        snprintf(o->name, sizeof(o->name), "object-%u", p->object);
+        cordon_object_resource_id(CORDON_KIND_OWNED, SIM_OVERLAY, s->nodes[w].self.id,
+                                  (const uint8_t *)o->name, strlen(o->name), o->key);
+        memset(o->key + CORDON_NODE_ID_LEN, 0, CORDON_NODE_ID_LEN);
+    }
+    struct node *w = &s->nodes[o->writer];
+    if (!w->alive || w->core == NULL) {
+        put_ended(s); /* the writer crashed (churn): its update is never made */
+        return;
+    }
+    cordon_err err = CORDON_OK;
+    if (w->idt == NULL) {
+        w->idt = calloc(1, sizeof(*w->idt));
+        err = w->idt == NULL ? CORDON_ERR_NOMEM : sim_identity_issue(&s->ca, w->self.id, w->idt);
+        if (err != CORDON_OK) {
+            free(w->idt);
+            w->idt = NULL;
+        }
+    }
+    uint8_t *value = malloc(s->cfg->value_size);
+    if (value == NULL)
+        err = CORDON_ERR_NOMEM;
+    if (err == CORDON_OK) {
+        rng_bytes(s, value, s->cfg->value_size);
+        cordon_buf_init(&p->obj, CORDON_OBJECT_MAX, false);
+        err = sim_object_sign(w->idt, w->self.id, o->name, p->seq, sim_unix(s->now),
+                              OBJECT_LIFETIME, value, s->cfg->value_size, &p->obj);
+    }
+    free(value);
+    if (err != CORDON_OK) {
+        s->failure = err;
+        return;
+    }
+    s->st.puts++;
+    w->running_lookups++;
+    err = cordon_core_put(w->core, s->now, p->obj.data, p->obj.len, put_done, p);
+    if (err != CORDON_OK) {
+        w->running_lookups--; /* too many operations at that node: the put failed */
+        fold(s, (uint64_t)err << 32 | number);
+        put_ended(s);
+    }
+    reschedule(s, o->writer);
+}
+
+/* True when none of the r live nodes closest to the object is honest: then no read of it
+ * can be answered well, whatever the reader does. */
+static bool captured(struct sim *s, const struct object *o)
+{
+    uint32_t r = s->cfg->replicas;
+    uint32_t best[CORDON_REPLICAS_MAX];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        if (!s->nodes[i].alive || !s->nodes[i].started)
+            continue;
+        uint32_t pos = n < r ? n : r;
+        while (pos > 0 && closer(o->key, s->nodes[i].self.id, s->nodes[best[pos - 1]].self.id) < 0)
+            pos--;
+        if (pos >= r)
+            continue;
+        uint32_t end = n < r ? n : r - 1;
+        memmove(&best[pos + 1], &best[pos], (end - pos) * sizeof(best[0]));
+        best[pos] = i;
+        if (n < r)
+            n++;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (s->nodes[best[i]].kind == CORDON_SIM_HONEST)
+            return false;
+    return true;
+}
+
+static void read_done(void *arg, cordon_err result, const uint8_t *obj, size_t len,
+                      const struct cordon_get_result *res)
+{
+    struct read *rd = arg;
+    struct sim *s = rd->sim;
+    const cordon_buf *want = &s->puts[rd->expect].obj;
+    struct cordon_object o;
+    uint8_t outcome;
+    (void)res;
+    s->nodes[rd->origin].running_lookups--;
+    s->reads_ended++;
+    if (result != CORDON_OK) {
+        outcome = 1;
+        s->st.reads_failed++;
+    } else if (len == want->len && memcmp(obj, want->data, len) == 0) {
+        outcome = 0;
+        s->st.reads_newest++;
+    } else {
+        outcome = 2;
+        s->st.reads_wrong++;
+        if (cordon_object_decode(obj, len, &o) == CORDON_OK && o.seq < s->puts[rd->expect].seq) {
+            outcome = 3;
+            s->st.reads_wrong_old++;
+        }
+    }
+    fold(s, (uint64_t)outcome << 32 | (uint32_t)(rd - s->reads));
+}
+
+static void start_read(struct sim *s, uint32_t number)
+{
+    struct read *rd = &s->reads[number];
+    int origin = honest_origin(s);
+    if (origin < 0) {
+        s->failure = CORDON_ERR_NOT_FOUND;
+        return;
+    }
+    /* A random object that has an accepted put (the first tried of those after it). */
+    uint32_t first = rng_below(s, s->cfg->objects), pick = first;
+    while (s->objects[pick].newest < 0) {
+        pick = (pick + 1) % s->cfg->objects;
+        if (pick == first) {
+            s->reads_ended++; /* nothing was stored: nothing to read */
+            return;
+        }
+    }
+    struct object *o = &s->objects[pick];
+    rd->sim = s;
+    rd->origin = (uint32_t)origin;
+    rd->expect = o->newest;
+    s->st.reads++;
+    if (captured(s, o))
+        s->st.reads_captured++;
+    s->nodes[origin].running_lookups++;
+    cordon_err err = cordon_core_get(s->nodes[origin].core, s->now, o->key, read_done, rd);
+    if (err != CORDON_OK) {
+        s->nodes[origin].running_lookups--;
+        s->reads_ended++;
+        s->st.reads_failed++;
+        fold(s, (uint64_t)err << 32 | number);
+    }
+    reschedule(s, (uint32_t)origin);
+}
+
 /* ---- the run ----------------------------------------------------------------------------- */
 
 static cordon_err add_node(struct sim *s, uint8_t kind)
@@ -544,10 +827,9 @@ static void deliver(struct sim *s, struct event *ev)
     if (!d->alive || d->core == NULL)
         return;
     fold(s, (uint64_t)ev->a << 32 | ev->b);
-    fold_bytes(s, ev->msg, ev->len);
+    fold_msg(s, ev->msg, ev->len);
     s->delivered++;
-    if (s->attack && d->kind != CORDON_SIM_HONEST && d->kind != CORDON_SIM_FLOOD &&
-        d->kind != CORDON_SIM_FLAP) {
+    if (s->attack && (d->kind == CORDON_SIM_DROP || d->kind == CORDON_SIM_ECLIPSE)) {
         if (d->kind == CORDON_SIM_DROP)
             return;
         struct cordon_msg m;
@@ -576,8 +858,19 @@ static void on_attack(struct sim *s)
         if (n->kind == CORDON_SIM_FLAP)
             schedule(s, s->now + rng_below(s, c->flap_period_ms + 1), EV_FLAP, i, 0);
     }
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        uint8_t kind = s->nodes[i].kind;
+        s->nodes[i].store.mode = kind == CORDON_SIM_REFUSE  ? SIM_STORE_REFUSE
+                                 : kind == CORDON_SIM_STALE ? SIM_STORE_STALE
+                                 : kind == CORDON_SIM_FORGE ? SIM_STORE_FORGE
+                                                            : SIM_STORE_HONEST;
+    }
     for (uint32_t i = 0; i < c->lookups; i++)
         schedule(s, s->now + (uint64_t)i * c->lookup_interval_ms, EV_LOOKUP, i, 0);
+    for (uint32_t i = 0; i < s->puts_total; i++)
+        schedule(s, s->now + (uint64_t)i * c->put_interval_ms, EV_PUT, i, 0);
+    if (s->storage && s->puts_total == 0)
+        schedule_reads(s);
     if (c->churn_per_minute > 0)
         schedule(s, s->now + (uint64_t)(60000.0 / c->churn_per_minute), EV_CHURN, 0, 0);
 }
@@ -599,7 +892,7 @@ static void on_churn(struct sim *s)
         if (err != CORDON_OK)
             s->failure = err;
     }
-    if (s->lookups_done < s->cfg->lookups)
+    if (work_left(s))
         schedule(s, s->now + (uint64_t)(60000.0 / s->cfg->churn_per_minute), EV_CHURN, 0, 0);
 }
 
@@ -613,7 +906,7 @@ static void on_flap(struct sim *s, uint32_t idx)
         if (err != CORDON_OK)
             s->failure = err;
     }
-    if (s->lookups_done < s->cfg->lookups)
+    if (work_left(s))
         schedule(s, s->now + s->cfg->flap_period_ms / 2 + 1, EV_FLAP, idx, 0);
 }
 
@@ -660,13 +953,19 @@ static void dispatch(struct sim *s, struct event *ev)
         on_churn(s);
         break;
     case EV_FLOOD:
-        if (s->nodes[ev->a].alive && s->lookups_done < s->cfg->lookups) {
+        if (s->nodes[ev->a].alive && work_left(s)) {
             flood_once(s, ev->a);
             schedule(s, s->now + 1000 / s->cfg->flood_rate, EV_FLOOD, ev->a, 0);
         }
         break;
     case EV_FLAP:
         on_flap(s, ev->a);
+        break;
+    case EV_PUT:
+        start_put(s, ev->a);
+        break;
+    case EV_READ:
+        start_read(s, ev->a);
         break;
     default:
         break;
@@ -689,8 +988,8 @@ static double percentile(const uint32_t *sorted, size_t n, double p)
 
 const char *cordon_sim_kind_name(enum cordon_sim_kind kind)
 {
-    static const char *const names[CORDON_SIM_KINDS] = {"honest", "drop", "eclipse", "flood",
-                                                        "flap"};
+    static const char *const names[CORDON_SIM_KINDS] = {"honest", "drop",   "eclipse", "flood",
+                                                        "flap",   "refuse", "stale",   "forge"};
     return (unsigned)kind < CORDON_SIM_KINDS ? names[kind] : "unknown";
 }
 
@@ -711,6 +1010,11 @@ void cordon_sim_config_default(struct cordon_sim_config *c)
     c->bootstrap = 3;
     c->flood_rate = 200;
     c->flap_period_ms = 10000;
+    c->value_size = 64;
+    c->updates = 1;
+    c->replicas = 3;
+    c->put_interval_ms = 10;
+    c->read_interval_ms = 5;
 }
 
 static double wall_now(void)
@@ -773,7 +1077,22 @@ static void finish(struct sim *s, struct cordon_sim_result *r)
         r->dropped_unsolicited += st.dropped_unsolicited;
         r->timeouts += st.timeouts;
         r->evictions += st.evictions;
+        s->st.get_stale += st.get_stale;
+        s->st.get_forged += st.get_forged;
+        s->st.stores_accepted += st.stores_accepted;
     }
+    r->puts = s->st.puts;
+    r->puts_ok = s->st.puts_ok;
+    r->reads = s->st.reads;
+    r->reads_newest = s->st.reads_newest;
+    r->reads_failed = s->st.reads_failed;
+    r->reads_wrong = s->st.reads_wrong;
+    r->reads_wrong_old = s->st.reads_wrong_old;
+    r->reads_captured = s->st.reads_captured;
+    r->read_success_rate = r->reads ? (double)r->reads_newest / r->reads : 0;
+    r->get_stale = s->st.get_stale;
+    r->get_forged = s->st.get_forged;
+    r->stores_accepted = s->st.stores_accepted;
     r->memory_avg = live ? mem_sum / live : 0;
     r->nodes = s->cfg->nodes;
     r->digest = s->digest;
@@ -797,6 +1116,12 @@ cordon_err cordon_sim_run(const struct cordon_sim_config *cfg, struct cordon_sim
         cfg->latency_min_ms > cfg->latency_max_ms || cfg->loss < 0 || cfg->loss >= 1 ||
         cfg->flood_rate > 1000 || cfg->flap_period_ms < 2)
         return CORDON_ERR_INVAL;
+    if (cfg->objects > 0 &&
+        (cfg->value_size == 0 || cfg->value_size > CORDON_OBJECT_VALUE_MAX || cfg->replicas == 0 ||
+         cfg->replicas > cfg->k || cfg->replicas > CORDON_REPLICAS_MAX || cfg->objects > 1000000 ||
+         cfg->updates > 1000 || (uint64_t)cfg->objects * (cfg->updates + 1) > 10000000 ||
+         cfg->reads > 10000000))
+        return CORDON_ERR_INVAL;
     double adversary_share = 0;
     for (int k = 1; k < CORDON_SIM_KINDS; k++)
         adversary_share += cfg->share[k];
@@ -809,6 +1134,8 @@ cordon_err cordon_sim_run(const struct cordon_sim_config *cfg, struct cordon_sim
     s->core_cfg.params.k = cfg->k;
     s->core_cfg.params.alpha = cfg->alpha;
     s->core_cfg.params.disjoint_paths = cfg->disjoint;
+    if (cfg->objects > 0)
+        s->core_cfg.params.replicas = cfg->replicas;
     /* Room for the nodes that churn adds: one per churn event while lookups run. */
     uint64_t churn_extra =
         cfg->churn_per_minute > 0
@@ -829,6 +1156,22 @@ cordon_err cordon_sim_run(const struct cordon_sim_config *cfg, struct cordon_sim
     if (!s->nodes || !s->hosts || !s->addr_slots || !s->eclipsers || !s->lookups) {
         err = CORDON_ERR_NOMEM;
         goto out;
+    }
+    if (cfg->objects > 0) {
+        s->puts_total = cfg->objects * (cfg->updates + 1);
+        s->objects = calloc(cfg->objects, sizeof(*s->objects));
+        s->puts = calloc(s->puts_total, sizeof(*s->puts));
+        s->reads = calloc(cfg->reads ? cfg->reads : 1, sizeof(*s->reads));
+        if (!s->objects || !s->puts || !s->reads) {
+            err = CORDON_ERR_NOMEM;
+            goto out;
+        }
+        for (uint32_t i = 0; i < cfg->objects; i++)
+            s->objects[i].newest = -1;
+        err = sim_ca_init(&s->ca);
+        if (err != CORDON_OK)
+            goto out;
+        s->storage = true;
     }
 
     /* Kinds are dealt by share, in a seeded order; joins are spaced evenly. */
@@ -852,9 +1195,11 @@ cordon_err cordon_sim_run(const struct cordon_sim_config *cfg, struct cordon_sim
     /* Runs until every lookup has finished; a lookup always ends (timeouts), and the cap on
      * virtual time only guards against a bug. */
     uint64_t cap_ms = (uint64_t)cfg->nodes * cfg->join_interval_ms + cfg->settle_ms +
-                      (uint64_t)cfg->lookups * cfg->lookup_interval_ms + 3600000;
+                      (uint64_t)cfg->lookups * cfg->lookup_interval_ms +
+                      (uint64_t)s->puts_total * cfg->put_interval_ms +
+                      (uint64_t)cfg->reads * cfg->read_interval_ms + 3600000;
     while (err == CORDON_OK && s->failure == CORDON_OK && s->heap_len > 0) {
-        if (s->attack && s->lookups_done >= cfg->lookups)
+        if (s->attack && !work_left(s))
             break;
         struct event ev = pop(s);
         if (ev.at > cap_ms) {
@@ -876,8 +1221,20 @@ out:
         struct event ev = pop(s);
         free(ev.msg);
     }
-    for (uint32_t i = 0; i < s->n_nodes; i++)
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
         cordon_core_free(s->nodes[i].core);
+        sim_store_free(&s->nodes[i].store);
+        if (s->nodes[i].idt != NULL)
+            sim_identity_free(s->nodes[i].idt);
+        free(s->nodes[i].idt);
+    }
+    for (uint32_t i = 0; s->puts != NULL && i < s->puts_total; i++)
+        cordon_buf_free(&s->puts[i].obj);
+    free(s->objects);
+    free(s->puts);
+    free(s->reads);
+    if (s->storage)
+        sim_ca_free(&s->ca);
     free(s->heap);
     free(s->nodes);
     free(s->hosts);

@@ -11,7 +11,13 @@
  * overlay settles, then adversaries switch to their behaviour and lookups start from
  * random live honest nodes towards random targets. A lookup succeeds when its result
  * holds the live honest node closest to the target, the origin aside (the node an honest
- * overlay would name).
+ * overlay would name). With storage (objects > 0), puts of signed objects run beside the
+ * lookups, then gets; a get is judged against the newest version its writer put, byte for
+ * byte.
+ *
+ * Determinism and keys: writers' keys and certificates come from OpenSSL's generator, not
+ * the seed, so the digest folds what a STORE or OBJECT says (entry, seq, times, value)
+ * and not its certificate and signature bytes.
  *
  * The virtual link layer proves identities as DTLS would: a message sent to a contact is
  * delivered to the node at that contact's address, and if that node's ID is not the
@@ -33,6 +39,11 @@ enum cordon_sim_kind {
                            target, and PING with PONG to stay in tables */
     CORDON_SIM_FLOOD,   /* joins, then sends requests far above the per-node limits */
     CORDON_SIM_FLAP,    /* leaves and rejoins (same ID) as fast as it can */
+    /* Storage adversaries route honestly and lie with their object store (sim/objects.h): */
+    CORDON_SIM_REFUSE, /* acknowledges every STORE as accepted, keeps nothing */
+    CORDON_SIM_STALE,  /* keeps the first version of each object it is sent, acknowledges
+                          newer ones, serves that first one */
+    CORDON_SIM_FORGE,  /* stores honestly, serves altered objects (one value byte flipped) */
     CORDON_SIM_KINDS
 };
 
@@ -54,6 +65,17 @@ struct cordon_sim_config {
     uint32_t flap_period_ms;                 /* a flapper's time up, then down (10000) */
     double partition_share; /* share of nodes cut off during the partition (0: none) */
     uint32_t partition_start_ms, partition_end_ms; /* relative to the first lookup */
+    /* Storage (0 objects: none, and no node has a store). When the adversaries switch on,
+     * honest writers put `objects` owned objects of value_size bytes, then `updates` newer
+     * versions of each; once every put has ended, `reads` gets start from random honest
+     * nodes for random objects. r is the overlay's `replicas`. */
+    uint32_t objects;
+    uint32_t value_size;       /* bytes of each value, 1..CORDON_OBJECT_VALUE_MAX (64) */
+    uint32_t updates;          /* newer versions put of each object (1) */
+    uint32_t reads;            /* gets after the puts (objects) */
+    uint32_t replicas;         /* r, 1..k (3) */
+    uint32_t put_interval_ms;  /* between two put starts (10) */
+    uint32_t read_interval_ms; /* between two get starts (5) */
 };
 
 struct cordon_sim_result {
@@ -73,6 +95,18 @@ struct cordon_sim_result {
     uint64_t dropped_unsolicited, timeouts, evictions;
     uint32_t adversaries[CORDON_SIM_KINDS];
     uint32_t crashed, joined_late;
+    /* storage */
+    uint32_t puts, puts_ok;   /* puts started; of them, accepted by at least one replica */
+    uint32_t reads;           /* gets of an object with an accepted put */
+    uint32_t reads_newest;    /* returned exactly the newest version its writer put (accepted) */
+    uint32_t reads_failed;    /* returned no object */
+    uint32_t reads_wrong;     /* returned anything else: must be 0 unless captured */
+    uint32_t reads_wrong_old; /* of them, a genuine older version (replay) */
+    uint32_t reads_captured;  /* gets whose r live nodes closest to the object were all
+                                 adversaries when they started: nobody could answer well */
+    double read_success_rate; /* reads_newest / reads */
+    uint64_t get_stale, get_forged; /* answers outvoted, summed over the honest cores */
+    uint64_t stores_accepted;       /* STOREs answered accepted by honest cores */
 };
 
 void cordon_sim_config_default(struct cordon_sim_config *cfg);

@@ -2,6 +2,15 @@
  * tests/unit/test_sim.c — the simulator: determinism, and small overlays (a few hundred
  * nodes) under each adversary reaching the success rates the overlay issue asks of the
  * 10,000-node runs (those are measured by bench/sim, not asserted here).
+ *
+ * Storage: 300 nodes, 100 owned objects put and then updated (200 puts), 300 reads from
+ * random honest nodes, each judged byte for byte against the newest version its writer
+ * put; with 20% of the nodes `refuse`, `stale` or `forge`. What must hold whatever the
+ * seed: no read ever returns an altered object, and a read that misses the newest version
+ * is explained by capture (none of the object's r live closest nodes is honest, so no
+ * reader could do better). The success threshold: with 20% adversaries dealt independently
+ * and r = 3, a share 0.2^3 = 0.8% of the objects is captured; 95% leaves room for six times
+ * that (five captured objects of 100 has a probability near 0.1%).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,6 +39,100 @@ static struct cordon_sim_result run(uint64_t seed, enum cordon_sim_kind kind, do
     assert_int_equal(cordon_sim_run(&cfg, &r), CORDON_OK);
     assert_int_equal(r.lookups, LOOKUPS);
     return r;
+}
+
+static struct cordon_sim_result run_storage(uint64_t seed, uint32_t nodes,
+                                            enum cordon_sim_kind kind, double share,
+                                            uint32_t objects, uint32_t value_size)
+{
+    struct cordon_sim_config cfg;
+    struct cordon_sim_result r;
+    cordon_sim_config_default(&cfg);
+    cfg.nodes = nodes;
+    cfg.lookups = 0;
+    cfg.seed = seed;
+    cfg.settle_ms = 30000;
+    cfg.share[kind] = share;
+    cfg.objects = objects;
+    cfg.value_size = value_size;
+    cfg.updates = 1;
+    cfg.reads = 3 * objects;
+    assert_int_equal(cordon_sim_run(&cfg, &r), CORDON_OK);
+    assert_int_equal(r.puts, 2 * objects);
+    assert_int_equal(r.reads, 3 * objects);
+    assert_int_equal(r.reads, r.reads_newest + r.reads_failed + r.reads_wrong);
+    print_message("%s %.0f%%: %u/%u reads newest (%.2f%%), %u failed, %u wrong (%u older), %u "
+                  "captured; outvoted %llu stale, %llu forged\n",
+                  cordon_sim_kind_name(kind), 100 * share, r.reads_newest, r.reads,
+                  100 * r.read_success_rate, r.reads_failed, r.reads_wrong, r.reads_wrong_old,
+                  r.reads_captured, (unsigned long long)r.get_stale,
+                  (unsigned long long)r.get_forged);
+    /* Never an altered object: a wrong answer can only be a genuine older version. */
+    assert_int_equal(r.reads_wrong, r.reads_wrong_old);
+    /* Every miss is of a captured object. */
+    assert_true(r.reads_newest + r.reads_captured >= r.reads);
+    assert_true(r.read_success_rate >= 0.95);
+    return r;
+}
+
+static void test_storage_honest(void **state)
+{
+    (void)state;
+    struct cordon_sim_result r = run_storage(21, NODES, CORDON_SIM_HONEST, 0, 100, 64);
+    assert_int_equal(r.puts_ok, r.puts);
+    assert_int_equal(r.reads_newest, r.reads);
+    assert_int_equal(r.reads_captured, 0);
+    assert_int_equal(r.get_stale + r.get_forged, 0);
+    /* Every put reached r = 3 replicas, the writer's own copy aside. */
+    assert_true(r.stores_accepted >= 2 * r.puts);
+}
+
+/* Values of 64 KiB: STOREs and OBJECTs of about 68 KB cross the virtual network whole. */
+static void test_storage_big_values(void **state)
+{
+    (void)state;
+    struct cordon_sim_result r = run_storage(22, 100, CORDON_SIM_HONEST, 0, 8, 65536);
+    assert_int_equal(r.puts_ok, r.puts);
+    assert_int_equal(r.reads_newest, r.reads);
+}
+
+static void test_storage_refuse_20(void **state)
+{
+    (void)state;
+    struct cordon_sim_result r = run_storage(23, NODES, CORDON_SIM_REFUSE, 0.2, 100, 64);
+    assert_int_equal(r.reads_wrong, 0); /* a refuser holds nothing: it cannot mislead */
+    assert_true(r.reads_failed <= r.reads_captured);
+}
+
+static void test_storage_stale_20(void **state)
+{
+    (void)state;
+    struct cordon_sim_result r = run_storage(24, NODES, CORDON_SIM_STALE, 0.2, 100, 64);
+    assert_true(r.get_stale > 0); /* stale answers were met, and outvoted */
+    assert_int_equal(r.get_forged, 0);
+    assert_true(r.reads_wrong <= r.reads_captured);
+}
+
+static void test_storage_forge_20(void **state)
+{
+    (void)state;
+    struct cordon_sim_result r = run_storage(25, NODES, CORDON_SIM_FORGE, 0.2, 100, 64);
+    assert_true(r.get_forged > 0); /* forged answers were met, and refused */
+    assert_int_equal(r.reads_wrong, 0);
+}
+
+/* Keys and signatures differ from run to run (OpenSSL's generator); the digest does not. */
+static void test_storage_same_seed_same_run(void **state)
+{
+    (void)state;
+    struct cordon_sim_result a = run_storage(26, 200, CORDON_SIM_STALE, 0.2, 40, 64);
+    struct cordon_sim_result b = run_storage(26, 200, CORDON_SIM_STALE, 0.2, 40, 64);
+    struct cordon_sim_result c = run_storage(27, 200, CORDON_SIM_STALE, 0.2, 40, 64);
+    assert_true(a.digest == b.digest);
+    assert_true(a.events == b.events);
+    assert_int_equal(a.reads_newest, b.reads_newest);
+    assert_true(a.get_stale == b.get_stale);
+    assert_true(a.digest != c.digest);
 }
 
 static void test_same_seed_same_run(void **state)
@@ -104,6 +207,12 @@ int main(void)
         cmocka_unit_test(test_eclipse_20),
         cmocka_unit_test(test_flood_10),
         cmocka_unit_test(test_flap_10),
+        cmocka_unit_test(test_storage_honest),
+        cmocka_unit_test(test_storage_big_values),
+        cmocka_unit_test(test_storage_refuse_20),
+        cmocka_unit_test(test_storage_stale_20),
+        cmocka_unit_test(test_storage_forge_20),
+        cmocka_unit_test(test_storage_same_seed_same_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
