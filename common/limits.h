@@ -115,10 +115,20 @@
 #define CORDON_RT_REMOTES_INITIAL 8        /* remote table entries before it grows */
 #define CORDON_RT_SWEEP_MS 10000           /* remotes without a link are freed this often */
 #define CORDON_RT_BOOTSTRAP_RETRY_MS 5000  /* after every bootstrap address failed */
+#define CORDON_RT_EXPIRE_MS 5000           /* the store's expiry sweep runs this often... */
+#define CORDON_RT_EXPIRE_BUSY_MS 50        /* ...and this soon again after a full batch */
+/* A peer stores at most this many bytes (its LMDB map is twice that, in address space). */
+#define CORDON_RT_STORE_BYTES_MAX (64ULL << 30)
+/* Control puts, gets and deletes held per instance: twice the control's slots, since
+ * abandoned ones finish later. */
+#define CORDON_RT_CTL_OBJECTS_MAX 16
 
 /* Local control API (peer/control.c): HTTP on a unix socket (mode 0600) for the operator
  * and the `cordon` CLI. GET and HEAD only, so no request body is ever accepted; a lookup holds its
  * connection suspended until the overlay answers or CORDON_CONTROL_LOOKUP_TIMEOUT_MS. */
+/* A put, get or delete must complete within this: a lookup, then r STOREs or FETCHes with
+ * their retries. */
+#define CORDON_CONTROL_OBJECT_TIMEOUT_MS 30000
 #define CORDON_CONTROL_CONN_MAX 16                    /* concurrent connections */
 #define CORDON_CONTROL_CONN_TIMEOUT 10                /* seconds a connection may sit idle */
 #define CORDON_CONTROL_CONN_MEMORY (32 * 1024)        /* MHD memory pool per connection */

@@ -19,6 +19,8 @@
 #include "common/log.h"
 
 #define LOOKUP_PREFIX "/v1/lookup/"
+#define OBJECTS_PREFIX "/v1/objects/"
+#define OCTETS_TYPE "application/octet-stream"
 #define JSON_TYPE "application/json"
 #define METRICS_TYPE "text/plain; version=0.0.4"
 
@@ -28,6 +30,7 @@ enum route {
     ROUTE_PEERS,
     ROUTE_LOOKUP,
     ROUTE_METRICS,
+    ROUTE_OBJECT,
 };
 
 enum lookup_state {
@@ -36,6 +39,7 @@ enum lookup_state {
     LOOKUP_DONE,      /* result holds the answer */
     LOOKUP_ABANDONED, /* timed out or the control is closing */
 };
+/* (An object request goes through the same states, its answer in req->obj.) */
 
 struct request {
     enum route route;
@@ -46,6 +50,14 @@ struct request {
     uint64_t start_ms;
     uint8_t target[CORDON_NODE_ID_LEN];
     struct cordon_control_lookup_result result;
+    /* ROUTE_OBJECT: the request (its value points into body), the PUT body as it arrives
+     * (exactly Content-Length bytes, at most the body cap), and the answer (its value in
+     * obj_value, owned). */
+    struct cordon_control_object_request oreq;
+    uint8_t *body;
+    size_t body_len, body_want;
+    struct cordon_control_object_result obj;
+    uint8_t *obj_value;
 };
 
 /* A lookup in progress: the token the host knows it by and the request waiting for it. */
@@ -66,6 +78,8 @@ struct cordon_control {
     dev_t sock_dev;
     ino_t sock_ino;
     unsigned lookup_timeout_ms;
+    unsigned object_timeout_ms;
+    size_t body_max;
     uint64_t next_token;
     /* A suspended connection was resumed: libmicrohttpd 0.9.75 does not make its epoll fd
      * readable for that, so cordon_control_timeout_ms() answers 0 until the next run. */
@@ -76,6 +90,8 @@ struct cordon_control {
     uint64_t refused;
     uint64_t lookups;
     uint64_t lookups_timed_out;
+    uint64_t objects;
+    uint64_t objects_timed_out;
 };
 
 static uint64_t mono_ms(void)
@@ -451,15 +467,326 @@ static enum MHD_Result serve_metrics(cordon_control *ctl, struct MHD_Connection 
             "cordon_control_lookups_total %llu\n"
             "# HELP cordon_control_lookups_timed_out_total Control lookups answered 504.\n"
             "# TYPE cordon_control_lookups_timed_out_total counter\n"
-            "cordon_control_lookups_timed_out_total %llu\n",
+            "cordon_control_lookups_timed_out_total %llu\n"
+            "# HELP cordon_control_objects_total Puts, gets and deletes through the control API.\n"
+            "# TYPE cordon_control_objects_total counter\n"
+            "cordon_control_objects_total %llu\n"
+            "# HELP cordon_control_objects_timed_out_total Control object requests answered 504.\n"
+            "# TYPE cordon_control_objects_timed_out_total counter\n"
+            "cordon_control_objects_timed_out_total %llu\n",
             (unsigned long long)ctl->requests, (unsigned long long)ctl->refused,
-            (unsigned long long)ctl->lookups, (unsigned long long)ctl->lookups_timed_out);
+            (unsigned long long)ctl->lookups, (unsigned long long)ctl->lookups_timed_out,
+            (unsigned long long)ctl->objects, (unsigned long long)ctl->objects_timed_out);
     free(st);
     enum MHD_Result rc = err == CORDON_OK
                              ? send_bytes(ctl, c, req, 200, METRICS_TYPE, b.data, b.len, NULL)
                              : send_error(ctl, c, req, 500, "metrics too large", NULL);
     cordon_buf_free(&b);
     return rc;
+}
+
+/* ---- objects --------------------------------------------------------------------------- */
+
+/* The HTTP status and the machine-readable code of an object request's outcome
+ * (docs/operations.md, "Objects"): what was refused and why, so a client can act on it. */
+static unsigned object_status(cordon_err err, bool deleted, const char **code)
+{
+    if (err == CORDON_OK && deleted) {
+        *code = "deleted";
+        return 410;
+    }
+    switch (err) {
+    case CORDON_OK:
+        *code = "ok";
+        return 200;
+    case CORDON_ERR_NOT_FOUND:
+        *code = "not_found";
+        return 404;
+    case CORDON_ERR_OBJ_NOT_ALLOWED:
+        *code = "not_allowed";
+        return 403;
+    case CORDON_ERR_CERT_UNTRUSTED:
+    case CORDON_ERR_CERT_EXPIRED:
+    case CORDON_ERR_CERT_NOT_YET_VALID:
+    case CORDON_ERR_CERT_REVOKED:
+    case CORDON_ERR_CERT_NODE_ID:
+    case CORDON_ERR_KEY_TYPE:
+    case CORDON_ERR_BAD_SIGNATURE:
+    case CORDON_ERR_CRL:
+        *code = "certificate";
+        return 403;
+    case CORDON_ERR_OBJ_STALE:
+        *code = "stale";
+        return 409;
+    case CORDON_ERR_OBJ_FUTURE:
+        *code = "clock_skew";
+        return 409;
+    case CORDON_ERR_TOO_LARGE:
+        *code = "too_large";
+        return 413;
+    case CORDON_ERR_OBJ_LIFETIME:
+        *code = "lifetime";
+        return 400;
+    case CORDON_ERR_OBJ_EXPIRED:
+        *code = "expired";
+        return 400;
+    case CORDON_ERR_OBJ_QUOTA:
+        *code = "quota_exceeded";
+        return 507;
+    case CORDON_ERR_OBJ_CAPACITY:
+        *code = "capacity";
+        return 507;
+    case CORDON_ERR_NETWORK:
+        *code = "network";
+        return 503;
+    case CORDON_ERR_BUSY:
+        *code = "busy";
+        return 503;
+    case CORDON_ERR_REFUSED:
+        *code = "refused";
+        return 502;
+    case CORDON_ERR_INVAL:
+        *code = "invalid";
+        return 400;
+    default:
+        *code = "internal";
+        return 500;
+    }
+}
+
+/* An error answer of an object request: {"error": message, "code": code, ...counts}. */
+static enum MHD_Result send_object_error(cordon_control *ctl, struct MHD_Connection *c,
+                                         struct request *req, unsigned status, const char *code,
+                                         const char *message)
+{
+    const struct cordon_control_object_result *r = &req->obj;
+    json_t *o = json_pack("{s:s, s:s}", "error", message, "code", code);
+    if (o != NULL && req->oreq.op == CORDON_CONTROL_OBJECT_GET)
+        (void)json_object_update_new(
+            o, json_pack("{s:I, s:I, s:I, s:I, s:I}", "asked", (json_int_t)r->asked, "found",
+                         (json_int_t)r->found, "stale", (json_int_t)r->stale, "forged",
+                         (json_int_t)r->forged, "failed", (json_int_t)r->failed));
+    else if (o != NULL)
+        (void)json_object_update_new(
+            o, json_pack("{s:I, s:I, s:I, s:I, s:o}", "replicas", (json_int_t)r->replicas,
+                         "accepted", (json_int_t)r->accepted, "refused", (json_int_t)r->refused,
+                         "failed", (json_int_t)r->failed, "held", json_u64(r->held)));
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text == NULL)
+        return send_error(ctl, c, req, status, message, NULL);
+    size_t n = strlen(text);
+    text[n] = '\n';
+    enum MHD_Result rc = send_bytes(ctl, c, req, status, JSON_TYPE, text, n + 1, NULL);
+    free(text);
+    return rc;
+}
+
+static enum MHD_Result answer_object(cordon_control *ctl, struct MHD_Connection *c,
+                                     struct request *req)
+{
+    const struct cordon_control_object_result *r = &req->obj;
+    const char *code = NULL;
+    if (req->state == LOOKUP_ABANDONED)
+        return send_object_error(ctl, c, req, 504, "timeout",
+                                 "the overlay did not answer in time; retry later");
+    unsigned status = object_status(r->err, r->deleted, &code);
+    if (status != 200) {
+        char msg[200];
+        if (r->err == CORDON_OK)
+            snprintf(msg, sizeof(msg), "deleted: the newest object is a tombstone");
+        else if (r->err == CORDON_ERR_NOT_FOUND)
+            snprintf(msg, sizeof(msg), "not found: no replica holds this object");
+        else
+            snprintf(msg, sizeof(msg), "%s: %s", code, cordon_strerror(r->err));
+        return send_object_error(ctl, c, req, status, code, msg);
+    }
+    char writer[2 * CORDON_NODE_ID_LEN + 1];
+    cordon_hex_encode(r->writer, sizeof(r->writer), writer);
+    if (req->oreq.op != CORDON_CONTROL_OBJECT_GET) {
+        json_t *o =
+            json_pack("{s:s, s:s, s:o, s:s, s:o, s:I, s:I, s:I, s:I}", "result",
+                      req->oreq.op == CORDON_CONTROL_OBJECT_PUT ? "stored" : "deleted", "kind",
+                      req->oreq.shared ? "shared" : "owned", "seq", json_u64(r->seq), "writer",
+                      writer, "expires_at", json_u64(r->expires_at), "replicas",
+                      (json_int_t)r->replicas, "accepted", (json_int_t)r->accepted, "refused",
+                      (json_int_t)r->refused, "failed", (json_int_t)r->failed);
+        return send_json(ctl, c, req, o);
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        r->value_len, req->obj_value != NULL ? req->obj_value : (void *)"", MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL)
+        return MHD_NO;
+    char num[24];
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, OCTETS_TYPE);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)r->seq);
+    MHD_add_response_header(resp, "X-Cordon-Seq", num);
+    MHD_add_response_header(resp, "X-Cordon-Writer", writer);
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)r->expires_at);
+    MHD_add_response_header(resp, "X-Cordon-Expires", num);
+    MHD_add_response_header(resp, "X-Cordon-Kind", req->oreq.shared ? "shared" : "owned");
+    enum MHD_Result rc = MHD_queue_response(c, 200, resp);
+    MHD_destroy_response(resp);
+    req->answered = true;
+    return rc;
+}
+
+static enum MHD_Result start_object(cordon_control *ctl, struct MHD_Connection *c,
+                                    struct request *req)
+{
+    int slot = -1;
+    if (ctl->ops->object == NULL)
+        return send_error(ctl, c, req, 501, "this peer serves no objects", NULL);
+    for (int i = 0; i < CORDON_CONTROL_LOOKUPS_MAX; i++) {
+        if (!ctl->pending[i].used) {
+            slot = i;
+            break;
+        }
+    }
+    if (slot < 0)
+        return send_object_error(ctl, c, req, 503, "busy",
+                                 "too many requests in progress; retry later");
+    struct pending *p = &ctl->pending[slot];
+    p->used = true;
+    p->token = ++ctl->next_token;
+    p->deadline_ms = mono_ms() + ctl->object_timeout_ms;
+    p->req = req;
+    p->conn = c;
+    req->slot = slot;
+    req->state = LOOKUP_WAITING;
+    ctl->objects++;
+    req->oreq.value = req->body;
+    req->oreq.value_len = req->body_len;
+
+    cordon_err err = ctl->ops->object(ctl->ctx, &req->oreq, p->token);
+    if (err != CORDON_OK) {
+        release_slot(ctl, req);
+        req->state = LOOKUP_DONE;
+        memset(&req->obj, 0, sizeof(req->obj));
+        req->obj.err = err;
+        return answer_object(ctl, c, req);
+    }
+    if (req->state == LOOKUP_DONE) /* completed inside ops->object() */
+        return answer_object(ctl, c, req);
+    req->suspended = true;
+    MHD_suspend_connection(c);
+    return MHD_YES;
+}
+
+/* Percent-decodes an object name (the path after /v1/objects/): 1..CORDON_OBJECT_NAME_MAX
+ * bytes, no NUL, every '%' followed by two hex digits. */
+static bool decode_name(const char *s, uint8_t *out, size_t *len)
+{
+    size_t n = 0;
+    while (*s != '\0') {
+        uint8_t b;
+        if (*s == '%') {
+            uint8_t v[1];
+            if (s[1] == '\0' || s[2] == '\0' || cordon_hex_decode(s + 1, 2, v, 1) != CORDON_OK)
+                return false;
+            b = v[0];
+            s += 3;
+        } else {
+            b = (uint8_t)*s++;
+        }
+        if (b == 0 || n == CORDON_OBJECT_NAME_MAX)
+            return false;
+        out[n++] = b;
+    }
+    *len = n;
+    return n > 0;
+}
+
+struct args_check {
+    struct request *req;
+    const char *bad; /* the first refusal */
+};
+
+/* Checks one query argument of an object request and stores it in req->oreq. */
+static enum MHD_Result object_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    struct args_check *a = cls;
+    struct cordon_control_object_request *o = &a->req->oreq;
+    (void)kind;
+    if (a->bad != NULL)
+        return MHD_NO;
+    if (value == NULL)
+        value = "";
+    if (strcmp(key, "ttl") == 0 && o->op == CORDON_CONTROL_OBJECT_PUT) {
+        uint64_t v = 0;
+        size_t n = strlen(value);
+        for (size_t i = 0; i < n && v <= UINT32_MAX; i++) {
+            if (value[i] < '0' || value[i] > '9') {
+                v = 0;
+                break;
+            }
+            v = v * 10 + (uint64_t)(value[i] - '0');
+        }
+        if (n == 0 || n > 10 || v == 0 || v > UINT32_MAX)
+            a->bad = "bad ttl: expected whole seconds, at least 1";
+        else
+            o->ttl = (uint32_t)v;
+    } else if (strcmp(key, "kind") == 0) {
+        if (strcmp(value, "shared") == 0)
+            o->shared = true;
+        else if (strcmp(value, "owned") == 0)
+            o->shared = false;
+        else
+            a->bad = "bad kind: expected owned or shared";
+    } else if (strcmp(key, "owner") == 0) {
+        if (cordon_hex_decode(value, strlen(value), o->owner, sizeof(o->owner)) != CORDON_OK)
+            a->bad = "bad owner: expected a node ID of 64 hex digits";
+        else
+            o->has_owner = true;
+    } else {
+        a->bad = "unknown query parameter (ttl, kind and owner are known; ttl on PUT only)";
+    }
+    return a->bad == NULL ? MHD_YES : MHD_NO;
+}
+
+/* The first call of an object request: its arguments and, for PUT, the body's size.
+ * Answers the refusals itself; MHD_YES with nothing queued to go on. */
+static enum MHD_Result object_begin(cordon_control *ctl, struct MHD_Connection *c,
+                                    struct request *req)
+{
+    struct args_check a = {.req = req, .bad = NULL};
+    (void)MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, object_arg, &a);
+    if (a.bad != NULL)
+        return send_object_error(ctl, c, req, 400, "invalid", a.bad);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (req->oreq.op != CORDON_CONTROL_OBJECT_PUT) {
+        if (te != NULL || (cl != NULL && strcmp(cl, "0") != 0))
+            return send_error(ctl, c, req, 413, "only PUT takes a request body", NULL);
+        return MHD_YES;
+    }
+    if (te != NULL || cl == NULL)
+        return send_object_error(ctl, c, req, 411, "length_required",
+                                 "a PUT needs a Content-Length (no chunked bodies)");
+    uint64_t want = 0;
+    size_t n = strlen(cl);
+    for (size_t i = 0; i < n && want <= ctl->body_max; i++) {
+        if (cl[i] < '0' || cl[i] > '9')
+            return send_object_error(ctl, c, req, 400, "invalid", "bad Content-Length");
+        want = want * 10 + (uint64_t)(cl[i] - '0');
+    }
+    if (n == 0)
+        return send_object_error(ctl, c, req, 400, "invalid", "bad Content-Length");
+    if (want > ctl->body_max) {
+        char msg[120];
+        snprintf(msg, sizeof(msg), "too_large: a value holds at most %zu bytes", ctl->body_max);
+        return send_object_error(ctl, c, req, 413, "too_large", msg);
+    }
+    req->body_want = (size_t)want;
+    req->body = malloc(want > 0 ? (size_t)want : 1);
+    if (req->body == NULL)
+        return send_error(ctl, c, req, 500, "out of memory", NULL);
+    return MHD_YES;
 }
 
 /* ---- routing --------------------------------------------------------------------------- */
@@ -479,6 +806,29 @@ static enum route route_of(const char *method, const char *url, struct request *
     } else if (strncmp(url, LOOKUP_PREFIX, strlen(LOOKUP_PREFIX)) == 0 ||
                strcmp(url, "/v1/lookup") == 0) {
         r = ROUTE_LOOKUP;
+    } else if (strncmp(url, OBJECTS_PREFIX, strlen(OBJECTS_PREFIX)) == 0 ||
+               strcmp(url, "/v1/objects") == 0) {
+        r = ROUTE_OBJECT;
+        if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
+            req->oreq.op = CORDON_CONTROL_OBJECT_GET;
+        else if (strcmp(method, MHD_HTTP_METHOD_PUT) == 0)
+            req->oreq.op = CORDON_CONTROL_OBJECT_PUT;
+        else if (strcmp(method, MHD_HTTP_METHOD_DELETE) == 0)
+            req->oreq.op = CORDON_CONTROL_OBJECT_DEL;
+        else {
+            *status = 405;
+            *message = "method not allowed: objects answer GET, HEAD, PUT and DELETE";
+            *allow = "GET, HEAD, PUT, DELETE";
+            return ROUTE_NONE;
+        }
+        const char *name = url + strlen("/v1/objects");
+        name += *name == '/';
+        if (!decode_name(name, req->oreq.name, &req->oreq.name_len)) {
+            *status = 400;
+            *message = "bad object name: 1..255 bytes, percent-encoded, no NUL (%00)";
+            return ROUTE_NONE;
+        }
+        return r;
     } else {
         *status = 404;
         *message = "no such endpoint";
@@ -519,7 +869,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     cordon_control *ctl = cls;
     struct request *req = *con_cls;
     (void)version;
-    (void)upload_data;
 
     if (req == NULL) {
         req = calloc(1, sizeof(*req));
@@ -535,12 +884,22 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         req->route = route_of(method, url, req, &status, &message, &allow);
         if (req->route == ROUTE_NONE)
             return send_error(ctl, c, req, status, message, allow);
+        if (req->route == ROUTE_OBJECT)
+            return object_begin(ctl, c, req);
         if (has_body(c))
             return send_error(ctl, c, req, 413, "the control API accepts no request body", NULL);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        *upload_data_size = 0; /* only reachable after a refusal: drop what is sent anyway */
+        /* A PUT's body, at most the Content-Length checked against the cap; anything else
+         * is only reachable after a refusal: drop what is sent anyway. */
+        if (!req->answered && req->body != NULL) {
+            if (*upload_data_size > req->body_want - req->body_len)
+                return send_error(ctl, c, req, 400, "body longer than its Content-Length", NULL);
+            memcpy(req->body + req->body_len, upload_data, *upload_data_size);
+            req->body_len += *upload_data_size;
+        }
+        *upload_data_size = 0;
         return MHD_YES;
     }
     if (req->answered)
@@ -558,6 +917,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         if (req->state == LOOKUP_WAITING) /* woken without an answer: keep waiting */
             return MHD_YES;
         return answer_lookup(ctl, c, req);
+    case ROUTE_OBJECT:
+        if (req->state == LOOKUP_IDLE) {
+            if (req->body_len != req->body_want)
+                return send_error(ctl, c, req, 400, "body shorter than its Content-Length", NULL);
+            return start_object(ctl, c, req);
+        }
+        if (req->state == LOOKUP_WAITING)
+            return MHD_YES;
+        return answer_object(ctl, c, req);
     default:
         return send_error(ctl, c, req, 404, "no such endpoint", NULL);
     }
@@ -595,6 +963,8 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
         if (ctl->ops->lookup_cancel != NULL)
             ctl->ops->lookup_cancel(ctl->ctx, token);
     }
+    free(req->body);
+    free(req->obj_value);
     free(req);
     *con_cls = NULL;
 }
@@ -610,6 +980,16 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     msg[strcspn(msg, "\n")] = '\0';
     cordon_log(CORDON_LOG_DEBUG, "control.mhd", "msg=%s",
                cordon_log_quote(msg, quoted, sizeof(quoted)));
+}
+
+/* The path and the query arguments reach the handler as they were sent: object names are
+ * decoded by decode_name(), which refuses %00 (libmicrohttpd's unescaping would cut the
+ * name there); the other routes and arguments use no escapes. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
 }
 
 /* ---- socket ---------------------------------------------------------------------------- */
@@ -689,6 +1069,8 @@ cordon_err cordon_control_new(const char *path, const struct cordon_control_ops 
     ctl->ctx = ctx;
     ctl->epoll_fd = -1;
     ctl->lookup_timeout_ms = CORDON_CONTROL_LOOKUP_TIMEOUT_MS;
+    ctl->object_timeout_ms = CORDON_CONTROL_OBJECT_TIMEOUT_MS;
+    ctl->body_max = CORDON_OBJECT_VALUE_MAX;
     memcpy(ctl->path, path, len + 1);
 
     int fd = -1;
@@ -703,7 +1085,8 @@ cordon_err cordon_control_new(const char *path, const struct cordon_control_ops 
         (unsigned)CORDON_CONTROL_CONN_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)CORDON_CONTROL_CONN_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)CORDON_CONTROL_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, request_completed, ctl,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, ctl, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, ctl, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, ctl,
+        MHD_OPTION_END);
     const union MHD_DaemonInfo *info =
         ctl->mhd != NULL ? MHD_get_daemon_info(ctl->mhd, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
     if (info == NULL) {
@@ -769,7 +1152,10 @@ cordon_err cordon_control_run(cordon_control *ctl)
     ctl->resumed = false;
     for (size_t i = 0; i < CORDON_CONTROL_LOOKUPS_MAX; i++) {
         if (ctl->pending[i].used && ctl->pending[i].deadline_ms <= now) {
-            ctl->lookups_timed_out++;
+            if (ctl->pending[i].req->route == ROUTE_OBJECT)
+                ctl->objects_timed_out++;
+            else
+                ctl->lookups_timed_out++;
             abandon(ctl, &ctl->pending[i]);
         }
     }
@@ -783,7 +1169,7 @@ cordon_err cordon_control_lookup_done(cordon_control *ctl, uint64_t token,
         return CORDON_ERR_INVAL;
     for (size_t i = 0; i < CORDON_CONTROL_LOOKUPS_MAX; i++) {
         struct pending *p = &ctl->pending[i];
-        if (!p->used || p->token != token)
+        if (!p->used || p->token != token || p->req->route != ROUTE_LOOKUP)
             continue;
         struct request *req = p->req;
         struct MHD_Connection *conn = p->conn;
@@ -803,4 +1189,46 @@ cordon_err cordon_control_lookup_done(cordon_control *ctl, uint64_t token,
 void cordon_control_set_lookup_timeout(cordon_control *ctl, unsigned ms)
 {
     ctl->lookup_timeout_ms = ms;
+    ctl->object_timeout_ms = ms;
+}
+
+void cordon_control_set_body_max(cordon_control *ctl, size_t max)
+{
+    if (max >= 1 && max <= CORDON_OBJECT_VALUE_MAX)
+        ctl->body_max = max;
+}
+
+cordon_err cordon_control_object_done(cordon_control *ctl, uint64_t token,
+                                      const struct cordon_control_object_result *res)
+{
+    if (ctl == NULL || res == NULL)
+        return CORDON_ERR_INVAL;
+    for (size_t i = 0; i < CORDON_CONTROL_LOOKUPS_MAX; i++) {
+        struct pending *p = &ctl->pending[i];
+        if (!p->used || p->token != token || p->req->route != ROUTE_OBJECT)
+            continue;
+        struct request *req = p->req;
+        struct MHD_Connection *conn = p->conn;
+        cordon_err err = CORDON_OK;
+        req->obj = *res;
+        req->obj.value = NULL;
+        if (res->err == CORDON_OK && res->value_len > 0) {
+            req->obj_value = malloc(res->value_len);
+            if (req->obj_value == NULL) {
+                req->obj.err = err = CORDON_ERR_NOMEM;
+                req->obj.value_len = 0;
+            } else {
+                memcpy(req->obj_value, res->value, res->value_len);
+            }
+        }
+        req->state = LOOKUP_DONE;
+        release_slot(ctl, req);
+        if (req->suspended) {
+            req->suspended = false;
+            MHD_resume_connection(conn);
+            ctl->resumed = true;
+        }
+        return err;
+    }
+    return CORDON_ERR_NOT_FOUND;
 }

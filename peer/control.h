@@ -6,6 +6,16 @@
  *   GET /v1/peers               the routing table's contacts
  *   GET /v1/lookup/{64 hex}     an overlay lookup; the answer waits for it (suspended)
  *   GET /metrics                Prometheus text from the status counters
+ *   PUT /v1/objects/{name}      stores the body as the value of an object (?ttl=, ?kind=)
+ *   GET /v1/objects/{name}      reads one (?owner=NODEID, ?kind=shared): the value as
+ *                               application/octet-stream, seq and writer in headers
+ *   DELETE /v1/objects/{name}   writes a tombstone (?kind=shared)
+ *
+ * Object names arrive percent-encoded in the path and are decoded here (1..255 bytes, no
+ * NUL; libmicrohttpd's own unescaping is turned off, since it would cut a name at %00).
+ * A PUT body must come with a Content-Length of at most the body cap
+ * (cordon_control_set_body_max(); CORDON_OBJECT_VALUE_MAX by default): a larger one is
+ * answered 413 before any of it is read, a chunked one 411. No other route takes a body.
  *
  * Layout of every body and error: docs/protocol.md, "Local control API".
  *
@@ -70,6 +80,39 @@ struct cordon_control_lookup_result {
     struct cordon_control_contact contacts[CORDON_CONTROL_LOOKUP_RESULTS_MAX]; /* any order */
 };
 
+enum cordon_control_object_op {
+    CORDON_CONTROL_OBJECT_PUT = 1,
+    CORDON_CONTROL_OBJECT_GET = 2,
+    CORDON_CONTROL_OBJECT_DEL = 3,
+};
+
+/* One object request, valid only during ops->object(). */
+struct cordon_control_object_request {
+    enum cordon_control_object_op op;
+    uint8_t name[CORDON_OBJECT_NAME_MAX]; /* decoded: 1..255 bytes, none of them NUL */
+    size_t name_len;
+    bool shared;                       /* kind=shared (else owned) */
+    bool has_owner;                    /* owner= was given */
+    uint8_t owner[CORDON_NODE_ID_LEN]; /* GET: whose object or entry; PUT/DEL: see below */
+    uint32_t ttl;                      /* PUT: seconds, 0 when not given */
+    const uint8_t *value;              /* PUT: the body */
+    size_t value_len;
+};
+
+/* The outcome of an object request, passed to cordon_control_object_done() and copied. */
+struct cordon_control_object_result {
+    cordon_err err; /* CORDON_OK, or the refusal (see docs/operations.md for statuses) */
+    bool deleted;   /* GET: the newest object is a tombstone (410) */
+    uint64_t seq;   /* the seq written (PUT, DEL) or read (GET) */
+    uint64_t held;  /* a refusal as stale: the highest seq a replica holds */
+    uint8_t writer[CORDON_NODE_ID_LEN];
+    uint64_t expires_at;                          /* Unix seconds */
+    uint32_t replicas, accepted, refused, failed; /* PUT, DEL: what the replicas said */
+    uint32_t asked, found, stale, forged;         /* GET */
+    const uint8_t *value;                         /* GET: the value (copied by done()) */
+    size_t value_len;
+};
+
 /* Called by ops->peers() once per contact; a non-OK return asks it to stop (and is
  * returned by ops->peers()). The contact is copied before visit returns. */
 typedef cordon_err (*cordon_control_visit_fn)(void *visit_ctx,
@@ -85,8 +128,13 @@ struct cordon_control_ops {
      * cordon_control_lookup_done(ctl, token, ...). CORDON_ERR_BUSY is served as 503, any
      * other error as 502. Required. */
     cordon_err (*lookup)(void *ctx, const uint8_t target[CORDON_NODE_ID_LEN], uint64_t token);
-    /* The lookup of token is no longer wanted. Optional (NULL). */
+    /* The lookup or object request of token is no longer wanted. Optional (NULL). */
     void (*lookup_cancel)(void *ctx, uint64_t token);
+    /* Starts an object request; its result arrives later through
+     * cordon_control_object_done(ctl, token, ...) (also allowed from inside this call).
+     * An error returned here is answered at once, as a result with that error would be.
+     * Optional: without it the object routes answer 501. */
+    cordon_err (*object)(void *ctx, const struct cordon_control_object_request *r, uint64_t token);
 };
 
 /* Creates the unix socket at path (mode 0600, set through the umask before bind and by
@@ -122,8 +170,18 @@ CORDON_MUST_CHECK cordon_err cordon_control_run(cordon_control *ctl);
 CORDON_MUST_CHECK cordon_err cordon_control_lookup_done(
     cordon_control *ctl, uint64_t token, const struct cordon_control_lookup_result *res);
 
-/* Changes the lookup timeout (default CORDON_CONTROL_LOOKUP_TIMEOUT_MS) for later lookups;
- * for tests. */
+/* Delivers the result of the object request started with token. res and its value are
+ * copied. Errors: CORDON_ERR_NOT_FOUND when token is unknown, CORDON_ERR_NOMEM (the request
+ * is then answered 500). */
+CORDON_MUST_CHECK cordon_err cordon_control_object_done(
+    cordon_control *ctl, uint64_t token, const struct cordon_control_object_result *res);
+
+/* The largest PUT body accepted (1..CORDON_OBJECT_VALUE_MAX; others are ignored): the
+ * overlay's max_object_size. */
+void cordon_control_set_body_max(cordon_control *ctl, size_t max);
+
+/* Changes the lookup timeout (default CORDON_CONTROL_LOOKUP_TIMEOUT_MS) for later lookups,
+ * and the object timeout (default CORDON_CONTROL_OBJECT_TIMEOUT_MS) to the same; for tests. */
 void cordon_control_set_lookup_timeout(cordon_control *ctl, unsigned ms);
 
 #endif

@@ -25,13 +25,16 @@
 #include "common/hex.h"
 #include "common/log.h"
 #include "crypto/crypto.h"
+#include "crypto/object.h"
 #include "crypto/overlay.h"
 #include "peer/control.h"
 #include "peer/core/core.h"
 #include "peer/link.h"
 #include "peer/refresh.h"
+#include "store/store.h"
 #include "wire/frag.h"
 #include "wire/msg.h"
+#include "wire/object.h"
 #include "wire/overlay_doc.h"
 
 #define HEX_ID_LEN (2 * CORDON_NODE_ID_LEN + 1)
@@ -75,6 +78,26 @@ struct rt_ctl_lookup {
     uint64_t token;
     bool used;
     bool dead;
+};
+
+/* A put, get or delete started through the control API, waiting for the core's callback
+ * (which gets a pointer to it: slots never move). dead: the control gave up on the token.
+ * A put keeps its value for the one retry after a stale answer. */
+struct rt_ctl_object {
+    cordon_runtime *rt;
+    uint64_t token;
+    bool used, dead, retried;
+    bool forged;  /* owner= named another node: see sign_object() */
+    uint8_t op;   /* enum cordon_control_object_op */
+    uint8_t kind; /* CORDON_KIND_OWNED or _SHARED */
+    uint8_t owner[CORDON_NODE_ID_LEN];
+    uint8_t name[CORDON_OBJECT_NAME_MAX];
+    size_t name_len;
+    uint32_t lifetime;
+    uint8_t *value;
+    size_t value_len;
+    uint64_t seq;
+    uint64_t expires_at;
 };
 
 struct cordon_runtime {
@@ -127,6 +150,16 @@ struct cordon_runtime {
     char overlay[CORDON_OVERLAY_NAME_MAX + 1];
     char listen_text[CORDON_ADDR_TEXT_MAX];
     struct rt_ctl_lookup ctl_lookups[CORDON_LOOKUPS_MAX];
+    struct rt_ctl_object ctl_objects[CORDON_RT_CTL_OBJECTS_MAX];
+
+    /* The object store (DIR/store), what judges objects, and what this node signs with. */
+    cordon_store *store;
+    cordon_object_verifier *verifier;
+    cordon_buf cert_der;   /* identity.cert in DER, as objects carry it */
+    cordon_buf obj_buf;    /* scratch for a stored object (held_seq) */
+    size_t value_max;      /* the store's: the overlay's max_object_size, clamped */
+    uint32_t max_lifetime; /* the store's: the overlay's max_lifetime, clamped */
+    uint64_t expire_at;    /* the next expiry step (monotonic ms) */
 };
 
 uint64_t cordon_runtime_now_ms(void)
@@ -679,6 +712,404 @@ static void observe(cordon_runtime *rt)
     }
 }
 
+/* ---- the object store (struct cordon_core_storage) ------------------------------------------ */
+
+/* Wall-clock seconds, as acceptance judges created_at and lifetime (the core's now_ms is
+ * the monotonic clock and says nothing of the date). */
+static uint64_t wall_s(void)
+{
+    time_t t = time(NULL);
+    return t > 0 ? (uint64_t)t : 0;
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec > 0 ? (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u : 0;
+}
+
+/* The seq the store holds for key (0: none, expired, or unreadable). */
+static uint64_t held_seq(cordon_runtime *rt, const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN])
+{
+    struct cordon_object o;
+    uint64_t seq = 0;
+    cordon_buf_reset(&rt->obj_buf);
+    if (cordon_store_get(rt->store, key, wall_s(), &rt->obj_buf) == CORDON_OK &&
+        cordon_object_decode(rt->obj_buf.data, rt->obj_buf.len, &o) == CORDON_OK)
+        seq = o.seq;
+    return seq;
+}
+
+static cordon_err on_store_put(void *ctx, uint64_t now_ms, const uint8_t *obj, size_t len,
+                               uint64_t *held)
+{
+    cordon_runtime *rt = ctx;
+    struct cordon_object o;
+    uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
+    (void)now_ms;
+    *held = 0;
+    cordon_err err = cordon_store_put(rt->store, rt->verifier, obj, len, wall_s(), &o);
+    if (err == CORDON_OK) {
+        *held = o.seq;
+    } else if (len <= CORDON_OBJECT_MAX && cordon_object_decode(obj, len, &o) == CORDON_OK) {
+        /* A writer refused as stale learns the seq to beat. */
+        cordon_object_entry_key(&o, key);
+        *held = held_seq(rt, key);
+    }
+    if (err == CORDON_ERR_DB)
+        cordon_log(CORDON_LOG_ERROR, "peer.store_failed", "node=%s op=put reason=%s", rt->node_hex,
+                   cordon_errname(err));
+    return err;
+}
+
+static cordon_err on_store_get(void *ctx, uint64_t now_ms,
+                               const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN], cordon_buf *out)
+{
+    cordon_runtime *rt = ctx;
+    (void)now_ms;
+    cordon_err err = cordon_store_get(rt->store, key, wall_s(), out);
+    if (err != CORDON_OK && err != CORDON_ERR_NOT_FOUND)
+        cordon_log(CORDON_LOG_ERROR, "peer.store_failed", "node=%s op=get reason=%s", rt->node_hex,
+                   cordon_errname(err));
+    return err;
+}
+
+static cordon_err on_store_check(void *ctx, uint64_t now_ms, const uint8_t *obj, size_t len)
+{
+    cordon_runtime *rt = ctx;
+    (void)now_ms;
+    return cordon_store_check(rt->store, rt->verifier, obj, len, wall_s(), NULL);
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* DIR/store with the overlay's limits, clamped to what the store can hold (logged once as
+ * peer.store_clamped), and the verifier of objects with the CA and the CRL in use. */
+static cordon_err open_store(cordon_runtime *rt, const struct cordon_overlay_params *p)
+{
+    char path[CORDON_PATH_MAX];
+    cordon_err err = cordon_path_join(path, rt->dir, "store");
+    if (err != CORDON_OK)
+        return err;
+    struct cordon_store_config sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.path = path;
+    /* LMDB pages hold less than the map's size of objects: the map is about twice the
+     * capacity (store.h), at least the usual size. It is address space, not memory or
+     * disk: the file grows with what is stored. */
+    sc.node_bytes = min_u64(p->node_capacity_bytes, CORDON_RT_STORE_BYTES_MAX);
+    sc.map_size =
+        sc.node_bytes * 2 > CORDON_STORE_MAP_SIZE ? sc.node_bytes * 2 : CORDON_STORE_MAP_SIZE;
+    sc.value_max = min_u64(p->max_object_size, CORDON_OBJECT_VALUE_MAX);
+    sc.max_lifetime = (uint32_t)min_u64(p->max_lifetime, CORDON_OBJECT_LIFETIME_MAX);
+    /* The store reads 0 as its default (300 s): an overlay that tolerates no skew at all
+     * gets the nearest the store can express. */
+    sc.skew = p->clock_skew == 0 ? 1 : p->clock_skew;
+    sc.writer_objects = p->writer_quota_objects;
+    sc.writer_bytes = min_u64(p->writer_quota_bytes, sc.node_bytes);
+    if (sc.value_max != p->max_object_size || sc.max_lifetime != p->max_lifetime ||
+        sc.node_bytes != p->node_capacity_bytes || sc.writer_bytes != p->writer_quota_bytes ||
+        sc.skew != p->clock_skew)
+        cordon_log(
+            CORDON_LOG_WARN, "peer.store_clamped",
+            "node=%s max_object_size=%u/%zu max_lifetime=%u/%u node_capacity_bytes=%llu/%llu "
+            "writer_quota_bytes=%llu/%llu clock_skew=%u/%u",
+            rt->node_hex, (unsigned)p->max_object_size, sc.value_max, (unsigned)p->max_lifetime,
+            (unsigned)sc.max_lifetime, (unsigned long long)p->node_capacity_bytes,
+            (unsigned long long)sc.node_bytes, (unsigned long long)p->writer_quota_bytes,
+            (unsigned long long)sc.writer_bytes, (unsigned)p->clock_skew, (unsigned)sc.skew);
+    rt->value_max = sc.value_max;
+    rt->max_lifetime = sc.max_lifetime;
+    err = cordon_store_open(&sc, &rt->store);
+    if (err == CORDON_OK)
+        err = cordon_object_verifier_new(rt->identity.ca, rt->overlay, CORDON_OBJECT_CERT_CACHE,
+                                         &rt->verifier);
+    if (err == CORDON_OK && rt->identity.crl != NULL)
+        err = cordon_object_verifier_set_crl(rt->verifier, rt->identity.crl);
+    if (err == CORDON_OK)
+        err = cordon_cert_der(rt->identity.cert, &rt->cert_der);
+    if (err != CORDON_OK)
+        return err;
+    struct cordon_store_stats ss;
+    cordon_store_stats(rt->store, &ss);
+    char q[2 * CORDON_PATH_MAX];
+    cordon_log(CORDON_LOG_INFO, "peer.store", "node=%s path=%s objects=%llu bytes=%llu",
+               rt->node_hex, cordon_log_quote(path, q, sizeof(q)), (unsigned long long)ss.objects,
+               (unsigned long long)ss.bytes);
+    return CORDON_OK;
+}
+
+/* One bounded expiry step when due; the next comes soon when the batch was full. */
+static void expire_step(cordon_runtime *rt)
+{
+    if (rt->store == NULL || rt->now_ms < rt->expire_at)
+        return;
+    size_t removed = 0;
+    cordon_err err = cordon_store_expire(rt->store, wall_s(), CORDON_STORE_EXPIRE_BATCH, &removed);
+    if (err != CORDON_OK)
+        cordon_log(CORDON_LOG_ERROR, "peer.store_failed", "node=%s op=expire reason=%s",
+                   rt->node_hex, cordon_errname(err));
+    if (removed > 0)
+        cordon_log(CORDON_LOG_DEBUG, "peer.store_expired", "node=%s removed=%zu", rt->node_hex,
+                   removed);
+    rt->expire_at = rt->now_ms + (removed >= CORDON_STORE_EXPIRE_BATCH ? CORDON_RT_EXPIRE_BUSY_MS
+                                                                       : CORDON_RT_EXPIRE_MS);
+}
+
+/* ---- puts, gets and deletes of the control API ------------------------------------------ */
+
+static const char *op_name(uint8_t op)
+{
+    return op == CORDON_CONTROL_OBJECT_PUT   ? "put"
+           : op == CORDON_CONTROL_OBJECT_GET ? "get"
+                                             : "del";
+}
+
+static void ctl_object_free(struct rt_ctl_object *s)
+{
+    free(s->value);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Signs the object of a put or delete at seq into out (CORDON_OBJECT_MAX bytes). A request
+ * with an owner that is not this node is signed as asked and left for the replicas to
+ * judge: an owned object at the owner's resource ID with this node as writer, or a
+ * dictionary entry naming the owner as writer with this node's certificate. No node can
+ * make either valid (the resource ID is bound to the writer; the certificate must name it),
+ * and that is what PUT ?owner= lets an operator check against the live overlay. */
+static cordon_err sign_object(cordon_runtime *rt, const struct rt_ctl_object *s, uint64_t seq,
+                              uint8_t *out, size_t *len)
+{
+    struct cordon_object o;
+    memset(&o, 0, sizeof(o));
+    o.kind = s->kind;
+    o.flags = s->op == CORDON_CONTROL_OBJECT_DEL ? CORDON_OBJECT_FLAG_TOMBSTONE : 0;
+    snprintf(o.overlay, sizeof(o.overlay), "%s", rt->overlay);
+    o.name = s->name;
+    o.name_len = s->name_len;
+    memcpy(o.writer, rt->node_id, CORDON_NODE_ID_LEN);
+    o.seq = seq;
+    o.created_at = wall_s();
+    o.lifetime = s->lifetime;
+    o.value = s->value;
+    o.value_len = s->op == CORDON_CONTROL_OBJECT_PUT ? s->value_len : 0;
+    o.cert = rt->cert_der.data;
+    o.cert_len = rt->cert_der.len;
+    if (!s->forged)
+        return cordon_object_sign(rt->identity.key, &o, out, CORDON_OBJECT_MAX, len);
+    static const char ctx_text[] = CORDON_OBJECT_SIG_CONTEXT; /* and its NUL */
+    uint8_t sig[CORDON_SIG_MAX];
+    size_t tbs_len = 0, sig_len = 0;
+    cordon_object_resource_id(s->kind, rt->overlay, s->owner, s->name, s->name_len, o.resource);
+    if (s->kind == CORDON_KIND_SHARED)
+        memcpy(o.writer, s->owner, CORDON_NODE_ID_LEN);
+    memcpy(out, ctx_text, sizeof(ctx_text));
+    cordon_err err = cordon_object_encode_tbs(&o, out + sizeof(ctx_text),
+                                              CORDON_OBJECT_MAX - sizeof(ctx_text), &tbs_len);
+    if (err == CORDON_OK)
+        err = cordon_sign(rt->identity.key, out, sizeof(ctx_text) + tbs_len, sig, &sig_len);
+    if (err != CORDON_OK)
+        return err;
+    o.sig = sig;
+    o.sig_len = sig_len;
+    return cordon_object_encode(&o, out, CORDON_OBJECT_MAX, len);
+}
+
+static void ctl_put_done(void *arg, cordon_err result, const struct cordon_put_result *res);
+
+/* Signs and starts the put of s at seq. */
+static cordon_err start_put(cordon_runtime *rt, struct rt_ctl_object *s, uint64_t seq)
+{
+    size_t len = 0;
+    uint8_t *buf = malloc(CORDON_OBJECT_MAX);
+    if (buf == NULL)
+        return CORDON_ERR_NOMEM;
+    s->seq = seq;
+    cordon_err err = sign_object(rt, s, seq, buf, &len);
+    if (err == CORDON_OK) {
+        struct cordon_object o;
+        if (cordon_object_decode(buf, len, &o) == CORDON_OK)
+            s->expires_at = cordon_object_expires_at(&o);
+        bool was = rt->in_core;
+        rt->in_core = true;
+        err = cordon_core_put(rt->core, rt->now_ms, buf, len, ctl_put_done, s);
+        rt->in_core = was;
+    }
+    free(buf);
+    return err;
+}
+
+static void ctl_object_log(const cordon_runtime *rt, const struct rt_ctl_object *s,
+                           const struct cordon_control_object_result *r)
+{
+    cordon_log(r->err == CORDON_OK ? CORDON_LOG_INFO : CORDON_LOG_WARN, "peer.object",
+               "node=%s op=%s kind=%s name_len=%zu seq=%llu result=%s replicas=%u accepted=%u "
+               "refused=%u failed=%u found=%u stale=%u forged=%u",
+               rt->node_hex, op_name(s->op), s->kind == CORDON_KIND_SHARED ? "shared" : "owned",
+               s->name_len, (unsigned long long)r->seq,
+               r->err == CORDON_OK ? (r->deleted ? "deleted" : "ok") : cordon_errname(r->err),
+               (unsigned)r->replicas, (unsigned)r->accepted, (unsigned)r->refused,
+               (unsigned)r->failed, (unsigned)r->found, (unsigned)r->stale, (unsigned)r->forged);
+}
+
+static void ctl_object_finish(cordon_runtime *rt, struct rt_ctl_object *s,
+                              const struct cordon_control_object_result *r)
+{
+    ctl_object_log(rt, s, r);
+    if (!s->dead && rt->ctl != NULL &&
+        cordon_control_object_done(rt->ctl, s->token, r) == CORDON_ERR_NOT_FOUND)
+        cordon_log(CORDON_LOG_DEBUG, "peer.control_object_late", "node=%s", rt->node_hex);
+    ctl_object_free(s);
+}
+
+static void ctl_put_done(void *arg, cordon_err result, const struct cordon_put_result *res)
+{
+    struct rt_ctl_object *s = arg;
+    cordon_runtime *rt = s->rt;
+    if (s->dead) {
+        ctl_object_free(s);
+        return;
+    }
+    /* A replica holds a seq at or above ours (a clock that went back, or a write from
+     * another instance of this node): beat it once. */
+    if (result == CORDON_ERR_OBJ_STALE && !s->retried && res != NULL && res->held >= s->seq &&
+        res->held < UINT64_MAX) {
+        s->retried = true;
+        cordon_err err = start_put(rt, s, res->held + 1);
+        if (err == CORDON_OK)
+            return;
+        result = err;
+    }
+    struct cordon_control_object_result r;
+    memset(&r, 0, sizeof(r));
+    r.err = result;
+    r.seq = s->seq;
+    memcpy(r.writer, s->kind == CORDON_KIND_SHARED && s->forged ? s->owner : rt->node_id,
+           CORDON_NODE_ID_LEN);
+    r.expires_at = s->expires_at;
+    if (res != NULL) {
+        r.held = res->held;
+        r.replicas = res->replicas;
+        r.accepted = res->accepted;
+        r.refused = res->refused;
+        r.failed = res->failed;
+    }
+    ctl_object_finish(rt, s, &r);
+}
+
+static void ctl_get_done(void *arg, cordon_err result, const uint8_t *obj, size_t len,
+                         const struct cordon_get_result *res)
+{
+    struct rt_ctl_object *s = arg;
+    cordon_runtime *rt = s->rt;
+    if (s->dead) {
+        ctl_object_free(s);
+        return;
+    }
+    struct cordon_control_object_result r;
+    struct cordon_object o;
+    memset(&r, 0, sizeof(r));
+    r.err = result;
+    if (result == CORDON_OK) {
+        /* The core checked it (storage->check): it decodes. */
+        r.err = cordon_object_decode(obj, len, &o);
+        if (r.err == CORDON_OK) {
+            r.deleted = cordon_object_is_tombstone(&o);
+            r.seq = o.seq;
+            memcpy(r.writer, o.writer, CORDON_NODE_ID_LEN);
+            r.expires_at = cordon_object_expires_at(&o);
+            r.value = o.value;
+            r.value_len = o.value_len;
+        }
+    }
+    if (res != NULL) {
+        r.asked = res->asked;
+        r.found = res->found;
+        r.stale = res->stale;
+        r.forged = res->forged;
+        r.failed = res->failed;
+    }
+    ctl_object_finish(rt, s, &r);
+}
+
+static cordon_err ctl_object(void *ctx, const struct cordon_control_object_request *req,
+                             uint64_t token)
+{
+    cordon_runtime *rt = ctx;
+    if (rt->poisoned != CORDON_OK)
+        return rt->poisoned;
+    if (req->name_len == 0 || req->name_len > CORDON_OBJECT_NAME_MAX)
+        return CORDON_ERR_INVAL;
+    bool forged = req->has_owner && memcmp(req->owner, rt->node_id, CORDON_NODE_ID_LEN) != 0;
+    if (forged && req->op == CORDON_CONTROL_OBJECT_DEL)
+        return CORDON_ERR_INVAL;          /* a forged tombstone is a forged put: use PUT */
+    uint32_t lifetime = rt->max_lifetime; /* deletes: see below */
+    if (req->op == CORDON_CONTROL_OBJECT_PUT) {
+        if (req->value_len > rt->value_max)
+            return CORDON_ERR_TOO_LARGE;
+        lifetime = req->ttl != 0
+                       ? req->ttl
+                       : (uint32_t)min_u64(CORDON_OBJECT_LIFETIME_DEFAULT, rt->max_lifetime);
+        if (lifetime > rt->max_lifetime)
+            return CORDON_ERR_OBJ_LIFETIME;
+    }
+    struct rt_ctl_object *s = NULL;
+    for (size_t i = 0; i < CORDON_RT_CTL_OBJECTS_MAX && s == NULL; i++) {
+        if (!rt->ctl_objects[i].used)
+            s = &rt->ctl_objects[i];
+    }
+    if (s == NULL)
+        return CORDON_ERR_BUSY; /* abandoned requests hold slots until the core ends them */
+    memset(s, 0, sizeof(*s));
+    s->rt = rt;
+    s->token = token;
+    s->used = true;
+    s->op = (uint8_t)req->op;
+    s->kind = req->shared ? CORDON_KIND_SHARED : CORDON_KIND_OWNED;
+    s->forged = forged;
+    memcpy(s->owner, req->has_owner ? req->owner : rt->node_id, CORDON_NODE_ID_LEN);
+    memcpy(s->name, req->name, req->name_len);
+    s->name_len = req->name_len;
+    /* A tombstone must outlive every copy of what it deletes: a replica that missed it and
+     * still holds the object would otherwise serve it again (and push it back) once the
+     * tombstone expired. Which copies exist, and with which lifetimes, this node cannot
+     * know (an older version may live longer than the newest), so it takes the overlay's
+     * maximum, which no object outlives. */
+    s->lifetime = lifetime;
+    if (req->op == CORDON_CONTROL_OBJECT_PUT && req->value_len > 0) {
+        s->value = malloc(req->value_len);
+        if (s->value == NULL) {
+            ctl_object_free(s);
+            return CORDON_ERR_NOMEM;
+        }
+        memcpy(s->value, req->value, req->value_len);
+        s->value_len = req->value_len;
+    }
+    uint64_t now = cordon_runtime_now_ms();
+    if (now > rt->now_ms)
+        rt->now_ms = now;
+    cordon_err err;
+    if (req->op == CORDON_CONTROL_OBJECT_GET) {
+        uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
+        memset(key, 0, sizeof(key));
+        cordon_object_resource_id(s->kind, rt->overlay, s->owner, s->name, s->name_len, key);
+        if (s->kind == CORDON_KIND_SHARED)
+            memcpy(key + CORDON_NODE_ID_LEN, s->owner, CORDON_NODE_ID_LEN);
+        rt->in_core = true;
+        err = cordon_core_get(rt->core, rt->now_ms, key, ctl_get_done, s);
+        rt->in_core = false;
+    } else {
+        err = start_put(rt, s, wall_ms());
+    }
+    if (err != CORDON_OK)
+        ctl_object_free(s); /* the callback was not and will not be called */
+    return err;
+}
+
 /* ---- the control API ------------------------------------------------------------------------- */
 
 static void add_counter(struct cordon_control_status *st, const char *name, uint64_t value)
@@ -766,6 +1197,22 @@ static cordon_err ctl_status(void *ctx, struct cordon_control_status *st)
     add_counter(st, "frag_drop_nomem", fc.drop_nomem);
     add_counter(st, "frag_expired", fc.expired);
     add_counter(st, "frag_evicted", fc.evicted);
+
+    struct cordon_store_stats ss;
+    struct cordon_object_verifier_stats vs;
+    cordon_store_stats(rt->store, &ss);
+    cordon_object_verifier_stats(rt->verifier, &vs);
+    add_counter(st, "core_stores_served", cs.stores_served);
+    add_counter(st, "core_stores_accepted", cs.stores_accepted);
+    add_counter(st, "core_fetches_served", cs.fetches_served);
+    add_counter(st, "core_dropped_rate_store", cs.dropped_rate_store);
+    add_counter(st, "core_get_stale", cs.get_stale);
+    add_counter(st, "core_get_forged", cs.get_forged);
+    add_counter(st, "store_accepted", ss.accepted);
+    add_counter(st, "store_refused", ss.refused);
+    add_counter(st, "store_expired", ss.expired);
+    add_counter(st, "verifier_cert_hits", vs.cert_hits);
+    add_counter(st, "verifier_cert_misses", vs.cert_misses);
 
     add_counter(st, "send_errors", rt->send_errors);
     add_counter(st, "revoked_dropped", rt->revoked_dropped);
@@ -877,6 +1324,10 @@ static void ctl_lookup_cancel(void *ctx, uint64_t token)
         if (rt->ctl_lookups[i].used && rt->ctl_lookups[i].token == token)
             rt->ctl_lookups[i].dead = true;
     }
+    for (size_t i = 0; i < CORDON_RT_CTL_OBJECTS_MAX; i++) {
+        if (rt->ctl_objects[i].used && rt->ctl_objects[i].token == token)
+            rt->ctl_objects[i].dead = true;
+    }
 }
 
 static const struct cordon_control_ops ctl_ops = {
@@ -884,6 +1335,7 @@ static const struct cordon_control_ops ctl_ops = {
     .peers = ctl_peers,
     .lookup = ctl_lookup,
     .lookup_cancel = ctl_lookup_cancel,
+    .object = ctl_object,
 };
 
 static cordon_err open_control(cordon_runtime *rt, const struct cordon_runtime_options *o)
@@ -1009,6 +1461,8 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
     rt->fd = -1;
     rt->now_ms = now_ms;
     rt->started_ms = now_ms;
+    cordon_buf_init(&rt->cert_der, CORDON_OBJECT_CERT_MAX, false);
+    cordon_buf_init(&rt->obj_buf, CORDON_OBJECT_MAX, false);
     rt->dir = strdup(o->dir);
     if (rt->dir == NULL)
         goto out;
@@ -1029,6 +1483,10 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
     if (err != CORDON_OK)
         goto out;
     cordon_hex_encode(rt->node_id, CORDON_NODE_ID_LEN, rt->node_hex);
+    stage = "store";
+    err = open_store(rt, &doc.params);
+    if (err != CORDON_OK)
+        goto out;
 
     stage = "listen";
     err = open_socket(rt, o->listen);
@@ -1073,6 +1531,10 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
     snprintf(rt->listen_text, sizeof(rt->listen_text), "%s", addr_text(&self.addr, at));
     struct cordon_core_host ch = {.ctx = rt, .send = on_core_send, .random = on_core_random};
     err = cordon_core_new(&cc, &self, &ch, &rt->core);
+    struct cordon_core_storage cs = {
+        .ctx = rt, .put = on_store_put, .get = on_store_get, .check = on_store_check};
+    if (err == CORDON_OK)
+        err = cordon_core_set_storage(rt->core, &cs);
     if (err == CORDON_OK)
         err = rt->poisoned;
     if (err != CORDON_OK)
@@ -1086,6 +1548,7 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
     err = open_control(rt, o);
     if (err != CORDON_OK)
         goto out;
+    cordon_control_set_body_max(rt->ctl, rt->value_max);
     if (o->ready_file != NULL) {
         stage = "ready-file";
         err = write_ready(rt, o->ready_file);
@@ -1093,6 +1556,7 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
             goto out;
     }
     rt->sweep_at = now_ms + CORDON_RT_SWEEP_MS;
+    rt->expire_at = now_ms; /* what expired while the peer was down goes first */
     boot_probe(rt);
     boot_step(rt); /* no bootstrap: join at once */
     observe(rt);
@@ -1120,7 +1584,13 @@ void cordon_runtime_free(cordon_runtime *rt)
     /* First: abandoned lookups are cancelled through ops that still see the core. */
     cordon_control_free(rt->ctl);
     rt->ctl = NULL;
-    cordon_core_free(rt->core);
+    cordon_core_free(rt->core); /* drops its puts and gets without their callbacks */
+    for (size_t i = 0; i < CORDON_RT_CTL_OBJECTS_MAX; i++)
+        ctl_object_free(&rt->ctl_objects[i]);
+    cordon_store_close(rt->store);
+    cordon_object_verifier_free(rt->verifier);
+    cordon_buf_free(&rt->cert_der);
+    cordon_buf_free(&rt->obj_buf);
     cordon_links_free(rt->links);
     for (size_t i = 0; i < rt->n_remotes; i++)
         cordon_frag_rx_free(rt->remotes[i].rx);
@@ -1224,6 +1694,7 @@ cordon_err cordon_runtime_handle(cordon_runtime *rt, uint64_t now_ms)
     rt->in_core = false;
     run_deferred(rt);
     boot_step(rt);
+    expire_step(rt);
     if (rt->now_ms >= rt->sweep_at) {
         rt->sweep_at = rt->now_ms + CORDON_RT_SWEEP_MS;
         for (size_t i = rt->n_remotes; i-- > 0;) {
@@ -1253,6 +1724,8 @@ uint64_t cordon_runtime_next_deadline(const cordon_runtime *rt, uint64_t now_ms)
         t = rt->retry_at;
     if (rt->n_remotes > 0 && rt->sweep_at < t)
         t = rt->sweep_at;
+    if (rt->store != NULL && rt->expire_at < t)
+        t = rt->expire_at;
     if (rt->ctl != NULL) {
         int c = cordon_control_timeout_ms(rt->ctl);
         if (c >= 0 && now_ms + (uint64_t)c < t)
@@ -1309,6 +1782,12 @@ cordon_err cordon_runtime_reload_crl(cordon_runtime *rt, uint64_t now_ms)
     rt->identity.crl = crl;
     cordon_links_set_crl(rt->links, rt->now_ms, crl);
     cordon_crl_free(old);
+    /* Objects are judged against it too: a revoked writer's objects are refused from now
+     * on, at puts and at reads (those already stored stay until they expire). */
+    err = cordon_object_verifier_set_crl(rt->verifier, crl);
+    if (err != CORDON_OK)
+        cordon_log(CORDON_LOG_ERROR, "peer.crl_objects_failed", "node=%s crl=%llu reason=%s",
+                   rt->node_hex, (unsigned long long)number, cordon_errname(err));
     closed = lc->links_revoked - closed;
 
     /* Then the routing table: every proven node whose certificate it lists. Links refuse
@@ -1380,6 +1859,9 @@ cordon_err cordon_runtime_reload_identity(cordon_runtime *rt, uint64_t now_ms)
         reload_refused(rt, "peer.identity_reload_failed", "node.crt", err);
         return err;
     }
+    cordon_buf_reset(&rt->cert_der);
+    if (cordon_cert_der(cert, &rt->cert_der) != CORDON_OK)
+        cordon_log(CORDON_LOG_ERROR, "peer.identity_der_failed", "node=%s", rt->node_hex);
     cordon_cert_free(rt->identity.cert);
     rt->identity.cert = cert;
     memcpy(rt->own_serial, serial, CORDON_SERIAL_LEN);

@@ -40,7 +40,7 @@
 #define CORDON_SWARM_MAX 4096              /* instances in one process */
 #define CORDON_SWARM_WAVE_DEFAULT 16       /* instances started together */
 #define CORDON_SWARM_WAVE_TIMEOUT_MS 30000 /* longest wait for a wave to join */
-#define CORDON_SWARM_FDS_PER_INSTANCE 4    /* UDP socket, control listener + epoll, slack */
+#define CORDON_SWARM_FDS_PER_INSTANCE 8    /* UDP, control listener + epoll, LMDB (3), slack */
 #define CORDON_SWARM_TRIM_MS 10000         /* free heap pages go back to the system this often, */
 #define CORDON_SWARM_TRIM_FACTOR 200       /* or 200 times as long as the last trim took */
 

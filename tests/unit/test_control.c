@@ -11,6 +11,11 @@
  *                  free while a lookup is suspended
  *   socket         mode 0600, a live socket refused, a stale one replaced, a regular file
  *                  refused, a path too long refused, the file removed on free
+ *   objects        PUT/GET/DELETE /v1/objects/{name}: names percent-decoded, arguments
+ *                  parsed into the request the host gets, the value and its headers, every
+ *                  refusal code with its HTTP status, bodies over the cap refused 413 before
+ *                  the host is asked, chunked bodies 411, bad names/ttl/kind/owner 400,
+ *                  asynchronous completion and the 504 timeout with the request cancelled
  *   cordon CLI     the built cli/cordon binary (found next to this test's build directory;
  *                  skipped when it was not built) against the same server: human output,
  *                  --json, $CORDON_CONTROL, errors and exit codes
@@ -59,6 +64,12 @@ struct fake {
     int completed_after_turns; /* loop turns the last completed lookup waited */
     int turns;
     int start_turn;
+    /* object requests: the last one seen (its value copied), and one waiting (MODE_LATER) */
+    int objects;
+    struct cordon_control_object_request oreq;
+    uint8_t ovalue[CORDON_OBJECT_VALUE_MAX];
+    bool obj_pending;
+    uint64_t obj_token;
 };
 
 struct client {
@@ -67,8 +78,13 @@ struct client {
     const char *path;
     const char *body;
     long code;
+    const char *body_raw; /* with body_len: a body with any bytes */
+    size_t body_len;
+    bool chunked;
     cordon_buf resp;
     char allow[64];
+    char seq[32];
+    char ctype[64];
     CURLcode rc;
     atomic_bool done;
 };
@@ -162,11 +178,72 @@ static void fake_cancel(void *ctx, uint64_t token)
     f->pending = false;
 }
 
+/* The answer of the fake overlay: chosen by the name, so each test names what it wants. */
+static void fake_object_complete(struct fake *f)
+{
+    struct cordon_control_object_result r;
+    const struct cordon_control_object_request *q = &f->oreq;
+    memset(&r, 0, sizeof(r));
+    r.seq = 7;
+    fake_id(r.writer, 0xab, 0x01);
+    r.expires_at = 1800000000;
+    r.replicas = 3;
+    r.accepted = 3;
+    r.asked = 3;
+    r.found = 3;
+#define NAMED(x) (q->name_len == strlen(x) && memcmp(q->name, x, q->name_len) == 0)
+    if (NAMED("missing")) {
+        r.err = CORDON_ERR_NOT_FOUND;
+    } else if (NAMED("gone")) {
+        r.deleted = true;
+    } else if (NAMED("quota")) {
+        r.err = CORDON_ERR_OBJ_QUOTA;
+        r.accepted = 0;
+        r.refused = 3;
+    } else if (NAMED("stale")) {
+        r.err = CORDON_ERR_OBJ_STALE;
+        r.held = 99;
+    } else if (NAMED("theirs")) {
+        r.err = CORDON_ERR_OBJ_NOT_ALLOWED;
+    } else if (NAMED("full")) {
+        r.err = CORDON_ERR_OBJ_CAPACITY;
+    } else if (NAMED("unreachable")) {
+        r.err = CORDON_ERR_NETWORK;
+    } else if (q->op == CORDON_CONTROL_OBJECT_GET) {
+        r.value = (const uint8_t *)"hello\0world";
+        r.value_len = 11;
+    }
+#undef NAMED
+    f->obj_pending = false;
+    assert_int_equal(cordon_control_object_done(f->ctl, f->obj_token, &r), CORDON_OK);
+}
+
+static cordon_err fake_object(void *ctx, const struct cordon_control_object_request *r,
+                              uint64_t token)
+{
+    struct fake *f = ctx;
+    f->objects++;
+    if (f->mode == MODE_BUSY)
+        return CORDON_ERR_BUSY;
+    f->oreq = *r;
+    assert_true(r->value_len <= sizeof(f->ovalue));
+    if (r->value_len > 0)
+        memcpy(f->ovalue, r->value, r->value_len);
+    f->oreq.value = f->ovalue;
+    f->obj_token = token;
+    f->obj_pending = true;
+    f->turns_left = LOOKUP_TURNS;
+    if (f->mode == MODE_SYNC)
+        fake_object_complete(f);
+    return CORDON_OK;
+}
+
 static const struct cordon_control_ops fake_ops = {
     .status = fake_status,
     .peers = fake_peers,
     .lookup = fake_lookup,
     .lookup_cancel = fake_cancel,
+    .object = fake_object,
 };
 
 /* One loop turn of the "runtime": the fake overlay makes progress on its lookup. */
@@ -175,6 +252,8 @@ static void fake_turn(struct fake *f)
     f->turns++;
     if (f->pending && f->mode == MODE_LATER && --f->turns_left == 0)
         fake_complete(f);
+    if (f->obj_pending && f->mode == MODE_LATER && --f->turns_left == 0)
+        fake_object_complete(f);
 }
 
 /* ---- client ----------------------------------------------------------------------------- */
@@ -189,6 +268,24 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
     struct client *cl = arg;
     size_t len = size * n;
+    static const struct {
+        const char *name;
+        size_t off;
+        size_t cap;
+    } keep[] = {{"X-Cordon-Seq: ", offsetof(struct client, seq), sizeof(cl->seq)},
+                {"Content-Type: ", offsetof(struct client, ctype), sizeof(cl->ctype)}};
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        size_t k = strlen(keep[i].name);
+        if (len > k && strncasecmp(p, keep[i].name, k) == 0) {
+            size_t v = len - k;
+            while (v > 0 && (p[k + v - 1] == '\r' || p[k + v - 1] == '\n'))
+                v--;
+            if (v < keep[i].cap) {
+                memcpy((char *)cl + keep[i].off, p + k, v);
+                ((char *)cl + keep[i].off)[v] = '\0';
+            }
+        }
+    }
     if (len > 7 && strncasecmp(p, "Allow: ", 7) == 0) {
         size_t v = len - 7;
         while (v > 0 && (p[7 + v - 1] == '\r' || p[7 + v - 1] == '\n'))
@@ -204,7 +301,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 static void *client_main(void *arg)
 {
     struct client *cl = arg;
-    char url[256];
+    char url[1024];
     snprintf(url, sizeof(url), "http://peer%s", cl->path);
     CURL *h = curl_easy_init();
     curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, cl->sock);
@@ -212,6 +309,15 @@ static void *client_main(void *arg)
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, cl->method);
     if (cl->body != NULL)
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, cl->body);
+    if (cl->body_raw != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, cl->body_raw);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)cl->body_len);
+    }
+    struct curl_slist *hdrs = NULL;
+    if (cl->chunked) {
+        hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    }
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, cl);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -220,6 +326,7 @@ static void *client_main(void *arg)
     cl->rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &cl->code);
     curl_easy_cleanup(h);
+    curl_slist_free_all(hdrs);
     atomic_store(&cl->done, true);
     return NULL;
 }
@@ -496,6 +603,214 @@ static void test_refusals(void **state)
     assert_int_equal(fx->fake.lookups, 0);
 }
 
+/* ---- objects ------------------------------------------------------------------------------ */
+
+/* request() with a body of any bytes (len), sent chunked when asked. */
+static json_t *request_raw(struct fixture *fx, struct client *cl, const char *method,
+                           const char *path, const char *body, size_t len, bool chunked)
+{
+    pthread_t th;
+    memset(cl, 0, sizeof(*cl));
+    cl->sock = fx->sock;
+    cl->method = method;
+    cl->path = path;
+    cl->body_raw = body;
+    cl->body_len = len;
+    cl->chunked = chunked;
+    cordon_buf_init(&cl->resp, 4 * 1024 * 1024, false);
+    atomic_init(&cl->done, false);
+    assert_int_equal(pthread_create(&th, NULL, client_main, cl), 0);
+    while (!atomic_load(&cl->done))
+        loop_turn(fx);
+    pthread_join(th, NULL);
+    assert_int_equal(cl->rc, CURLE_OK);
+    assert_int_equal(cordon_buf_terminate(&cl->resp), CORDON_OK);
+    return json_loads((const char *)cl->resp.data, 0, NULL);
+}
+
+/* An object answer with status and the JSON "code". */
+static void expect_code(struct fixture *fx, const char *method, const char *path, const char *body,
+                        long status, const char *code)
+{
+    struct client cl;
+    json_t *o = request_raw(fx, &cl, method, path, body, body != NULL ? strlen(body) : 0, false);
+    assert_int_equal(cl.code, status);
+    assert_non_null(o);
+    assert_non_null(json_string_value(json_object_get(o, "error")));
+    assert_string_equal(json_string_value(json_object_get(o, "code")), code);
+    json_decref(o);
+    cordon_buf_free(&cl.resp);
+}
+
+static void test_objects(void **state)
+{
+    struct fixture *fx = *state;
+    struct fake *f = &fx->fake;
+    struct client cl;
+    f->mode = MODE_LATER;
+
+    /* PUT: the name percent-decoded, the arguments, the body as it was sent. */
+    json_t *o = request_raw(fx, &cl, "PUT", "/v1/objects/a%2Fb%20c%25?ttl=60&kind=shared",
+                            "val\0ue", 6, false);
+    assert_int_equal(cl.code, 200);
+    assert_int_equal(f->objects, 1);
+    assert_int_equal(f->oreq.op, CORDON_CONTROL_OBJECT_PUT);
+    assert_int_equal(f->oreq.name_len, 6);
+    assert_memory_equal(f->oreq.name, "a/b c%", 6);
+    assert_true(f->oreq.shared);
+    assert_false(f->oreq.has_owner);
+    assert_int_equal(f->oreq.ttl, 60);
+    assert_int_equal(f->oreq.value_len, 6);
+    assert_memory_equal(f->ovalue, "val\0ue", 6);
+    assert_string_equal(json_string_value(json_object_get(o, "result")), "stored");
+    assert_string_equal(json_string_value(json_object_get(o, "kind")), "shared");
+    assert_int_equal(json_integer_value(json_object_get(o, "seq")), 7);
+    assert_int_equal(json_integer_value(json_object_get(o, "accepted")), 3);
+    json_decref(o);
+    cordon_buf_free(&cl.resp);
+
+    /* An empty value is a value. */
+    o = request_raw(fx, &cl, "PUT", "/v1/objects/empty", "", 0, false);
+    assert_int_equal(cl.code, 200);
+    assert_int_equal(f->oreq.value_len, 0);
+    assert_false(f->oreq.shared);
+    assert_int_equal(f->oreq.ttl, 0);
+    json_decref(o);
+    cordon_buf_free(&cl.resp);
+
+    /* GET: the value as octets, its seq in a header; owner parsed. */
+    o = request_raw(fx, &cl, "GET", "/v1/objects/x?owner=" TARGET, NULL, 0, false);
+    assert_null(o);
+    assert_int_equal(cl.code, 200);
+    assert_int_equal(f->oreq.op, CORDON_CONTROL_OBJECT_GET);
+    assert_true(f->oreq.has_owner);
+    assert_int_equal(f->oreq.owner[1], 0x11);
+    assert_int_equal(cl.resp.len, 11);
+    assert_memory_equal(cl.resp.data, "hello\0world", 11);
+    assert_string_equal(cl.seq, "7");
+    assert_string_equal(cl.ctype, "application/octet-stream");
+    cordon_buf_free(&cl.resp);
+
+    /* DELETE. */
+    o = request_raw(fx, &cl, "DELETE", "/v1/objects/x?kind=owned", NULL, 0, false);
+    assert_int_equal(cl.code, 200);
+    assert_int_equal(f->oreq.op, CORDON_CONTROL_OBJECT_DEL);
+    assert_string_equal(json_string_value(json_object_get(o, "result")), "deleted");
+    json_decref(o);
+    cordon_buf_free(&cl.resp);
+
+    /* Every refusal with its status and code. */
+    expect_code(fx, "GET", "/v1/objects/missing", NULL, 404, "not_found");
+    expect_code(fx, "GET", "/v1/objects/gone", NULL, 410, "deleted");
+    expect_code(fx, "PUT", "/v1/objects/quota", "v", 507, "quota_exceeded");
+    expect_code(fx, "PUT", "/v1/objects/full", "v", 507, "capacity");
+    expect_code(fx, "PUT", "/v1/objects/theirs", "v", 403, "not_allowed");
+    expect_code(fx, "PUT", "/v1/objects/unreachable", "v", 503, "network");
+    o = request_raw(fx, &cl, "PUT", "/v1/objects/stale", "v", 1, false);
+    assert_int_equal(cl.code, 409);
+    assert_string_equal(json_string_value(json_object_get(o, "code")), "stale");
+    assert_int_equal(json_integer_value(json_object_get(o, "held")), 99);
+    json_decref(o);
+    cordon_buf_free(&cl.resp);
+
+    /* Completed inside the op, and refused by it at once. */
+    f->mode = MODE_SYNC;
+    expect_code(fx, "GET", "/v1/objects/missing", NULL, 404, "not_found");
+    f->mode = MODE_BUSY;
+    expect_code(fx, "GET", "/v1/objects/x", NULL, 503, "busy");
+    assert_int_equal(f->objects, 13);
+}
+
+static void test_object_refusals(void **state)
+{
+    struct fixture *fx = *state;
+    struct fake *f = &fx->fake;
+    struct client cl;
+    char path[512];
+    f->mode = MODE_SYNC;
+    expect_error(fx, "PUT", "/v1/objects/a%00b", "x", 400, "no NUL");
+    expect_error(fx, "PUT", "/v1/objects/", "x", 400, "bad object name");
+    expect_error(fx, "GET", "/v1/objects", NULL, 400, "bad object name");
+    expect_error(fx, "GET", "/v1/objects/a%zz", NULL, 400, "bad object name");
+    expect_error(fx, "GET", "/v1/objects/a%2", NULL, 400, "bad object name");
+    int n = snprintf(path, sizeof(path), "/v1/objects/");
+    memset(path + n, 'a', 256);
+    path[n + 256] = '\0';
+    expect_error(fx, "GET", path, NULL, 400, "bad object name");
+    path[n + 255] = '\0'; /* 255 bytes: a name */
+    json_t *o = request_raw(fx, &cl, "GET", path, NULL, 0, false);
+    assert_int_equal(cl.code, 200);
+    assert_int_equal(f->oreq.name_len, 255);
+    cordon_buf_free(&cl.resp);
+    f->objects = 0;
+    expect_code(fx, "PUT", "/v1/objects/q?ttl=abc", "x", 400, "invalid");
+    expect_code(fx, "PUT", "/v1/objects/q?ttl=0", "x", 400, "invalid");
+    expect_code(fx, "PUT", "/v1/objects/q?ttl=4294967296", "x", 400, "invalid");
+    expect_code(fx, "PUT", "/v1/objects/q?ttl=", "x", 400, "invalid");
+    expect_code(fx, "PUT", "/v1/objects/q?kind=crl", "x", 400, "invalid");
+    expect_code(fx, "PUT", "/v1/objects/q?owner=zz", "x", 400, "invalid");
+    expect_code(fx, "GET", "/v1/objects/q?owner=" TARGET "00", NULL, 400, "invalid");
+    expect_code(fx, "GET", "/v1/objects/q?ttl=5", NULL, 400, "invalid");
+    expect_code(fx, "GET", "/v1/objects/q?color=red", NULL, 400, "invalid");
+    expect_error(fx, "GET", "/v1/objects/q", "x=1", 413, "only PUT");
+    expect_error(fx, "DELETE", "/v1/objects/q", "x=1", 413, "only PUT");
+    assert_int_equal(f->objects, 0);
+
+    /* Over the cap: 413 before the body is read and before the host is asked. */
+    static char big[CORDON_OBJECT_VALUE_MAX + 1];
+    memset(big, 'v', sizeof(big));
+    o = request_raw(fx, &cl, "PUT", "/v1/objects/big", big, sizeof(big), false);
+    assert_int_equal(cl.code, 413);
+    assert_string_equal(json_string_value(json_object_get(o, "code")), "too_large");
+    json_decref(o);
+    cordon_buf_free(&cl.resp);
+    o = request_raw(fx, &cl, "PUT", "/v1/objects/big", big, sizeof(big) - 1, false);
+    assert_int_equal(cl.code, 200); /* at the cap */
+    assert_int_equal(f->oreq.value_len, CORDON_OBJECT_VALUE_MAX);
+    json_decref(o);
+    cordon_buf_free(&cl.resp);
+    cordon_control_set_body_max(fx->ctl, 10);
+    expect_code(fx, "PUT", "/v1/objects/q", "12345678901", 413, "too_large");
+    expect_code(fx, "PUT", "/v1/objects/stale", "1234567890", 409, "stale");
+    o = request_raw(fx, &cl, "PUT", "/v1/objects/q", "abc", 3, true);
+    assert_int_equal(cl.code, 411);
+    assert_string_equal(json_string_value(json_object_get(o, "code")), "length_required");
+    json_decref(o);
+    cordon_buf_free(&cl.resp);
+    assert_int_equal(f->objects, 2);
+
+    o = request(fx, &cl, "POST", "/v1/objects/q", "x");
+    assert_int_equal(cl.code, 405);
+    assert_string_equal(cl.allow, "GET, HEAD, PUT, DELETE");
+    json_decref(o);
+    cordon_buf_free(&cl.resp);
+}
+
+static void test_object_timeout(void **state)
+{
+    struct fixture *fx = *state;
+    fx->fake.mode = MODE_NEVER;
+    cordon_control_set_lookup_timeout(fx->ctl, 150);
+    expect_code(fx, "PUT", "/v1/objects/slow", "v", 504, "timeout");
+    assert_int_equal(fx->fake.cancels, 1);
+    assert_true(fx->fake.cancelled_token == fx->fake.obj_token);
+    struct cordon_control_object_result r;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(cordon_control_object_done(fx->ctl, fx->fake.obj_token, &r),
+                     CORDON_ERR_NOT_FOUND);
+    /* A lookup's completion does not answer an object request, nor the other way round. */
+    struct cordon_control_lookup_result lr = {0};
+    assert_int_equal(cordon_control_lookup_done(fx->ctl, fx->fake.obj_token, &lr),
+                     CORDON_ERR_NOT_FOUND);
+    struct client cl;
+    json_t *o = request(fx, &cl, "GET", "/metrics", NULL);
+    assert_null(o);
+    assert_non_null(
+        strstr((const char *)cl.resp.data, "cordon_control_objects_timed_out_total 1\n"));
+    assert_non_null(strstr((const char *)cl.resp.data, "cordon_control_objects_total 1\n"));
+    cordon_buf_free(&cl.resp);
+}
+
 /* The control closes under a suspended lookup: the lookup is cancelled, nothing leaks. */
 static void test_free_while_suspended(void **state)
 {
@@ -725,6 +1040,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lookup_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lookup_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_objects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_object_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_object_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_while_suspended, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
