@@ -53,6 +53,7 @@ struct swarm {
     cordon_refresher *refresher;
     int signo;
     uint64_t trim_at;
+    size_t trim_free; /* the least free heap bytes seen since the last trim */
     uint16_t base_port;
     char host[SWARM_IP_MAX];
 };
@@ -321,16 +322,25 @@ static cordon_err round_once(struct swarm *s, uint64_t max_wait_ms)
         /* Links that idled out free tens of kilobytes each, scattered over the heap: give
          * the free pages back, or the swarm's RSS would stay at its peak forever. A trim
          * walks every free chunk (one madvise per free page run: some 100,000 in a swarm
-         * of 512 that did lookups, a few hundred milliseconds during which no instance
-         * runs), so the next one waits CORDON_SWARM_TRIM_FACTOR times as long as this one
-         * took: trimming costs at most that share of the loop. */
+         * of 512 that did lookups, a few hundred milliseconds in which no instance runs),
+         * so it runs only when the heap holds CORDON_SWARM_TRIM_GAIN more free bytes than
+         * the least it held since the last trim — links were freed, there is memory to
+         * return — and the next one waits at least CORDON_SWARM_TRIM_FACTOR times as long
+         * as this one took. A busy swarm in a steady state reuses what it frees and is
+         * not stalled; one whose links idle out is trimmed. */
         s->trim_at = now + CORDON_SWARM_TRIM_MS;
 #ifdef __GLIBC__
-        uint64_t t0 = cordon_runtime_now_ms();
-        (void)malloc_trim(0);
-        uint64_t took = cordon_runtime_now_ms() - t0;
-        if (took * CORDON_SWARM_TRIM_FACTOR > CORDON_SWARM_TRIM_MS)
-            s->trim_at = now + took * CORDON_SWARM_TRIM_FACTOR;
+        size_t free_bytes = mallinfo2().fordblks;
+        if (free_bytes < s->trim_free)
+            s->trim_free = free_bytes;
+        if (free_bytes >= s->trim_free + CORDON_SWARM_TRIM_GAIN) {
+            uint64_t t0 = cordon_runtime_now_ms();
+            (void)malloc_trim(0);
+            uint64_t took = cordon_runtime_now_ms() - t0;
+            s->trim_free = mallinfo2().fordblks; /* trimmed pages stay free chunks */
+            if (took * CORDON_SWARM_TRIM_FACTOR > CORDON_SWARM_TRIM_MS)
+                s->trim_at = now + took * CORDON_SWARM_TRIM_FACTOR;
+        }
 #endif
     }
     return s->failed == s->started && s->started > 0 ? CORDON_ERR_IO : CORDON_OK;
