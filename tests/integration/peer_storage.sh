@@ -163,6 +163,12 @@ code=$(api 8 GET "/v1/objects/obj-2?owner=${PEER_IDS[2]}" -D "$TMP/h")
 check '[ "$code" = 200 ] && grep -qi "^X-Cordon-Writer: ${PEER_IDS[2]}" "$TMP/h" && grep -qi "^X-Cordon-Seq: [0-9]" "$TMP/h" && grep -qi "^Content-Type: application/octet-stream" "$TMP/h"' \
     "GET answers the value as application/octet-stream with its seq and writer in headers"
 
+# curl -T (an upload of a file: PUT with its Content-Length) works as the CLI does.
+printf 'uploaded' >"$TMP/up"
+code=$(api 3 PUT "/v1/objects/up?ttl=300" -T "$TMP/up")
+check '[ "$code" = 200 ] && [ "$(jq -r .result "$TMP/api.body")" = stored ]' "curl -T stores a file ($code)"
+check_eq "$(get_value 5 3 up)" "uploaded" "and p5 reads it"
+
 # A name with bytes that need escapes.
 printf 'binary name' | ctl 3 put 'a/b c%é' - >/dev/null
 got=$(get_value 10 3 'a/b c%é')
