@@ -140,6 +140,8 @@ for w in 2 3 4 5; do
     check '[ "$rc" = 0 ] && grep -q "^stored obj-$w: seq [0-9]*, [1-3] of 3 replicas accepted" "$TMP/put.$w.out"' \
         "p$w put obj-$w ($(head -c 200 "$TMP/put.$w.out"))"
 done
+# An object that lives one second: the replicas' expiry sweep (every 5 s) removes it.
+printf 'short' | ctl 8 put short-lived - --ttl 1 >/dev/null
 for w in 2 3 4 5; do
     r=$((w + 4))
     got=$(get_value "$r" "$w" "obj-$w")
@@ -266,6 +268,23 @@ get_value 8 5 obj-5 >/dev/null
 check '[ "$GET_RC" = 4 ] && grep -q "deleted" "$TMP/get.err"' "p8 reads obj-5 as deleted: exit 4 ($(cat "$TMP/get.err"))"
 code=$(api 9 GET "/v1/objects/obj-5?owner=${PEER_IDS[5]}")
 check '[ "$code" = 410 ] && [ "$(jq -r .code "$TMP/api.body")" = deleted ]' "GET of a deleted object: 410 deleted ($code)"
+
+# ---- expiry ----------------------------------------------------------------------------------------------
+
+get_value 1 8 short-lived >/dev/null
+check '[ "$GET_RC" = 4 ]' "the 1-second object is not found any more (exit $GET_RC)"
+for ((t = 0; t < 100; t++)); do
+    expired=0
+    for ((i = 1; i <= N; i++)); do
+        e=$(ctl "$i" --json status | jq -r .counters.store_expired)
+        expired=$((expired + e))
+    done
+    [ "$expired" -ge 1 ] && break
+    sleep 0.1
+done
+check '[ "$expired" -ge 1 ]' "the replicas' expiry sweeps removed it (store_expired sums to $expired)"
+fds=$(ls "/proc/${PID[1]}/fd" | wc -l)
+ok "p1 holds $fds file descriptors (store included)"
 
 # ---- two peers lost ------------------------------------------------------------------------------------------
 
