@@ -729,6 +729,18 @@ static enum MHD_Result object_arg(void *cls, enum MHD_ValueKind kind, const char
             a->bad = "bad ttl: expected whole seconds, at least 1";
         else
             o->ttl = (uint32_t)v;
+    } else if (strcmp(key, "seq") == 0 && o->op != CORDON_CONTROL_OBJECT_GET) {
+        uint64_t v = 0;
+        size_t n = strlen(value);
+        bool ok = n > 0 && n <= 19;
+        for (size_t i = 0; ok && i < n; i++) {
+            ok = value[i] >= '0' && value[i] <= '9';
+            v = v * 10 + (uint64_t)(value[i] - '0');
+        }
+        if (!ok || v == 0)
+            a->bad = "bad seq: expected 1..9999999999999999999";
+        else
+            o->seq = v;
     } else if (strcmp(key, "kind") == 0) {
         if (strcmp(value, "shared") == 0)
             o->shared = true;
@@ -742,7 +754,7 @@ static enum MHD_Result object_arg(void *cls, enum MHD_ValueKind kind, const char
         else
             o->has_owner = true;
     } else {
-        a->bad = "unknown query parameter (ttl, kind and owner are known; ttl on PUT only)";
+        a->bad = "unknown query parameter (kind, owner; ttl on PUT; seq on PUT and DELETE)";
     }
     return a->bad == NULL ? MHD_YES : MHD_NO;
 }

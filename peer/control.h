@@ -95,7 +95,8 @@ struct cordon_control_object_request {
     bool has_owner;                    /* owner= was given */
     uint8_t owner[CORDON_NODE_ID_LEN]; /* GET: whose object or entry; PUT/DEL: see below */
     uint32_t ttl;                      /* PUT: seconds, 0 when not given */
-    const uint8_t *value;              /* PUT: the body */
+    uint64_t seq;         /* PUT, DEL: the seq to write, 0 when not given (the host picks one) */
+    const uint8_t *value; /* PUT: the body */
     size_t value_len;
 };
 

@@ -156,7 +156,6 @@ struct cordon_runtime {
     cordon_store *store;
     cordon_object_verifier *verifier;
     cordon_buf cert_der;   /* identity.cert in DER, as objects carry it */
-    cordon_buf obj_buf;    /* scratch for a stored object (held_seq) */
     size_t value_max;      /* the store's: the overlay's max_object_size, clamped */
     uint32_t max_lifetime; /* the store's: the overlay's max_lifetime, clamped */
     uint64_t expire_at;    /* the next expiry step (monotonic ms) */
@@ -734,10 +733,13 @@ static uint64_t held_seq(cordon_runtime *rt, const uint8_t key[CORDON_OBJECT_ENT
 {
     struct cordon_object o;
     uint64_t seq = 0;
-    cordon_buf_reset(&rt->obj_buf);
-    if (cordon_store_get(rt->store, key, wall_s(), &rt->obj_buf) == CORDON_OK &&
-        cordon_object_decode(rt->obj_buf.data, rt->obj_buf.len, &o) == CORDON_OK)
+    cordon_buf b;
+    /* Not kept: a refusal is rare, and a swarm's instances would each hold 70 KiB. */
+    cordon_buf_init(&b, CORDON_OBJECT_MAX, false);
+    if (cordon_store_get(rt->store, key, wall_s(), &b) == CORDON_OK &&
+        cordon_object_decode(b.data, b.len, &o) == CORDON_OK)
         seq = o.seq;
+    cordon_buf_free(&b);
     return seq;
 }
 
@@ -1080,6 +1082,7 @@ static cordon_err ctl_object(void *ctx, const struct cordon_control_object_reque
      * know (an older version may live longer than the newest), so it takes the overlay's
      * maximum, which no object outlives. */
     s->lifetime = lifetime;
+    s->retried = req->seq != 0; /* a seq the client chose is not replaced behind its back */
     if (req->op == CORDON_CONTROL_OBJECT_PUT && req->value_len > 0) {
         s->value = malloc(req->value_len);
         if (s->value == NULL) {
@@ -1103,7 +1106,7 @@ static cordon_err ctl_object(void *ctx, const struct cordon_control_object_reque
         err = cordon_core_get(rt->core, rt->now_ms, key, ctl_get_done, s);
         rt->in_core = false;
     } else {
-        err = start_put(rt, s, wall_ms());
+        err = start_put(rt, s, req->seq != 0 ? req->seq : wall_ms());
     }
     if (err != CORDON_OK)
         ctl_object_free(s); /* the callback was not and will not be called */
@@ -1462,7 +1465,6 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
     rt->now_ms = now_ms;
     rt->started_ms = now_ms;
     cordon_buf_init(&rt->cert_der, CORDON_OBJECT_CERT_MAX, false);
-    cordon_buf_init(&rt->obj_buf, CORDON_OBJECT_MAX, false);
     rt->dir = strdup(o->dir);
     if (rt->dir == NULL)
         goto out;
@@ -1590,7 +1592,6 @@ void cordon_runtime_free(cordon_runtime *rt)
     cordon_store_close(rt->store);
     cordon_object_verifier_free(rt->verifier);
     cordon_buf_free(&rt->cert_der);
-    cordon_buf_free(&rt->obj_buf);
     cordon_links_free(rt->links);
     for (size_t i = 0; i < rt->n_remotes; i++)
         cordon_frag_rx_free(rt->remotes[i].rx);

@@ -165,6 +165,19 @@ code=$(api 8 GET "/v1/objects/obj-2?owner=${PEER_IDS[2]}" -D "$TMP/h")
 check '[ "$code" = 200 ] && grep -qi "^X-Cordon-Writer: ${PEER_IDS[2]}" "$TMP/h" && grep -qi "^X-Cordon-Seq: [0-9]" "$TMP/h" && grep -qi "^Content-Type: application/octet-stream" "$TMP/h"' \
     "GET answers the value as application/octet-stream with its seq and writer in headers"
 
+# A replica holding a higher seq than the writer's clock gives (a clock that went back):
+# the put is refused stale once and retried with the held seq + 1.
+big=$(($(date +%s%3N) * 2))
+code=$(api 2 PUT "/v1/objects/seqtest?seq=$big" --data-binary 'from the future')
+check '[ "$code" = 200 ] && [ "$(jq -r .seq "$TMP/api.body")" = "$big" ]' "a put with seq=$big is stored at that seq ($code)"
+code=$(api 2 PUT "/v1/objects/seqtest" --data-binary 'from now')
+check '[ "$code" = 200 ] && [ "$(jq -r .seq "$TMP/api.body")" = "$((big + 1))" ]' \
+    "a put on the wall clock after it is retried past the held seq: seq $((big + 1)) ($code $(cat "$TMP/api.body"))"
+check_eq "$(get_value 7 2 seqtest)" "from now" "p7 reads the retried value"
+code=$(api 2 PUT "/v1/objects/seqtest?seq=5" --data-binary 'old')
+check '[ "$code" = 409 ] && [ "$(jq -r .code "$TMP/api.body")" = stale ] && [ "$(jq -r .held "$TMP/api.body")" = "$((big + 1))" ]' \
+    "an explicit seq below the held one is refused 409 stale with the held seq, not retried ($code)"
+
 # curl -T (an upload of a file: PUT with its Content-Length) works as the CLI does.
 printf 'uploaded' >"$TMP/up"
 code=$(api 3 PUT "/v1/objects/up?ttl=300" -T "$TMP/up")

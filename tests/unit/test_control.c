@@ -669,12 +669,25 @@ static void test_objects(void **state)
     json_decref(o);
     cordon_buf_free(&cl.resp);
 
+    /* seq as asked, on PUT and DELETE. */
+    o = request_raw(fx, &cl, "PUT", "/v1/objects/s?seq=18446744073709551", "v", 1, false);
+    assert_int_equal(cl.code, 200);
+    assert_true(f->oreq.seq == 18446744073709551ULL);
+    json_decref(o);
+    cordon_buf_free(&cl.resp);
+    o = request_raw(fx, &cl, "DELETE", "/v1/objects/s?seq=5", NULL, 0, false);
+    assert_int_equal(cl.code, 200);
+    assert_true(f->oreq.seq == 5);
+    json_decref(o);
+    cordon_buf_free(&cl.resp);
+
     /* An empty value is a value. */
     o = request_raw(fx, &cl, "PUT", "/v1/objects/empty", "", 0, false);
     assert_int_equal(cl.code, 200);
     assert_int_equal(f->oreq.value_len, 0);
     assert_false(f->oreq.shared);
     assert_int_equal(f->oreq.ttl, 0);
+    assert_true(f->oreq.seq == 0);
     json_decref(o);
     cordon_buf_free(&cl.resp);
 
@@ -718,7 +731,7 @@ static void test_objects(void **state)
     expect_code(fx, "GET", "/v1/objects/missing", NULL, 404, "not_found");
     f->mode = MODE_BUSY;
     expect_code(fx, "GET", "/v1/objects/x", NULL, 503, "busy");
-    assert_int_equal(f->objects, 13);
+    assert_int_equal(f->objects, 15);
 }
 
 static void test_object_refusals(void **state)
@@ -752,6 +765,10 @@ static void test_object_refusals(void **state)
     expect_code(fx, "GET", "/v1/objects/q?owner=" TARGET "00", NULL, 400, "invalid");
     expect_code(fx, "GET", "/v1/objects/q?ttl=5", NULL, 400, "invalid");
     expect_code(fx, "GET", "/v1/objects/q?color=red", NULL, 400, "invalid");
+    expect_code(fx, "PUT", "/v1/objects/q?seq=0", "x", 400, "invalid");
+    expect_code(fx, "PUT", "/v1/objects/q?seq=1x", "x", 400, "invalid");
+    expect_code(fx, "PUT", "/v1/objects/q?seq=12345678901234567890", "x", 400, "invalid");
+    expect_code(fx, "GET", "/v1/objects/q?seq=1", NULL, 400, "invalid");
     expect_error(fx, "GET", "/v1/objects/q", "x=1", 413, "only PUT");
     expect_error(fx, "DELETE", "/v1/objects/q", "x=1", 413, "only PUT");
     assert_int_equal(f->objects, 0);
