@@ -25,6 +25,7 @@
  * CORDON_CONTROL_OBJECT_TIMEOUT_MS; wait a bit longer. */
 #define REQUEST_TIMEOUT_MS (CORDON_CONTROL_OBJECT_TIMEOUT_MS + 5000L)
 #define CONNECT_TIMEOUT_MS 3000L
+#define URL_PATH_MAX 1200 /* /v1/objects/ + a percent-encoded name (3 x 255) + query */
 
 enum exit_code {
     EXIT_OK = 0,
@@ -256,8 +257,12 @@ static int fetch(const char *control, const char *method, const char *path, cons
     if (!S_ISSOCK(st.st_mode))
         return not_running(control, "not a socket");
 
-    char url[1200];
-    snprintf(url, sizeof(url), "http://peer%s", path);
+    char url[sizeof("http://peer") + URL_PATH_MAX];
+    int un = snprintf(url, sizeof(url), "http://peer%s", path);
+    if (un < 0 || (size_t)un >= sizeof(url)) {
+        fprintf(stderr, "cordon: request path too long\n");
+        return EXIT_USAGE;
+    }
     CURL *h = curl_easy_init();
     if (h == NULL) {
         fprintf(stderr, "cordon: cannot initialise libcurl\n");
@@ -561,7 +566,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cordon: cannot initialise libcurl\n");
         return EXIT_CONNECT;
     }
-    char path[1200];
+    char path[URL_PATH_MAX];
     const char *method = "GET";
     struct answer_headers hdrs = {{0}, {0}};
     long status = 0;
