@@ -70,6 +70,7 @@
 #define CORDON_STORE_NODE_BYTES (512u * 1024 * 1024)  /* bytes one node holds in all */
 #define CORDON_STORE_MAP_SIZE (1024ULL * 1024 * 1024) /* LMDB map size of a peer's store */
 #define CORDON_STORE_EXPIRE_BATCH 256                 /* objects one expiry step removes at most */
+#define CORDON_PEER_MMAP_THRESHOLD (128 * 1024) /* cordon-peer: mallocs this large are mmaps */
 
 /* Links: records and fragments (wire/frag.h). A record is the plaintext of one DTLS
  * record; a message larger than one record is cut into fragments and reassembled per

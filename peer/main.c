@@ -1,6 +1,9 @@
 /* peer/main.c — `cordon-peer`: argument parsing only; the work is in the library. */
 #include <curl/curl.h>
 #include <getopt.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -416,6 +419,14 @@ static int swarm_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+#ifdef __GLIBC__
+    /* Large blocks always come fresh from mmap, whose pages stay out of memory until they
+     * are written: LMDB callocs 2.5 MiB per store for its write transaction and touches a
+     * few pages of it. glibc's default raises this threshold after the first large free,
+     * and a large calloc served from the heap is zeroed, page by page: 2.5 MiB resident per
+     * peer (1,000 idle swarm peers: 4.2 MiB each instead of 2). */
+    (void)mallopt(M_MMAP_THRESHOLD, CORDON_PEER_MMAP_THRESHOLD);
+#endif
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         print_usage(argc < 2 ? stderr : stdout);
