@@ -1174,28 +1174,42 @@ cordon_err cordon_control_run(cordon_control *ctl)
     return MHD_run(ctl->mhd) == MHD_YES ? CORDON_OK : CORDON_ERR_IO;
 }
 
+/* The slot of the request waiting on route with token, or NULL. */
+static struct pending *pending_of(cordon_control *ctl, uint64_t token, enum route route)
+{
+    for (size_t i = 0; i < CORDON_CONTROL_LOOKUPS_MAX; i++) {
+        struct pending *p = &ctl->pending[i];
+        if (p->used && p->token == token && p->req->route == route)
+            return p;
+    }
+    return NULL;
+}
+
+/* The request of slot p has its answer: the slot is freed and its connection woken. */
+static void pending_done(cordon_control *ctl, struct pending *p)
+{
+    struct request *req = p->req;
+    struct MHD_Connection *conn = p->conn;
+    req->state = LOOKUP_DONE;
+    release_slot(ctl, req);
+    if (req->suspended) {
+        req->suspended = false;
+        MHD_resume_connection(conn);
+        ctl->resumed = true;
+    }
+}
+
 cordon_err cordon_control_lookup_done(cordon_control *ctl, uint64_t token,
                                       const struct cordon_control_lookup_result *res)
 {
     if (ctl == NULL || res == NULL)
         return CORDON_ERR_INVAL;
-    for (size_t i = 0; i < CORDON_CONTROL_LOOKUPS_MAX; i++) {
-        struct pending *p = &ctl->pending[i];
-        if (!p->used || p->token != token || p->req->route != ROUTE_LOOKUP)
-            continue;
-        struct request *req = p->req;
-        struct MHD_Connection *conn = p->conn;
-        req->result = *res;
-        req->state = LOOKUP_DONE;
-        release_slot(ctl, req);
-        if (req->suspended) {
-            req->suspended = false;
-            MHD_resume_connection(conn);
-            ctl->resumed = true;
-        }
-        return CORDON_OK;
-    }
-    return CORDON_ERR_NOT_FOUND;
+    struct pending *p = pending_of(ctl, token, ROUTE_LOOKUP);
+    if (p == NULL)
+        return CORDON_ERR_NOT_FOUND;
+    p->req->result = *res;
+    pending_done(ctl, p);
+    return CORDON_OK;
 }
 
 void cordon_control_set_lookup_timeout(cordon_control *ctl, unsigned ms)
@@ -1215,32 +1229,22 @@ cordon_err cordon_control_object_done(cordon_control *ctl, uint64_t token,
 {
     if (ctl == NULL || res == NULL)
         return CORDON_ERR_INVAL;
-    for (size_t i = 0; i < CORDON_CONTROL_LOOKUPS_MAX; i++) {
-        struct pending *p = &ctl->pending[i];
-        if (!p->used || p->token != token || p->req->route != ROUTE_OBJECT)
-            continue;
-        struct request *req = p->req;
-        struct MHD_Connection *conn = p->conn;
-        cordon_err err = CORDON_OK;
-        req->obj = *res;
-        req->obj.value = NULL;
-        if (res->err == CORDON_OK && res->value_len > 0) {
-            req->obj_value = malloc(res->value_len);
-            if (req->obj_value == NULL) {
-                req->obj.err = err = CORDON_ERR_NOMEM;
-                req->obj.value_len = 0;
-            } else {
-                memcpy(req->obj_value, res->value, res->value_len);
-            }
+    struct pending *p = pending_of(ctl, token, ROUTE_OBJECT);
+    if (p == NULL)
+        return CORDON_ERR_NOT_FOUND;
+    struct request *req = p->req;
+    cordon_err err = CORDON_OK;
+    req->obj = *res;
+    req->obj.value = NULL;
+    if (res->err == CORDON_OK && res->value_len > 0) {
+        req->obj_value = malloc(res->value_len);
+        if (req->obj_value == NULL) {
+            req->obj.err = err = CORDON_ERR_NOMEM;
+            req->obj.value_len = 0;
+        } else {
+            memcpy(req->obj_value, res->value, res->value_len);
         }
-        req->state = LOOKUP_DONE;
-        release_slot(ctl, req);
-        if (req->suspended) {
-            req->suspended = false;
-            MHD_resume_connection(conn);
-            ctl->resumed = true;
-        }
-        return err;
     }
-    return CORDON_ERR_NOT_FOUND;
+    pending_done(ctl, p);
+    return err;
 }
