@@ -102,6 +102,19 @@ struct cordon_core_storage {
      * when it is genuine and current, else why not. The core has already decoded it and
      * matched its entry key to the one asked for; it reads seq from its own decoding. */
     cordon_err (*check)(void *ctx, uint64_t now_ms, const uint8_t *obj, size_t len);
+    /* Replica maintenance (docs/protocol.md 7.8). Both may be NULL: the core then does no
+     * maintenance and answers SUMMARY with ERROR "unsupported", as before.
+     *
+     * scan lists the entries held, in increasing memcmp order of their keys, starting
+     * strictly after after (NULL: from the first), at most max (1..CORDON_SUMMARY_MAX) of
+     * them, into out[0..*n). Expired entries are skipped. *n = 0 means the walk reached the
+     * end. Any error is the host's failure (the pass stops and starts over next period). */
+    cordon_err (*scan)(void *ctx, uint64_t now_ms, const uint8_t *after,
+                       struct cordon_summary_entry *out, size_t max, size_t *n);
+    /* The seq held for key (0 when none or expired), without copying the object: serves
+     * SUMMARY (a WANT names the entries held at a lower seq or not at all). */
+    cordon_err (*held)(void *ctx, uint64_t now_ms, const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN],
+                       uint64_t *seq);
 };
 
 /* cordon_core_new refuses (CORDON_ERR_INVAL) params that cordon_overlay_params_check
@@ -122,6 +135,12 @@ struct cordon_core_config {
     uint32_t store_rate;        /* STOREs per second per remote node (10) */
     uint32_t store_burst;       /* token bucket depth for them (100) */
     uint32_t store_global_rate; /* STOREs per second from all remotes, 1 s deep (1000) */
+    /* Replica maintenance: a pass over the whole store every maintain_ms (60 s, 1..86400000;
+     * the first one jittered within the period), and one maintain_soon_ms (5 s, 1..maintain_ms)
+     * after the routing table gains a node, so a joiner gets its objects without waiting
+     * a period. Only when the storage has scan and held. */
+    uint32_t maintain_ms;
+    uint32_t maintain_soon_ms;
 };
 
 void cordon_core_config_default(struct cordon_core_config *cfg);
@@ -180,6 +199,12 @@ struct cordon_core_status {
                                   * outvoted replicas */
     uint64_t get_forged;         /* answers to gets that failed the check: forged or
                                   * tampered, of another entry, revoked, expired */
+    /* replica maintenance */
+    uint64_t maintain_passes;   /* passes over the whole store completed */
+    uint64_t summaries_sent;    /* SUMMARY requests sent */
+    uint64_t summaries_served;  /* SUMMARY requests answered WANT */
+    uint64_t maintain_pushed;   /* STOREs sent because a WANT asked for them */
+    uint64_t maintain_accepted; /* of them, answered STORED accepted */
 };
 
 /* What a put did. The replicas are the r nodes closest to the object's resource ID among
