@@ -47,7 +47,10 @@ static const char usage[] =
     "  --flap-period MS     a flapper's up+down cycle (default 10000)\n"
     "  --partition SHARE:START:END  cut SHARE of the nodes off from START to END ms after\n"
     "                       the lookups begin\n"
-    "\n"
+    "\n";
+
+/* Apart from the above: C99 compilers need take no string over 4095 bytes. */
+static const char usage_storage[] =
     "Storage (with --objects; the objects are signed by certificates of a test CA and\n"
     "verified by every replica and reader with the real code): honest writers put the\n"
     "objects, then --updates newer versions of each; then --reads gets from random honest\n"
@@ -59,6 +62,23 @@ static const char usage[] =
     "  --replicas R         r, replicas per object, 1..min(k, 16) (default 3)\n"
     "  --put-interval MS    time between two put starts (default 10)\n"
     "  --read-interval MS   time between two get starts (default 5)\n"
+    "  --maintain-period MS replica maintenance: a pass over each node's store every MS\n"
+    "                       (default: the core's, 60000)\n"
+    "  --maintain-soon MS   and one MS after a node's routing table gains a node\n"
+    "                       (default: the core's, 5000, at most --maintain-period)\n"
+    "  --no-maintain        no replica maintenance: objects stay where their puts left them\n"
+    "\n"
+    "Churn rounds (with --objects): once every put has ended, --churn-rounds periods of\n"
+    "--churn-period ms follow. In each, --churn-fraction of the honest nodes live at its\n"
+    "start leave for good (their stores with them), one at a time at even intervals, and as\n"
+    "many new honest nodes with fresh IDs join through random live nodes. Before the first\n"
+    "round and after each, the live genuine copies of every object's newest version are\n"
+    "counted (an object with none is lost: no reader and no maintenance can bring it back;\n"
+    "objects live 24 h and writers do not republish within a run), and --reads gets start\n"
+    "for the objects in turn while the next round runs.\n"
+    "  --churn-rounds N     rounds, 0..16 (default 0: none)\n"
+    "  --churn-fraction F   share of the honest nodes replaced per round, 0..1 (default 0.5)\n"
+    "  --churn-period MS    length of a round (default 600000: 10 virtual minutes)\n"
     "\n"
     "  --json               print the summary as one JSON object on stdout\n"
     "  --help               this text\n";
@@ -89,6 +109,12 @@ enum {
     OPT_REPLICAS,
     OPT_PUT_INTERVAL,
     OPT_READ_INTERVAL,
+    OPT_MAINTAIN_PERIOD,
+    OPT_MAINTAIN_SOON,
+    OPT_NO_MAINTAIN,
+    OPT_CHURN_ROUNDS,
+    OPT_CHURN_FRACTION,
+    OPT_CHURN_PERIOD,
     OPT_JSON,
     OPT_HELP,
 };
@@ -117,6 +143,12 @@ static const struct option options[] = {
     {"replicas", required_argument, NULL, OPT_REPLICAS},
     {"put-interval", required_argument, NULL, OPT_PUT_INTERVAL},
     {"read-interval", required_argument, NULL, OPT_READ_INTERVAL},
+    {"maintain-period", required_argument, NULL, OPT_MAINTAIN_PERIOD},
+    {"maintain-soon", required_argument, NULL, OPT_MAINTAIN_SOON},
+    {"no-maintain", no_argument, NULL, OPT_NO_MAINTAIN},
+    {"churn-rounds", required_argument, NULL, OPT_CHURN_ROUNDS},
+    {"churn-fraction", required_argument, NULL, OPT_CHURN_FRACTION},
+    {"churn-period", required_argument, NULL, OPT_CHURN_PERIOD},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -222,6 +254,41 @@ static void print_json(const struct cordon_sim_config *c, const struct cordon_si
         set_int(o, "get_stale", r->get_stale);
         set_int(o, "get_forged", r->get_forged);
         set_int(o, "stores_accepted", r->stores_accepted);
+        json_object_set_new(o, "maintain", json_boolean(c->maintain));
+        set_int(o, "maintain_period_ms", c->maintain_ms);
+        set_int(o, "maintain_passes", r->maintain_passes);
+        set_int(o, "summaries_sent", r->summaries_sent);
+        set_int(o, "summaries_served", r->summaries_served);
+        set_int(o, "maintain_pushed", r->maintain_pushed);
+        set_int(o, "maintain_accepted", r->maintain_accepted);
+    }
+    if (c->objects > 0 && c->churn_rounds > 0) {
+        json_t *checks = json_array();
+        set_real(o, "churn_fraction", c->churn_fraction);
+        set_int(o, "churn_period_ms", c->churn_period_ms);
+        set_int(o, "churn_rounds", c->churn_rounds);
+        set_int(o, "replaced", r->replaced);
+        for (uint32_t i = 0; checks != NULL && i < r->checks_done; i++) {
+            const struct cordon_sim_check *k = &r->checks[i];
+            json_t *e = json_object();
+            if (e == NULL)
+                break;
+            set_int(e, "round", i);
+            set_int(e, "at_ms", k->at_ms);
+            set_int(e, "replaced", k->replaced);
+            set_int(e, "live", k->live);
+            set_int(e, "stored", k->stored);
+            set_int(e, "lost", k->lost);
+            set_int(e, "under_replicated", k->under);
+            set_int(e, "copies_min", k->copies_min);
+            set_real(e, "copies_avg", k->copies_avg);
+            set_int(e, "reads", k->reads);
+            set_int(e, "reads_newest", k->reads_newest);
+            set_int(e, "reads_failed", k->reads_failed);
+            set_int(e, "reads_wrong", k->reads_wrong);
+            json_array_append_new(checks, e);
+        }
+        json_object_set_new(o, "checks", checks);
     }
     char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (text != NULL)
@@ -340,11 +407,31 @@ int main(int argc, char **argv)
         case OPT_READ_INTERVAL:
             rc = u32_opt("--read-interval", optarg, 0, 600000, &c.read_interval_ms);
             break;
+        case OPT_MAINTAIN_PERIOD:
+            rc = u32_opt("--maintain-period", optarg, 1, 86400000, &c.maintain_ms);
+            break;
+        case OPT_MAINTAIN_SOON:
+            rc = u32_opt("--maintain-soon", optarg, 1, 86400000, &c.maintain_soon_ms);
+            break;
+        case OPT_NO_MAINTAIN:
+            c.maintain = false;
+            break;
+        case OPT_CHURN_ROUNDS:
+            rc = u32_opt("--churn-rounds", optarg, 0, CORDON_SIM_ROUNDS_MAX, &c.churn_rounds);
+            break;
+        case OPT_CHURN_FRACTION:
+            if (cordon_parse_double(optarg, 0, 1, &c.churn_fraction) != CORDON_OK)
+                return fail("--churn-fraction '%s': expected 0..1", optarg);
+            break;
+        case OPT_CHURN_PERIOD:
+            rc = u32_opt("--churn-period", optarg, 1, 86400000, &c.churn_period_ms);
+            break;
         case OPT_JSON:
             json = true;
             break;
         case OPT_HELP:
             fputs(usage, stdout);
+            fputs(usage_storage, stdout);
             return 0;
         default:
             return fail("unknown option");
@@ -360,6 +447,12 @@ int main(int argc, char **argv)
         return fail("--replicas must not exceed --k");
     if (!reads_set)
         c.reads = c.objects;
+    if (c.maintain_ms > 0 && c.maintain_soon_ms > c.maintain_ms)
+        return fail("--maintain-soon must not exceed --maintain-period");
+    if (c.churn_rounds > 0 && c.objects == 0)
+        return fail("--churn-rounds needs --objects");
+    if ((uint64_t)c.reads * (c.churn_rounds + 1) > 10000000)
+        return fail("--reads times (--churn-rounds + 1) must stay within 10,000,000 gets");
     if ((uint64_t)c.objects * (c.updates + 1) > 10000000)
         return fail("--objects times (--updates + 1) must stay within 10,000,000 puts");
     double adv = 0;
@@ -395,6 +488,20 @@ int main(int argc, char **argv)
                    "nodes\n",
                    (unsigned long long)r.get_stale, (unsigned long long)r.get_forged,
                    (unsigned long long)r.stores_accepted);
+            printf("maintenance %s: %llu passes, %llu summaries sent, %llu served, %llu objects "
+                   "pushed, %llu accepted\n",
+                   c.maintain ? "on" : "off", (unsigned long long)r.maintain_passes,
+                   (unsigned long long)r.summaries_sent, (unsigned long long)r.summaries_served,
+                   (unsigned long long)r.maintain_pushed, (unsigned long long)r.maintain_accepted);
+        }
+        for (uint32_t i = 0; c.churn_rounds > 0 && i < r.checks_done; i++) {
+            const struct cordon_sim_check *k = &r.checks[i];
+            printf("round %u at %.0f s: %u replaced in all, %u live; %u of %u objects lost, %u "
+                   "under %u copies (min %u, avg %.2f); reads %u: newest %u, failed %u, wrong "
+                   "%u\n",
+                   i, (double)k->at_ms / 1000, k->replaced, k->live, k->lost, k->stored, k->under,
+                   c.replicas, k->copies_min, k->copies_avg, k->reads, k->reads_newest,
+                   k->reads_failed, k->reads_wrong);
         }
         printf("%llu events, %llu messages, %.1f s virtual, %.2f s wall\n",
                (unsigned long long)r.events, (unsigned long long)r.messages,

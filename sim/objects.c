@@ -1,6 +1,7 @@
 /* sim/objects.c — see objects.h. */
 #include "sim/objects.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,11 +147,27 @@ static cordon_err check_fields(const uint8_t *obj, size_t len, uint64_t now,
     return CORDON_OK;
 }
 
+/* Entries are kept sorted by key (memcmp order), so that a lookup is a binary search and
+ * scan walks them in the order the core asks for; a node holds a handful to a few hundred
+ * entries, and an insertion's memmove costs less than keeping a tree. */
+static size_t lower_bound(const struct sim_store *st, const uint8_t *key)
+{
+    size_t lo = 0, hi = st->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (memcmp(st->entries[mid].key, key, CORDON_OBJECT_ENTRY_KEY_LEN) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static struct sim_entry *find(struct sim_store *st, const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN])
 {
-    for (size_t i = 0; i < st->n; i++)
-        if (memcmp(st->entries[i].key, key, CORDON_OBJECT_ENTRY_KEY_LEN) == 0)
-            return &st->entries[i];
+    size_t i = lower_bound(st, key);
+    if (i < st->n && memcmp(st->entries[i].key, key, CORDON_OBJECT_ENTRY_KEY_LEN) == 0)
+        return &st->entries[i];
     return NULL;
 }
 
@@ -167,26 +184,30 @@ static cordon_err keep(struct sim_store *st, const struct cordon_object *o, cons
 {
     uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
     cordon_object_entry_key(o, key);
-    struct sim_entry *e = find(st, key);
-    if (e == NULL) {
-        if (st->n == st->cap) {
-            size_t cap = st->cap ? 2 * st->cap : 4;
-            struct sim_entry *grown = realloc(st->entries, cap * sizeof(*grown));
-            if (grown == NULL)
-                return CORDON_ERR_NOMEM;
-            st->entries = grown;
-            st->cap = cap;
-        }
-        e = &st->entries[st->n];
-        memset(e, 0, sizeof(*e));
-        memcpy(e->key, key, sizeof(key));
-    }
+    /* The copy first: a failure leaves the store as it was. */
     uint8_t *copy = malloc(len);
     if (copy == NULL)
         return CORDON_ERR_NOMEM;
     memcpy(copy, obj, len);
-    if (e == &st->entries[st->n])
+    size_t i = lower_bound(st, key);
+    bool present = i < st->n && memcmp(st->entries[i].key, key, sizeof(key)) == 0;
+    if (!present) {
+        if (st->n == st->cap) {
+            size_t cap = st->cap ? 2 * st->cap : 4;
+            struct sim_entry *grown = realloc(st->entries, cap * sizeof(*grown));
+            if (grown == NULL) {
+                free(copy);
+                return CORDON_ERR_NOMEM;
+            }
+            st->entries = grown;
+            st->cap = cap;
+        }
+        memmove(&st->entries[i + 1], &st->entries[i], (st->n - i) * sizeof(st->entries[0]));
+        memset(&st->entries[i], 0, sizeof(st->entries[0]));
+        memcpy(st->entries[i].key, key, sizeof(key));
         st->n++;
+    }
+    struct sim_entry *e = &st->entries[i];
     free(e->obj);
     e->obj = copy;
     e->len = len;
@@ -265,10 +286,50 @@ static cordon_err store_check(void *ctx, uint64_t now_ms, const uint8_t *obj, si
     return err;
 }
 
-struct cordon_core_storage sim_store_storage(struct sim_store *st)
+/* Maintenance sees the store as it is, lies included: a refuser holds nothing, so it lists
+ * nothing and wants whatever it is offered (and keeps none of it); a stale node lists and
+ * claims the first version it kept, so it is offered newer ones and keeps ignoring them.
+ * Either way its neighbours' maintenance is what it would be with any other lost replica. */
+static cordon_err store_scan(void *ctx, uint64_t now_ms, const uint8_t *after,
+                             struct cordon_summary_entry *out, size_t max, size_t *n)
+{
+    struct sim_store *st = ctx;
+    uint64_t now = sim_unix(now_ms);
+    size_t i = 0;
+    *n = 0;
+    if (after != NULL) {
+        i = lower_bound(st, after);
+        if (i < st->n && memcmp(st->entries[i].key, after, CORDON_OBJECT_ENTRY_KEY_LEN) == 0)
+            i++; /* strictly after */
+    }
+    for (; i < st->n && *n < max; i++) {
+        const struct sim_entry *e = &st->entries[i];
+        if (e->expires_at <= now)
+            continue;
+        memcpy(out[*n].key, e->key, CORDON_OBJECT_ENTRY_KEY_LEN);
+        out[*n].seq = e->seq;
+        (*n)++;
+    }
+    return CORDON_OK;
+}
+
+static cordon_err store_held(void *ctx, uint64_t now_ms,
+                             const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN], uint64_t *seq)
+{
+    struct sim_store *st = ctx;
+    struct sim_entry *e = live(st, key, sim_unix(now_ms));
+    *seq = e != NULL ? e->seq : 0;
+    return CORDON_OK;
+}
+
+struct cordon_core_storage sim_store_storage(struct sim_store *st, bool maintain)
 {
     struct cordon_core_storage s = {
         .ctx = st, .put = store_put, .get = store_get, .check = store_check};
+    if (maintain) {
+        s.scan = store_scan;
+        s.held = store_held;
+    }
     return s;
 }
 

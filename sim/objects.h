@@ -17,6 +17,7 @@
 #ifndef CORDON_SIM_OBJECTS_H
 #define CORDON_SIM_OBJECTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,9 +61,9 @@ struct sim_entry {
 };
 
 struct sim_store {
-    struct sim_ca *ca; /* borrowed */
-    uint8_t mode;      /* enum sim_store_mode; HONEST until the adversaries switch on */
-    struct sim_entry *entries;
+    struct sim_ca *ca;         /* borrowed */
+    uint8_t mode;              /* enum sim_store_mode; HONEST until the adversaries switch on */
+    struct sim_entry *entries; /* sorted by key (memcmp order), each key once */
     size_t n, cap;
 };
 
@@ -82,8 +83,10 @@ CORDON_MUST_CHECK cordon_err sim_object_sign(const struct sim_identity *idt,
                                              const uint8_t *value, size_t value_len,
                                              cordon_buf *out);
 
-/* The storage of a node; st must stay where it is while a core uses it. */
-struct cordon_core_storage sim_store_storage(struct sim_store *st);
+/* The storage of a node; st must stay where it is while a core uses it. With maintain, it
+ * has scan and held (entries walked in key order: the store keeps them sorted), and the
+ * core runs replica maintenance; without, the core runs none. */
+struct cordon_core_storage sim_store_storage(struct sim_store *st, bool maintain);
 void sim_store_free(struct sim_store *st);
 
 /* The virtual wall clock, in seconds, at simulator time now_ms. */

@@ -24,6 +24,8 @@ enum ev_type {
     EV_FLAP,  /* a = flapper */
     EV_PUT,   /* a = put number */
     EV_READ,  /* a = read number */
+    EV_ROUND, /* a = check number: a churn round ends (or, 0, the first begins) */
+    EV_REPLACE,
 };
 
 struct event {
@@ -71,6 +73,13 @@ struct read {
     struct sim *sim;
     uint32_t origin;
     int32_t expect; /* the put whose object is the right answer */
+    uint32_t check; /* the churn check that started it (0 without churn rounds) */
+};
+
+/* An object's entry key and number, for the churn checks' count of copies. */
+struct key_index {
+    uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
+    uint32_t object;
 };
 
 struct lookup {
@@ -122,8 +131,17 @@ struct sim {
     struct object *objects;
     struct put *puts;
     struct read *reads;
-    uint32_t puts_total, puts_ended, reads_ended;
+    uint32_t puts_total, puts_ended, reads_total, reads_ended;
     struct cordon_sim_result st; /* the storage counters of the result */
+    bool adversaries;            /* some node is not honest: reads count captured objects */
+
+    /* churn rounds */
+    bool rounds;
+    uint64_t rounds_at; /* when the first began */
+    uint32_t *victims;  /* this round's candidates, in a seeded random order */
+    uint32_t n_victims, next_victim;
+    struct key_index *by_key; /* the objects sorted by entry key */
+    uint32_t *copies;         /* per object, at the last check */
 };
 
 /* ---- determinism: one generator, one digest ---------------------------------------------- */
@@ -411,7 +429,7 @@ static cordon_err start_core(struct sim *s, uint32_t idx)
     if (err != CORDON_OK)
         return err;
     if (s->storage) {
-        struct cordon_core_storage storage = sim_store_storage(&n->store);
+        struct cordon_core_storage storage = sim_store_storage(&n->store, s->cfg->maintain);
         n->store.ca = &s->ca;
         err = cordon_core_set_storage(n->core, &storage);
         if (err != CORDON_OK)
@@ -438,9 +456,28 @@ static cordon_err start_core(struct sim *s, uint32_t idx)
     return err;
 }
 
+/* The storage and maintenance counters of an honest core go into the result when it stops
+ * (a node that left takes its counters with it) or at the end of the run. */
+static void count_core(struct sim *s, const struct node *n)
+{
+    struct cordon_core_status st;
+    if (n->core == NULL || n->kind != CORDON_SIM_HONEST)
+        return;
+    cordon_core_status(n->core, &st);
+    s->st.get_stale += st.get_stale;
+    s->st.get_forged += st.get_forged;
+    s->st.stores_accepted += st.stores_accepted;
+    s->st.maintain_passes += st.maintain_passes;
+    s->st.summaries_sent += st.summaries_sent;
+    s->st.summaries_served += st.summaries_served;
+    s->st.maintain_pushed += st.maintain_pushed;
+    s->st.maintain_accepted += st.maintain_accepted;
+}
+
 static void stop_core(struct sim *s, uint32_t idx)
 {
     struct node *n = &s->nodes[idx];
+    count_core(s, n);
     cordon_core_free(n->core);
     n->core = NULL;
     n->alive = false;
@@ -594,7 +631,8 @@ static void start_lookup(struct sim *s, uint32_t number)
 
 static bool storage_done(const struct sim *s)
 {
-    return !s->storage || (s->puts_ended >= s->puts_total && s->reads_ended >= s->cfg->reads);
+    return !s->storage || (s->puts_ended >= s->puts_total && s->reads_ended >= s->reads_total &&
+                           (!s->rounds || s->st.checks_done > s->cfg->churn_rounds));
 }
 
 /* Anything left to run: the adversaries' and churn's events stop with it. */
@@ -614,17 +652,21 @@ static int honest_origin(struct sim *s)
     return -1;
 }
 
-static void schedule_reads(struct sim *s)
+/* The gets numbered first.. first + cfg->reads - 1, one every read_interval_ms from at. */
+static void schedule_reads(struct sim *s, uint64_t at, uint32_t first)
 {
     for (uint32_t i = 0; i < s->cfg->reads; i++)
-        schedule(s, s->now + READS_AFTER_MS + (uint64_t)i * s->cfg->read_interval_ms, EV_READ, i,
-                 0);
+        schedule(s, at + (uint64_t)i * s->cfg->read_interval_ms, EV_READ, first + i, 0);
 }
 
 static void put_ended(struct sim *s)
 {
-    if (++s->puts_ended == s->puts_total)
-        schedule_reads(s);
+    if (++s->puts_ended < s->puts_total)
+        return;
+    if (s->rounds)
+        schedule(s, s->now + READS_AFTER_MS, EV_ROUND, 0, 0);
+    else
+        schedule_reads(s, s->now + READS_AFTER_MS, 0);
 }
 
 static void put_done(void *arg, cordon_err result, const struct cordon_put_result *res)
@@ -739,17 +781,21 @@ static void read_done(void *arg, cordon_err result, const uint8_t *obj, size_t l
     struct cordon_object o;
     uint8_t outcome;
     (void)res;
+    struct cordon_sim_check *c = &s->st.checks[rd->check];
     s->nodes[rd->origin].running_lookups--;
     s->reads_ended++;
     if (result != CORDON_OK) {
         outcome = 1;
         s->st.reads_failed++;
+        c->reads_failed++;
     } else if (len == want->len && memcmp(obj, want->data, len) == 0) {
         outcome = 0;
         s->st.reads_newest++;
+        c->reads_newest++;
     } else {
         outcome = 2;
         s->st.reads_wrong++;
+        c->reads_wrong++;
         if (cordon_object_decode(obj, len, &o) == CORDON_OK && o.seq < s->puts[rd->expect].seq) {
             outcome = 3;
             s->st.reads_wrong_old++;
@@ -766,13 +812,27 @@ static void start_read(struct sim *s, uint32_t number)
         s->failure = CORDON_ERR_NOT_FOUND;
         return;
     }
-    /* A random object that has an accepted put (the first tried of those after it). */
-    uint32_t first = rng_below(s, s->cfg->objects), pick = first;
-    while (s->objects[pick].newest < 0) {
-        pick = (pick + 1) % s->cfg->objects;
-        if (pick == first) {
-            s->reads_ended++; /* nothing was stored: nothing to read */
+    uint32_t first, pick;
+    if (s->rounds) {
+        /* A check reads the objects in turn (evenly spread when it reads fewer), so that
+         * every object is read when reads = objects; one never stored is not read. */
+        uint32_t i = number % s->cfg->reads;
+        rd->check = number / s->cfg->reads;
+        pick = (uint32_t)((uint64_t)i * s->cfg->objects / s->cfg->reads) % s->cfg->objects;
+        if (s->objects[pick].newest < 0) {
+            s->reads_ended++;
             return;
+        }
+    } else {
+        /* A random object that has an accepted put (the first tried of those after it). */
+        first = rng_below(s, s->cfg->objects);
+        pick = first;
+        while (s->objects[pick].newest < 0) {
+            pick = (pick + 1) % s->cfg->objects;
+            if (pick == first) {
+                s->reads_ended++; /* nothing was stored: nothing to read */
+                return;
+            }
         }
     }
     struct object *o = &s->objects[pick];
@@ -780,7 +840,9 @@ static void start_read(struct sim *s, uint32_t number)
     rd->origin = (uint32_t)origin;
     rd->expect = o->newest;
     s->st.reads++;
-    if (captured(s, o))
+    s->st.checks[rd->check].reads++;
+    /* Only adversaries capture an object: without them, the closest nodes need no walk. */
+    if (s->adversaries && captured(s, o))
         s->st.reads_captured++;
     s->nodes[origin].running_lookups++;
     cordon_err err = cordon_core_get(s->nodes[origin].core, s->now, o->key, read_done, rd);
@@ -788,6 +850,7 @@ static void start_read(struct sim *s, uint32_t number)
         s->nodes[origin].running_lookups--;
         s->reads_ended++;
         s->st.reads_failed++;
+        s->st.checks[rd->check].reads_failed++;
         fold(s, (uint64_t)err << 32 | number);
     }
     reschedule(s, (uint32_t)origin);
@@ -870,7 +933,7 @@ static void on_attack(struct sim *s)
     for (uint32_t i = 0; i < s->puts_total; i++)
         schedule(s, s->now + (uint64_t)i * c->put_interval_ms, EV_PUT, i, 0);
     if (s->storage && s->puts_total == 0)
-        schedule_reads(s);
+        schedule_reads(s, s->now + READS_AFTER_MS, 0);
     if (c->churn_per_minute > 0)
         schedule(s, s->now + (uint64_t)(60000.0 / c->churn_per_minute), EV_CHURN, 0, 0);
 }
@@ -894,6 +957,134 @@ static void on_churn(struct sim *s)
     }
     if (work_left(s))
         schedule(s, s->now + (uint64_t)(60000.0 / s->cfg->churn_per_minute), EV_CHURN, 0, 0);
+}
+
+/* ---- churn rounds ------------------------------------------------------------------------ */
+
+static int cmp_key_index(const void *a, const void *b)
+{
+    return memcmp(((const struct key_index *)a)->key, ((const struct key_index *)b)->key,
+                  CORDON_OBJECT_ENTRY_KEY_LEN);
+}
+
+/* The truth a reader cannot see: how many live honest nodes hold a genuine copy of each
+ * object's newest version, from the stores themselves. A lost object has none left, and
+ * nothing (no maintenance, no reader) can bring it back but its writer. */
+static void count_copies(struct sim *s, struct cordon_sim_check *c)
+{
+    const struct cordon_sim_config *cfg = s->cfg;
+    uint64_t now = sim_unix(s->now);
+    memset(s->copies, 0, cfg->objects * sizeof(*s->copies));
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        const struct node *n = &s->nodes[i];
+        if (!honest_live(n) || n->store.mode != SIM_STORE_HONEST)
+            continue;
+        for (size_t j = 0; j < n->store.n; j++) {
+            const struct sim_entry *e = &n->store.entries[j];
+            struct key_index probe;
+            if (e->expires_at <= now)
+                continue;
+            memcpy(probe.key, e->key, sizeof(probe.key));
+            const struct key_index *k =
+                bsearch(&probe, s->by_key, cfg->objects, sizeof(*s->by_key), cmp_key_index);
+            if (k == NULL)
+                continue;
+            const struct object *o = &s->objects[k->object];
+            if (o->newest >= 0 && e->seq >= s->puts[o->newest].seq)
+                s->copies[k->object]++;
+        }
+    }
+    uint64_t sum = 0;
+    c->copies_min = UINT32_MAX;
+    for (uint32_t j = 0; j < cfg->objects; j++) {
+        if (s->objects[j].newest < 0)
+            continue;
+        uint32_t copies = s->copies[j];
+        c->stored++;
+        sum += copies;
+        if (copies == 0)
+            c->lost++;
+        if (copies < cfg->replicas)
+            c->under++;
+        if (copies < c->copies_min)
+            c->copies_min = copies;
+    }
+    if (c->stored == 0)
+        c->copies_min = 0;
+    c->copies_avg = c->stored ? (double)sum / c->stored : 0;
+    for (uint32_t i = 0; i < s->n_nodes; i++)
+        c->live += s->nodes[i].alive && s->nodes[i].core != NULL;
+    fold(s, (uint64_t)c->lost << 32 | c->under);
+    fold(s, sum);
+}
+
+/* The victims of a round: the honest nodes live at its start, in a seeded random order;
+ * the first churn_fraction of them are replaced (a busy one, waiting for its own get or
+ * put, is passed over for the next). Replacements are spread evenly over the period, so
+ * maintenance runs between them, as it would between departures in a real overlay. */
+static void start_round(struct sim *s)
+{
+    const struct cordon_sim_config *c = s->cfg;
+    s->n_victims = 0;
+    s->next_victim = 0;
+    for (uint32_t i = 0; i < s->n_nodes; i++)
+        if (honest_live(&s->nodes[i]))
+            s->victims[s->n_victims++] = i;
+    for (uint32_t i = s->n_victims; i > 1; i--) { /* Fisher-Yates */
+        uint32_t j = rng_below(s, i);
+        uint32_t t = s->victims[i - 1];
+        s->victims[i - 1] = s->victims[j];
+        s->victims[j] = t;
+    }
+    uint32_t quota = (uint32_t)(c->churn_fraction * s->n_victims + 0.5);
+    for (uint32_t i = 0; i < quota; i++)
+        schedule(s, s->now + (2 * (uint64_t)i + 1) * c->churn_period_ms / (2 * (uint64_t)quota),
+                 EV_REPLACE, 0, 0);
+}
+
+/* A node leaves for good (its store goes with it) and a new honest one, with an ID of its
+ * own, joins through random live nodes. */
+static void on_replace(struct sim *s)
+{
+    while (s->next_victim < s->n_victims) {
+        uint32_t v = s->victims[s->next_victim++];
+        if (!honest_live(&s->nodes[v]) || s->nodes[v].running_lookups > 0)
+            continue;
+        stop_core(s, v);
+        sim_store_free(&s->nodes[v].store);
+        s->st.replaced++;
+        cordon_err err = add_node(s, CORDON_SIM_HONEST);
+        if (err == CORDON_OK)
+            err = start_core(s, s->n_nodes - 1);
+        if (err != CORDON_OK)
+            s->failure = err;
+        return;
+    }
+}
+
+/* Check number k: at the start (0) or the end of round k. The copies are counted at once;
+ * the gets start now and run while the next round does. */
+static void on_round(struct sim *s, uint32_t k)
+{
+    const struct cordon_sim_config *c = s->cfg;
+    if (k == 0) {
+        s->rounds_at = s->now;
+        for (uint32_t j = 0; j < c->objects; j++) {
+            memcpy(s->by_key[j].key, s->objects[j].key, CORDON_OBJECT_ENTRY_KEY_LEN);
+            s->by_key[j].object = j;
+        }
+        qsort(s->by_key, c->objects, sizeof(*s->by_key), cmp_key_index);
+    }
+    struct cordon_sim_check *check = &s->st.checks[k];
+    check->at_ms = s->now - s->rounds_at;
+    check->replaced = s->st.replaced;
+    count_copies(s, check);
+    s->st.checks_done = k + 1;
+    schedule_reads(s, s->now, k * c->reads);
+    if (k < c->churn_rounds) {
+        start_round(s);
+        schedule(s, s->now + c->churn_period_ms, EV_ROUND, k + 1, 0);
+    }
 }
 
 static void on_flap(struct sim *s, uint32_t idx)
@@ -967,6 +1158,12 @@ static void dispatch(struct sim *s, struct event *ev)
     case EV_READ:
         start_read(s, ev->a);
         break;
+    case EV_ROUND:
+        on_round(s, ev->a);
+        break;
+    case EV_REPLACE:
+        on_replace(s);
+        break;
     default:
         break;
     }
@@ -1015,6 +1212,9 @@ void cordon_sim_config_default(struct cordon_sim_config *c)
     c->replicas = 3;
     c->put_interval_ms = 10;
     c->read_interval_ms = 5;
+    c->maintain = true;
+    c->churn_fraction = 0.5;
+    c->churn_period_ms = 600000;
 }
 
 static double wall_now(void)
@@ -1077,9 +1277,7 @@ static void finish(struct sim *s, struct cordon_sim_result *r)
         r->dropped_unsolicited += st.dropped_unsolicited;
         r->timeouts += st.timeouts;
         r->evictions += st.evictions;
-        s->st.get_stale += st.get_stale;
-        s->st.get_forged += st.get_forged;
-        s->st.stores_accepted += st.stores_accepted;
+        count_core(s, n);
     }
     r->puts = s->st.puts;
     r->puts_ok = s->st.puts_ok;
@@ -1093,6 +1291,14 @@ static void finish(struct sim *s, struct cordon_sim_result *r)
     r->get_stale = s->st.get_stale;
     r->get_forged = s->st.get_forged;
     r->stores_accepted = s->st.stores_accepted;
+    r->maintain_passes = s->st.maintain_passes;
+    r->summaries_sent = s->st.summaries_sent;
+    r->summaries_served = s->st.summaries_served;
+    r->maintain_pushed = s->st.maintain_pushed;
+    r->maintain_accepted = s->st.maintain_accepted;
+    r->checks_done = s->st.checks_done;
+    r->replaced = s->st.replaced;
+    memcpy(r->checks, s->st.checks, sizeof(r->checks));
     r->memory_avg = live ? mem_sum / live : 0;
     r->nodes = s->cfg->nodes;
     r->digest = s->digest;
@@ -1122,6 +1328,15 @@ cordon_err cordon_sim_run(const struct cordon_sim_config *cfg, struct cordon_sim
          cfg->updates > 1000 || (uint64_t)cfg->objects * (cfg->updates + 1) > 10000000 ||
          cfg->reads > 10000000))
         return CORDON_ERR_INVAL;
+    if (cfg->maintain_ms > 86400000 || cfg->maintain_soon_ms > 86400000 ||
+        (cfg->maintain_ms > 0 && cfg->maintain_soon_ms > cfg->maintain_ms))
+        return CORDON_ERR_INVAL;
+    /* Churn rounds need objects to count, and reads of each check fit in the read budget. */
+    if (cfg->churn_rounds > 0 &&
+        (cfg->objects == 0 || cfg->churn_rounds > CORDON_SIM_ROUNDS_MAX ||
+         !(cfg->churn_fraction >= 0 && cfg->churn_fraction <= 1) || cfg->churn_period_ms == 0 ||
+         (uint64_t)cfg->reads * (cfg->churn_rounds + 1) > 10000000))
+        return CORDON_ERR_INVAL;
     double adversary_share = 0;
     for (int k = 1; k < CORDON_SIM_KINDS; k++)
         adversary_share += cfg->share[k];
@@ -1136,13 +1351,31 @@ cordon_err cordon_sim_run(const struct cordon_sim_config *cfg, struct cordon_sim
     s->core_cfg.params.disjoint_paths = cfg->disjoint;
     if (cfg->objects > 0)
         s->core_cfg.params.replicas = cfg->replicas;
+    if (cfg->maintain_ms > 0) {
+        s->core_cfg.maintain_ms = cfg->maintain_ms;
+        /* A period shorter than the default "soon" shortens it too, unless it is given. */
+        if (s->core_cfg.maintain_soon_ms > cfg->maintain_ms)
+            s->core_cfg.maintain_soon_ms = cfg->maintain_ms;
+    }
+    if (cfg->maintain_soon_ms > 0)
+        s->core_cfg.maintain_soon_ms = cfg->maintain_soon_ms;
+    s->rounds = cfg->objects > 0 && cfg->churn_rounds > 0;
+    for (int k = 1; k < CORDON_SIM_KINDS; k++)
+        s->adversaries = s->adversaries || cfg->share[k] > 0;
     /* Room for the nodes that churn adds: one per churn event while lookups run. */
     uint64_t churn_extra =
         cfg->churn_per_minute > 0
             ? (uint64_t)(cfg->churn_per_minute *
-                         ((double)cfg->lookups * cfg->lookup_interval_ms / 60000.0 + 60)) +
+                         ((double)cfg->lookups * cfg->lookup_interval_ms / 60000.0 + 60 +
+                          (s->rounds ? (cfg->churn_rounds + 1.0) * cfg->churn_period_ms / 60000.0
+                                     : 0))) +
                   16
             : 0;
+    /* And for the rounds' newcomers: a round replaces a share of the honest nodes live at
+     * its start, and each replacement keeps that number as it is. */
+    if (s->rounds)
+        churn_extra +=
+            (uint64_t)cfg->churn_rounds * ((uint64_t)(cfg->churn_fraction * cfg->nodes) + 1);
     s->cap_nodes = cfg->nodes + (uint32_t)(churn_extra < 1000000 ? churn_extra : 1000000);
     size_t slots = 16;
     while (slots < 2 * (size_t)s->cap_nodes)
@@ -1159,10 +1392,17 @@ cordon_err cordon_sim_run(const struct cordon_sim_config *cfg, struct cordon_sim
     }
     if (cfg->objects > 0) {
         s->puts_total = cfg->objects * (cfg->updates + 1);
+        s->reads_total = cfg->reads * (s->rounds ? cfg->churn_rounds + 1 : 1);
         s->objects = calloc(cfg->objects, sizeof(*s->objects));
         s->puts = calloc(s->puts_total, sizeof(*s->puts));
-        s->reads = calloc(cfg->reads ? cfg->reads : 1, sizeof(*s->reads));
-        if (!s->objects || !s->puts || !s->reads) {
+        s->reads = calloc(s->reads_total ? s->reads_total : 1, sizeof(*s->reads));
+        if (s->rounds) {
+            s->victims = calloc(s->cap_nodes, sizeof(*s->victims));
+            s->by_key = calloc(cfg->objects, sizeof(*s->by_key));
+            s->copies = calloc(cfg->objects, sizeof(*s->copies));
+        }
+        if (!s->objects || !s->puts || !s->reads ||
+            (s->rounds && (!s->victims || !s->by_key || !s->copies))) {
             err = CORDON_ERR_NOMEM;
             goto out;
         }
@@ -1197,7 +1437,9 @@ cordon_err cordon_sim_run(const struct cordon_sim_config *cfg, struct cordon_sim
     uint64_t cap_ms = (uint64_t)cfg->nodes * cfg->join_interval_ms + cfg->settle_ms +
                       (uint64_t)cfg->lookups * cfg->lookup_interval_ms +
                       (uint64_t)s->puts_total * cfg->put_interval_ms +
-                      (uint64_t)cfg->reads * cfg->read_interval_ms + 3600000;
+                      (uint64_t)s->reads_total * cfg->read_interval_ms +
+                      (s->rounds ? (uint64_t)cfg->churn_rounds * cfg->churn_period_ms : 0) +
+                      3600000;
     while (err == CORDON_OK && s->failure == CORDON_OK && s->heap_len > 0) {
         if (s->attack && !work_left(s))
             break;
@@ -1233,6 +1475,9 @@ out:
     free(s->objects);
     free(s->puts);
     free(s->reads);
+    free(s->victims);
+    free(s->by_key);
+    free(s->copies);
     if (s->storage)
         sim_ca_free(&s->ca);
     free(s->heap);

@@ -13,7 +13,10 @@
  * holds the live honest node closest to the target, the origin aside (the node an honest
  * overlay would name). With storage (objects > 0), puts of signed objects run beside the
  * lookups, then gets; a get is judged against the newest version its writer put, byte for
- * byte.
+ * byte. With churn rounds, the puts are followed by rounds that replace a share of the
+ * nodes, and after each the simulator counts, from the stores themselves, the live genuine
+ * copies of each object's newest version, and reads every object: what replica maintenance
+ * (the cores' own, driven by the stores' scan and held) kept alive.
  *
  * Determinism and keys: writers' keys and certificates come from OpenSSL's generator, not
  * the seed, so the digest folds what a STORE or OBJECT says (entry, seq, times, value)
@@ -27,6 +30,7 @@
 #ifndef CORDON_SIM_SIM_H
 #define CORDON_SIM_SIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +80,39 @@ struct cordon_sim_config {
     uint32_t replicas;         /* r, 1..k (3) */
     uint32_t put_interval_ms;  /* between two put starts (10) */
     uint32_t read_interval_ms; /* between two get starts (5) */
+    /* Replica maintenance (peer/core/core.h): off gives the stores no scan and held, so the
+     * cores run none; the periods are the core's defaults when 0. */
+    bool maintain;             /* (true) */
+    uint32_t maintain_ms;      /* a pass over the whole store, 1..86400000 (0: default) */
+    uint32_t maintain_soon_ms; /* after the table gains a node, 1..maintain_ms (0: default) */
+    /* Churn rounds (storage only): once every put has ended, churn_rounds periods of
+     * churn_period_ms follow; in each, churn_fraction of the honest nodes live at its start,
+     * drawn at random, leave for good, one at a time at even intervals, and as many new
+     * honest nodes with fresh IDs join through random live nodes. At the start (check 0)
+     * and at the end of every round the simulator counts the live genuine copies of each
+     * object's newest version (a lost object has none) and starts `reads` gets (the
+     * objects in turn, from random live honest nodes), while the next round runs. */
+    uint32_t churn_rounds;    /* 0..CORDON_SIM_ROUNDS_MAX (0: none) */
+    double churn_fraction;    /* 0..1 */
+    uint32_t churn_period_ms; /* (600000) */
+};
+
+#define CORDON_SIM_ROUNDS_MAX 16
+
+/* One check of a churn run: at the start (round 0) or at the end of a round. */
+struct cordon_sim_check {
+    uint64_t at_ms;        /* virtual time since the first round began */
+    uint32_t replaced;     /* nodes replaced until then, every round */
+    uint32_t live;         /* nodes live */
+    uint32_t stored;       /* objects with an accepted put */
+    uint32_t lost;         /* of them, with no live genuine copy of their newest version */
+    uint32_t under;        /* with fewer than r such copies (lost ones included) */
+    uint32_t copies_min;   /* fewest copies of one object */
+    double copies_avg;     /* copies per stored object */
+    uint32_t reads;        /* gets started by this check */
+    uint32_t reads_newest; /* returned the newest version */
+    uint32_t reads_failed; /* returned nothing */
+    uint32_t reads_wrong;  /* returned anything else */
 };
 
 struct cordon_sim_result {
@@ -107,6 +144,12 @@ struct cordon_sim_result {
     double read_success_rate; /* reads_newest / reads */
     uint64_t get_stale, get_forged; /* answers outvoted, summed over the honest cores */
     uint64_t stores_accepted;       /* STOREs answered accepted by honest cores */
+    /* replica maintenance, summed over the honest cores, those that left included */
+    uint64_t maintain_passes, summaries_sent, summaries_served, maintain_pushed, maintain_accepted;
+    /* churn rounds: checks[0] before the first round, checks[i] after round i */
+    uint32_t checks_done;
+    uint32_t replaced;
+    struct cordon_sim_check checks[CORDON_SIM_ROUNDS_MAX + 1];
 };
 
 void cordon_sim_config_default(struct cordon_sim_config *cfg);
