@@ -1,7 +1,7 @@
 /*
  * peer/core/core.c — the public face of the core (core.h): creating and freeing it,
- * dispatching messages, serving PING and FIND_NODE (storage.c serves STORE and FETCH),
- * join, bucket refresh, status.
+ * dispatching messages, serving PING and FIND_NODE (storage.c serves STORE, FETCH and
+ * SUMMARY, and runs replica maintenance from event_done), join, bucket refresh, status.
  *
  * The order of work on a message is the cheap-checks-first order of STYLE.md practice 6:
  * the global inbound budget (no decoding yet; over it, the message is dropped silently),
@@ -21,6 +21,7 @@
 
 #define RPC_TIMEOUT_MAX_MS 600000 /* with CORDON_RPC_RETRIES_MAX doublings, fits 32 bits */
 #define STORE_RATE_MAX 100000
+#define MAINTAIN_MS_MAX 86400000 /* a day */
 
 void cordon_core_config_default(struct cordon_core_config *cfg)
 {
@@ -34,6 +35,8 @@ void cordon_core_config_default(struct cordon_core_config *cfg)
     cfg->store_rate = 10;
     cfg->store_burst = 100;
     cfg->store_global_rate = 1000;
+    cfg->maintain_ms = 60 * 1000;
+    cfg->maintain_soon_ms = 5 * 1000;
 }
 
 static bool in_range(uint32_t v, uint32_t lo, uint32_t hi)
@@ -51,7 +54,9 @@ static bool config_ok(const struct cordon_core_config *cfg)
            cfg->params.replicas >= 1 && cfg->params.replicas <= CORDON_REPLICAS_MAX &&
            in_range(cfg->store_rate, 1, STORE_RATE_MAX) &&
            in_range(cfg->store_burst, 1, STORE_RATE_MAX) &&
-           in_range(cfg->store_global_rate, 1, STORE_RATE_MAX);
+           in_range(cfg->store_global_rate, 1, STORE_RATE_MAX) &&
+           in_range(cfg->maintain_ms, 1, MAINTAIN_MS_MAX) &&
+           in_range(cfg->maintain_soon_ms, 1, cfg->maintain_ms);
 }
 
 void cordon_core_fill_random(cordon_core *core, void *out, size_t n)
@@ -163,16 +168,18 @@ static void note_now(cordon_core *core, uint64_t now_ms)
 
 static void refresh_step(cordon_core *core, uint64_t now_ms);
 
-/* Run at the end of every event: lookups that found the pending table full try again, and
- * a refresh pass whose lookup ended goes on. */
+/* Run at the end of every event: lookups that found the pending table full try again, a
+ * refresh pass whose lookup ended goes on, and replica maintenance notices new nodes,
+ * starts a pass when one is due and moves a running one on (its answers arrive as events). */
 static void event_done(cordon_core *core, uint64_t now_ms)
 {
     if (core->stalled && core->npend < CORDON_PENDING_MAX) {
-        cordon_lookups_pump_all(core, now_ms); /* clears stalled: both may set it again */
+        cordon_lookups_pump_all(core, now_ms); /* clears stalled: all may set it again */
         cordon_storage_pump_all(core, now_ms);
     }
     if (core->refresh_continue)
         refresh_step(core, now_ms);
+    cordon_maint_step(core, now_ms);
 }
 
 void cordon_core_answer_error(cordon_core *core, const struct cordon_contact *to, uint32_t txid,
@@ -205,7 +212,8 @@ static void serve(cordon_core *core, uint64_t now_ms, const struct cordon_contac
         return;
     }
     cordon_table_seen(core, now_ms, from);
-    if (m->type == CORDON_MSG_STORE || m->type == CORDON_MSG_FETCH) {
+    if (m->type == CORDON_MSG_STORE || m->type == CORDON_MSG_FETCH ||
+        m->type == CORDON_MSG_SUMMARY) {
         cordon_storage_serve(core, now_ms, from, m);
         return;
     }
@@ -362,9 +370,10 @@ uint64_t cordon_core_next_deadline(const cordon_core *core)
     if (core == NULL)
         return UINT64_MAX;
     uint64_t t = cordon_rpc_next_deadline(core);
+    uint64_t m = cordon_maint_next_deadline(core);
     if (core->joined && core->refresh_at < t)
         t = core->refresh_at;
-    return t;
+    return m < t ? m : t;
 }
 
 /* ---- local requests ------------------------------------------------------------------ */
@@ -472,7 +481,8 @@ void cordon_core_forget(cordon_core *core, const uint8_t id[CORDON_NODE_ID_LEN])
     cordon_lookups_forget(core, now_ms, id);
     cordon_storage_forget(core, id);
     cordon_rpc_forget(core, now_ms, id);
-    cordon_table_remove(core, now_ms, id);
+    if (cordon_table_remove(core, now_ms, id))
+        core->maint_removed++; /* so that a replacement it promotes counts as new */
     /* A path that lost its last candidate may be over now, and so may a put or get. */
     cordon_lookups_pump_all(core, now_ms);
     cordon_storage_pump_all(core, now_ms);

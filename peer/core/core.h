@@ -28,8 +28,13 @@
  * (cordon_core_put: a lookup of the object's resource ID, then STORE to the r closest
  * nodes found) and gets (cordon_core_get: the same lookup, then FETCH from the r closest in
  * parallel, replacing those that fail, have nothing or lie, and the valid object with the
- * highest seq wins). Replica maintenance (SUMMARY/WANT) and republishing come later: a
- * SUMMARY is answered ERROR "unsupported" for now.
+ * highest seq wins). When the storage can also list its entries and tell a held seq (scan,
+ * held), the core maintains the replicas (docs/protocol.md 7.8): every maintain_ms, and
+ * maintain_soon_ms after the table gains a node, it walks the store in batches and sends
+ * each of the r nodes closest to an entry (by its table) a SUMMARY of what it holds; a
+ * WANT answer gets the entries it names in STOREs. It answers SUMMARY with WANT for the
+ * entries of resources it should replicate that it lacks or holds older. Writers'
+ * republishing comes later.
  *
  * Several cores may live in one process (no globals): the simulator runs thousands.
  */
@@ -108,7 +113,9 @@ struct cordon_core_storage {
      * scan lists the entries held, in increasing memcmp order of their keys, starting
      * strictly after after (NULL: from the first), at most max (1..CORDON_SUMMARY_MAX) of
      * them, into out[0..*n). Expired entries are skipped. *n = 0 means the walk reached the
-     * end. Any error is the host's failure (the pass stops and starts over next period). */
+     * end. Any error is the host's failure (the pass stops and starts over next period), and
+     * so is a batch of more than max entries or of keys not strictly above after and each
+     * other. */
     cordon_err (*scan)(void *ctx, uint64_t now_ms, const uint8_t *after,
                        struct cordon_summary_entry *out, size_t max, size_t *n);
     /* The seq held for key (0 when none or expired), without copying the object: serves
@@ -119,7 +126,8 @@ struct cordon_core_storage {
 
 /* cordon_core_new refuses (CORDON_ERR_INVAL) params that cordon_overlay_params_check
  * refuses, rpc_timeout_ms outside 1..600000, rpc_retries over CORDON_RPC_RETRIES_MAX,
- * fail_evict outside 1..CORDON_FAIL_EVICT_MAX and refresh_ms 0. */
+ * fail_evict outside 1..CORDON_FAIL_EVICT_MAX, refresh_ms 0, maintain_ms outside
+ * 1..86400000 and maintain_soon_ms outside 1..maintain_ms. */
 struct cordon_core_config {
     struct cordon_overlay_params params; /* k, alpha, disjoint_paths, limits (overlay doc) */
     uint32_t rpc_timeout_ms;             /* first timeout of a request (1000) */
@@ -138,7 +146,9 @@ struct cordon_core_config {
     /* Replica maintenance: a pass over the whole store every maintain_ms (60 s, 1..86400000;
      * the first one jittered within the period), and one maintain_soon_ms (5 s, 1..maintain_ms)
      * after the routing table gains a node, so a joiner gets its objects without waiting
-     * a period. Only when the storage has scan and held. */
+     * a period (plus up to half of it again, drawn, so that nodes restarted together do
+     * not pass together; one early pass pending at a time). Only when the storage has scan
+     * and held, and after cordon_core_join. */
     uint32_t maintain_ms;
     uint32_t maintain_soon_ms;
 };
@@ -180,7 +190,8 @@ struct cordon_core_status {
     size_t lookups;               /* lookups running, the core's own (join, refresh) too */
     uint64_t msgs_in, msgs_out;   /* every message received / sent */
     uint64_t dropped_malformed;   /* undecodable messages */
-    uint64_t dropped_unsolicited; /* answers to nothing we asked, or from another node */
+    uint64_t dropped_unsolicited; /* answers to nothing we asked, or from another node, and
+                                   * WANTs naming an entry their SUMMARY did not */
     uint64_t dropped_rate_node;   /* over a per-node token bucket */
     uint64_t dropped_rate_global; /* over the global inbound budget */
     uint64_t refused_prefix;      /* contacts refused by the per-prefix limit */
@@ -267,7 +278,7 @@ CORDON_MUST_CHECK cordon_err cordon_core_set_storage(cordon_core *core,
 
 /* ---- events -------------------------------------------------------------------------- */
 
-/* Requests (PING, FIND_NODE, STORE, FETCH) are answered; answers (every message with the
+/* Requests (PING, FIND_NODE, STORE, FETCH, SUMMARY) are answered; answers (every message with the
  * response flag) are matched to pending requests. The order of checks: global inbound
  * budget (over it: dropped silently), decoding, then for requests the sender's request
  * bucket and, for FIND_NODE, its routing bucket, for STORE its store bucket and the global
@@ -280,7 +291,8 @@ void cordon_core_receive(cordon_core *core, uint64_t now_ms, const struct cordon
  * fails now. */
 void cordon_core_link_failed(cordon_core *core, uint64_t now_ms, const struct cordon_contact *to);
 /* Runs what is due at now_ms: retries and timeouts, the join's self-lookup if it waited
- * for a free slot, the bucket refresh. Calling it early or late is harmless. */
+ * for a free slot, the bucket refresh, replica maintenance (a pass due, or one that paused
+ * to pace itself). Calling it early or late is harmless. */
 void cordon_core_tick(cordon_core *core, uint64_t now_ms);
 /* The time of the next timer, or UINT64_MAX when none is set. */
 uint64_t cordon_core_next_deadline(const cordon_core *core);

@@ -7,7 +7,8 @@
  *   rpc.c      pending requests: transaction IDs, timeouts, retries, matching answers
  *   lookup.c   iterative lookups over disjoint paths
  *   limits.c   per-node token buckets, the global inbound budget, the churn limiter
- *   storage.c  puts and gets over r replicas, serving STORE and FETCH
+ *   storage.c  puts and gets over r replicas, serving STORE, FETCH and SUMMARY, and
+ *              replica maintenance (SUMMARY/WANT and the STOREs they ask for)
  *   core.c     the public API: message dispatch, serving requests, join, refresh, status
  *
  * Re-entrancy: a lookup, put or get callback may call back into the core (start a lookup,
@@ -51,7 +52,7 @@ enum pending_purpose {
     PURPOSE_JOIN,    /* a bootstrap ping: the self-lookup starts when all are resolved */
     PURPOSE_CHECK,   /* a ping to a full bucket's least-recently-seen resident */
     PURPOSE_LOOKUP,  /* a FIND_NODE of a lookup path */
-    PURPOSE_STORAGE, /* a STORE or FETCH of a put or get */
+    PURPOSE_STORAGE, /* a STORE or FETCH of a put, get or push, or a maintenance SUMMARY */
 };
 
 struct pending {
@@ -60,9 +61,9 @@ struct pending {
     uint8_t target[CORDON_NODE_ID_LEN]; /* FIND_NODE only */
     uint32_t txid;
     uint32_t timeout_ms; /* of the current try; doubles on each retry */
-    uint32_t lookup;     /* serial of the lookup (PURPOSE_LOOKUP) or the put or get
-                            (PURPOSE_STORAGE) it serves */
-    uint8_t type;        /* CORDON_MSG_PING, _FIND_NODE, _STORE or _FETCH */
+    uint32_t lookup;     /* serial of the lookup (PURPOSE_LOOKUP), of the put, get or push
+                            (PURPOSE_STORAGE), or of the maintenance target (a SUMMARY) */
+    uint8_t type;        /* CORDON_MSG_PING, _FIND_NODE, _STORE, _FETCH or _SUMMARY */
     uint8_t purpose;
     uint8_t tries; /* retries sent so far */
     uint8_t path;  /* lookup path, or the replica's index in its put or get */
@@ -118,7 +119,9 @@ struct lookup {
 
 /* ---- puts and gets -------------------------------------------------------------------- */
 
-enum storage_op_kind { OP_PUT = 0, OP_GET };
+/* OP_PUSH is a STORE that replica maintenance sends because a WANT asked for the entry:
+ * one replica, no lookup, no callback. */
+enum storage_op_kind { OP_PUT = 0, OP_GET, OP_PUSH };
 
 /* A replica of a put or get: one of the nodes closest to the resource ID. */
 enum replica_state {
@@ -155,6 +158,46 @@ struct storage_op {
     uint16_t codes[CORDON_REPLICAS_MAX]; /* put: the STORED code of every refusal */
     struct cordon_put_result put;
     struct cordon_get_result get;
+};
+
+/* ---- replica maintenance ------------------------------------------------------------------ */
+
+/* A pass walks the store in batches of at most CORDON_SUMMARY_MAX entries (storage->scan).
+ * Each entry belongs on the r nodes closest to its resource ID among the table and this
+ * node; every one of them but this node is a target of the batch, and gets one SUMMARY
+ * naming the batch's entries it should hold. Work is bounded three ways: at most
+ * MAINT_BATCHES_MAX batches are held at once (a batch is scanned only when one is done),
+ * MAINT_SUMMARIES_MAX SUMMARYs are in flight and MAINT_PUSHES_MAX pushes (OP_PUSH), and one
+ * event scans at most MAINT_SCANS_PER_STEP batches; a pass that stopped on that last cap
+ * goes on MAINT_PACE_MS later. So a large store is walked at the pace its answers come
+ * back, never in one burst, and pushes never take more than 8 of the 64 operation slots
+ * that puts and gets share. */
+#define MAINT_BATCHES_MAX 4
+#define MAINT_SUMMARIES_MAX 16
+#define MAINT_PUSHES_MAX 8
+#define MAINT_SCANS_PER_STEP 4
+#define MAINT_PACE_MS 10
+
+enum maint_target_state {
+    TARGET_NEW = 0, /* its SUMMARY is not sent yet */
+    TARGET_ASKED,   /* its SUMMARY is in flight */
+    TARGET_WANTS,   /* answered WANT: want holds the entries still to push */
+    TARGET_DONE,    /* everything pushed, or failed, refused, answered badly, forgotten */
+};
+
+struct maint_target {
+    struct cordon_contact c;
+    uint32_t serial;  /* names its SUMMARY in the pending table (pending.lookup) */
+    uint16_t entries; /* bit i: batch entry i is in its SUMMARY */
+    uint16_t want;    /* bit i: batch entry i asked for and not pushed yet */
+    uint8_t state;
+};
+
+struct maint_batch {
+    struct cordon_summary_entry e[CORDON_SUMMARY_MAX]; /* in scan (key) order */
+    size_t n;
+    struct maint_target *t; /* at most n * (r - 1) */
+    size_t nt;
 };
 
 /* ---- churn limiter -------------------------------------------------------------------- */
@@ -203,6 +246,23 @@ struct cordon_core {
     struct storage_op *ops[CORDON_STORAGE_OPS_MAX];
     size_t nops;
     uint32_t next_op_serial;
+
+    /* Replica maintenance (storage.c), when the storage has scan and held: */
+    uint64_t maint_at;        /* the next periodic pass (0: not scheduled yet) */
+    uint64_t maint_soon_at;   /* the pending early pass after the table gained a node, or 0 */
+    uint64_t maint_resume_at; /* a running pass stopped on MAINT_SCANS_PER_STEP: go on then
+                               * (0: not stopped) */
+    uint64_t maint_admitted;  /* admissions to the table seen so far (table_size + evictions
+                               * + maint_removed): a rise is a new node */
+    uint64_t maint_removed;   /* contacts removed by forget */
+    bool maint_running;
+    bool maint_end;       /* the pass's scan reached the end of the store */
+    bool maint_has_after; /* maint_after holds the last key scanned */
+    uint8_t maint_after[CORDON_OBJECT_ENTRY_KEY_LEN];
+    uint32_t maint_serial;
+    struct maint_batch *maint_batch[MAINT_BATCHES_MAX];
+    size_t maint_summaries; /* SUMMARYs in flight */
+    size_t maint_pushes;    /* OP_PUSH operations running */
 
     struct churn_entry *churn; /* grown up to CORDON_CHURN_TRACKED_MAX */
     size_t nchurn, churn_cap;
@@ -302,20 +362,28 @@ CORDON_MUST_CHECK cordon_err cordon_storage_put(cordon_core *core, uint64_t now_
 CORDON_MUST_CHECK cordon_err cordon_storage_get(cordon_core *core, uint64_t now_ms,
                                                 const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN],
                                                 cordon_get_cb cb, void *arg);
-/* Serves a STORE or FETCH that passed the limits (ERROR "unsupported" without storage). */
+/* Serves a STORE, FETCH or SUMMARY that passed the limits (ERROR "unsupported" without
+ * storage, or for a SUMMARY without scan and held). */
 void cordon_storage_serve(cordon_core *core, uint64_t now_ms, const struct cordon_contact *from,
                           const struct cordon_msg *m);
-/* Fills the request a pending STORE or FETCH sends (on its first try and each retry): the
- * object or key comes from its operation. false when that is gone (nothing is sent). */
+/* Fills the request a pending STORE, FETCH or SUMMARY sends (on its first try and each
+ * retry): the object or key comes from its operation, the entries from the maintenance
+ * target. false when that is gone (nothing is sent). */
 bool cordon_storage_request(const cordon_core *core, const struct pending *p, struct cordon_msg *m);
-/* The outcome of a put's or get's request (m is the answer when RPC_ANSWERED, else NULL;
- * an object it carries is valid only during the call). */
+/* The outcome of a put's, get's or push's request, or of a SUMMARY (m is the answer when
+ * RPC_ANSWERED, else NULL; an object it carries is valid only during the call). */
 void cordon_storage_resolved(cordon_core *core, uint64_t now_ms, const struct pending *p,
                              enum rpc_outcome outcome, const struct cordon_msg *m);
-/* Replicas not asked yet that are id are dropped from every put and get. */
+/* Replicas not asked yet that are id are dropped from every put and get, and maintenance
+ * targets not asked yet from their batches. */
 void cordon_storage_forget(cordon_core *core, const uint8_t id[CORDON_NODE_ID_LEN]);
 /* Lets operations that found the pending table full send now. */
 void cordon_storage_pump_all(cordon_core *core, uint64_t now_ms);
+/* Replica maintenance, at the end of every event: notices nodes new to the table (an early
+ * pass), starts a pass when one is due, and moves a running pass on. */
+void cordon_maint_step(cordon_core *core, uint64_t now_ms);
+/* When maintenance next needs a tick (UINT64_MAX: never). */
+uint64_t cordon_maint_next_deadline(const cordon_core *core);
 size_t cordon_storage_memory(const cordon_core *core);
 void cordon_storage_free(cordon_core *core);
 

@@ -1,8 +1,8 @@
 /*
  * peer/core/storage.c — the storage protocol in the core: puts and gets over r replicas,
- * and serving STORE and FETCH (docs/protocol.md 7.5, 7.7). The host's object store does the
- * accepting and the file I/O (struct cordon_core_storage); this file decides who is asked
- * and what the answers add up to.
+ * serving STORE, FETCH and SUMMARY, and replica maintenance (docs/protocol.md 7.5, 7.7,
+ * 7.8). The host's object store does the accepting and the file I/O (struct
+ * cordon_core_storage); this file decides who is asked and what the answers add up to.
  *
  * A put or get is one operation in a table of at most CORDON_STORAGE_OPS_MAX:
  *   1. a disjoint-path lookup (LOOKUP_USER) of the resource ID, the first 32 bytes of the
@@ -27,6 +27,16 @@
  * entry asked for (a replica that answers another entry's genuine object is lying), then
  * the host's check (signature, certificate, CRL, lifetime). The highest valid seq wins;
  * valid answers below it are counted stale, failed checks forged.
+ *
+ * Replica maintenance (when the storage has scan and held) runs from the end of every
+ * event (cordon_maint_step): a pass walks the store in batches of CORDON_SUMMARY_MAX
+ * entries; each entry's r closest nodes by the table (this node aside) get a SUMMARY of
+ * the batch's entries they should hold, and the entries a WANT names go out as OP_PUSH
+ * operations: a STORE to one replica, sent, retried and judged like a put's, without a
+ * lookup or a callback. The caps in internal.h ("replica maintenance") bound what a pass
+ * holds and has in flight, so a pass needs no timer but a short pause when it scanned its
+ * share for one event. SUMMARY is served with cheap checks first: whether this node should
+ * replicate the resource at all (its table), and only then the store (held).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -82,12 +92,80 @@ static void op_free(struct storage_op *op)
 
 /* ---- serving ------------------------------------------------------------------------------ */
 
+static bool maint_enabled(const cordon_core *core)
+{
+    return core->storage.scan != NULL && core->storage.held != NULL;
+}
+
+/* The nodes other than this one among the `limit` closest to rid of the table and this
+ * node, closest first, into out (limit entries); *self_in says whether this node is one of
+ * the limit. Suspect contacts (a failure not yet cleared) count only when !healthy_only. */
+static size_t closest_with_self(const cordon_core *core, const uint8_t rid[CORDON_NODE_ID_LEN],
+                                size_t limit, bool healthy_only, struct cordon_contact *out,
+                                bool *self_in)
+{
+    size_t n = cordon_table_closest(core, rid, core->self.id, healthy_only, out, limit);
+    size_t closer = 0;
+    while (closer < n && cordon_id_distance_cmp(rid, out[closer].id, core->self.id) < 0)
+        closer++;
+    *self_in = closer < limit;
+    if (*self_in && n == limit)
+        n--; /* this node takes the last place */
+    return n;
+}
+
+/* SUMMARY: WANT the entries held at a lower seq or not at all, of resources this node
+ * should replicate. "Should" is judged by its own table, with room to spare: it is among
+ * the CORDON_GET_ASK_PER_R * r closest (as a get would ask it). The sender's view of the
+ * closest set may differ from ours by a few nodes, never by a factor of two in an honest
+ * overlay; without the check any node could make this one want, and then fetch, verify and
+ * store, objects of any resource (storage flooding: the STOREs that follow pay the full
+ * acceptance and the STORE budgets all the same). An entry at seq 0 is never wanted: held
+ * cannot tell it from none. */
+static void serve_summary(cordon_core *core, uint64_t now_ms, const struct cordon_contact *from,
+                          const struct cordon_msg *m)
+{
+    struct cordon_contact near[OP_REPLICAS_MAX];
+    size_t limit = CORDON_GET_ASK_PER_R * core->cfg.params.replicas;
+    struct cordon_msg r;
+    memset(&r, 0, sizeof(r));
+    r.type = CORDON_MSG_WANT;
+    r.flags = CORDON_MSG_FLAG_RESPONSE;
+    r.txid = m->txid;
+    if (limit > OP_REPLICAS_MAX)
+        limit = OP_REPLICAS_MAX;
+    for (size_t i = 0; i < m->u.summary.count && i < CORDON_SUMMARY_MAX; i++) {
+        const struct cordon_summary_entry *e = &m->u.summary.entries[i];
+        bool self_in = false;
+        (void)closest_with_self(core, e->key, limit, false, near, &self_in);
+        if (!self_in)
+            continue;
+        uint64_t held = 0;
+        if (core->storage.held(core->storage.ctx, now_ms, e->key, &held) != CORDON_OK) {
+            cordon_core_answer_error(core, from, m->txid, CORDON_MSGERR_INTERNAL, "storage failed");
+            return;
+        }
+        if (held < e->seq)
+            r.u.want.index[r.u.want.count++] = (uint8_t)i;
+    }
+    core->st.summaries_served++;
+    cordon_core_send_msg(core, from, &r);
+}
+
 void cordon_storage_serve(cordon_core *core, uint64_t now_ms, const struct cordon_contact *from,
                           const struct cordon_msg *m)
 {
     if (core->storage.put == NULL) {
         cordon_core_answer_error(core, from, m->txid, CORDON_MSGERR_UNSUPPORTED,
                                  "storage not served");
+        return;
+    }
+    if (m->type == CORDON_MSG_SUMMARY) {
+        if (!maint_enabled(core))
+            cordon_core_answer_error(core, from, m->txid, CORDON_MSGERR_UNSUPPORTED,
+                                     "maintenance not served");
+        else
+            serve_summary(core, now_ms, from, m);
         return;
     }
     struct cordon_msg r;
@@ -128,8 +206,33 @@ void cordon_storage_serve(cordon_core *core, uint64_t now_ms, const struct cordo
     cordon_buf_free(&obj);
 }
 
+static struct maint_target *target_by_serial(const cordon_core *core, uint32_t serial,
+                                             struct maint_batch **batch)
+{
+    for (size_t b = 0; serial != 0 && b < MAINT_BATCHES_MAX; b++) {
+        struct maint_batch *bt = core->maint_batch[b];
+        for (size_t i = 0; bt != NULL && i < bt->nt; i++)
+            if (bt->t[i].serial == serial) {
+                *batch = bt;
+                return &bt->t[i];
+            }
+    }
+    return NULL;
+}
+
 bool cordon_storage_request(const cordon_core *core, const struct pending *p, struct cordon_msg *m)
 {
+    if (m->type == CORDON_MSG_SUMMARY) {
+        struct maint_batch *b = NULL;
+        const struct maint_target *t = target_by_serial(core, p->lookup, &b);
+        if (t == NULL || t->state != TARGET_ASKED)
+            return false;
+        m->u.summary.count = 0;
+        for (size_t i = 0; i < b->n; i++)
+            if (t->entries & (1u << i))
+                m->u.summary.entries[m->u.summary.count++] = b->e[i];
+        return m->u.summary.count > 0;
+    }
     const struct storage_op *op = op_by_serial(core, p->lookup);
     if (op == NULL)
         return false;
@@ -250,6 +353,13 @@ static uint16_t common_code(const struct storage_op *op)
 static void finish(cordon_core *core, struct storage_op *op)
 {
     op_remove(core, op);
+    if (op->kind == OP_PUSH) {
+        core->maint_pushes--;
+        if (op->put.accepted > 0)
+            core->st.maintain_accepted++;
+        op_free(op);
+        return;
+    }
     if (op->kind == OP_PUT) {
         struct cordon_put_result res = op->put;
         cordon_err result = CORDON_ERR_NETWORK;
@@ -282,12 +392,13 @@ static void finish(cordon_core *core, struct storage_op *op)
 }
 
 /* Sends what the operation may send, and ends it when nothing is left (op is freed then).
- * A put asks all its replicas; a get keeps r of them asked or answered well at a time. */
+ * A put (or push) asks all its replicas; a get keeps r of them asked or answered well at a
+ * time. */
 static void pump(cordon_core *core, uint64_t now_ms, struct storage_op *op)
 {
     if (op->looking)
         return;
-    size_t width = op->kind == OP_PUT ? op->nrep : core->cfg.params.replicas;
+    size_t width = op->kind != OP_GET ? op->nrep : core->cfg.params.replicas;
     size_t busy = 0;
     bool stalled = false;
     for (size_t i = 0; i < op->nrep; i++)
@@ -303,7 +414,7 @@ static void pump(cordon_core *core, uint64_t now_ms, struct storage_op *op)
                 busy++;
             continue;
         }
-        uint8_t type = op->kind == OP_PUT ? CORDON_MSG_STORE : CORDON_MSG_FETCH;
+        uint8_t type = op->kind != OP_GET ? CORDON_MSG_STORE : CORDON_MSG_FETCH;
         cordon_err err = cordon_rpc_request(core, now_ms, &rep->c, type, NULL, PURPOSE_STORAGE,
                                             op->serial, (uint8_t)i);
         if (err == CORDON_ERR_BUSY) {
@@ -314,7 +425,7 @@ static void pump(cordon_core *core, uint64_t now_ms, struct storage_op *op)
         }
         if (err != CORDON_OK) {
             /* Out of memory: nothing may be in flight to wake us, so count it failed. */
-            if (op->kind == OP_PUT) {
+            if (op->kind != OP_GET) {
                 put_failed(op, rep);
             } else {
                 rep->state = REPLICA_BAD;
@@ -328,6 +439,8 @@ static void pump(cordon_core *core, uint64_t now_ms, struct storage_op *op)
         busy++;
         if (op->kind == OP_GET)
             op->get.asked++;
+        if (op->kind == OP_PUSH)
+            core->st.maintain_pushed++;
     }
     if (op->inflight == 0 && !stalled)
         finish(core, op);
@@ -378,16 +491,23 @@ static void lookup_done(void *arg, cordon_err result, const struct cordon_contac
     pump(core, core->now_ms, op);
 }
 
+static void maint_resolved(cordon_core *core, const struct pending *p, enum rpc_outcome outcome,
+                           const struct cordon_msg *m);
+
 void cordon_storage_resolved(cordon_core *core, uint64_t now_ms, const struct pending *p,
                              enum rpc_outcome outcome, const struct cordon_msg *m)
 {
+    if (p->type == CORDON_MSG_SUMMARY) {
+        maint_resolved(core, p, outcome, m);
+        return;
+    }
     struct storage_op *op = op_by_serial(core, p->lookup);
     if (op == NULL || p->path >= op->nrep || op->rep[p->path].state != REPLICA_ASKED)
         return;
     struct replica *rep = &op->rep[p->path];
     op->inflight--;
     bool answered = outcome == RPC_ANSWERED && m != NULL;
-    if (op->kind == OP_PUT) {
+    if (op->kind != OP_GET) {
         if (answered && m->type == CORDON_MSG_STORED) {
             uint16_t code = m->u.stored.code;
             /* After a retry, "stale" at exactly our seq means that the first try was
@@ -473,6 +593,293 @@ cordon_err cordon_storage_get(cordon_core *core, uint64_t now_ms,
     return start(core, now_ms, op);
 }
 
+/* ---- replica maintenance ------------------------------------------------------------------ */
+
+static void batch_free(struct maint_batch *b)
+{
+    if (b != NULL)
+        free(b->t);
+    free(b);
+}
+
+/* A pass is over (done, or stopped by the host's failure): its batches go. SUMMARYs still
+ * in flight find no target when they resolve, and their WANTs are dropped. */
+static void pass_end(cordon_core *core, bool completed)
+{
+    for (size_t b = 0; b < MAINT_BATCHES_MAX; b++) {
+        batch_free(core->maint_batch[b]);
+        core->maint_batch[b] = NULL;
+    }
+    core->maint_running = false;
+    core->maint_resume_at = 0;
+    if (completed)
+        core->st.maintain_passes++;
+}
+
+static void maint_resolved(cordon_core *core, const struct pending *p, enum rpc_outcome outcome,
+                           const struct cordon_msg *m)
+{
+    /* Every SUMMARY sent resolves here exactly once, whether or not its pass still runs. */
+    core->maint_summaries--;
+    struct maint_batch *b = NULL;
+    struct maint_target *t = target_by_serial(core, p->lookup, &b);
+    if (t == NULL || t->state != TARGET_ASKED)
+        return;
+    t->state = TARGET_DONE;
+    if (outcome != RPC_ANSWERED || m == NULL || m->type != CORDON_MSG_WANT)
+        return; /* failed or refused: the next pass tries again */
+    /* Index j of the WANT is the j-th entry of our SUMMARY, which named the batch's entries
+     * in t->entries in order. The codec checked j < CORDON_SUMMARY_MAX and the order; the
+     * count is ours to check. */
+    uint8_t of[CORDON_SUMMARY_MAX];
+    size_t count = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (t->entries & (1u << i))
+            of[count++] = (uint8_t)i;
+    uint16_t want = 0;
+    for (size_t j = 0; j < m->u.want.count; j++) {
+        if (m->u.want.index[j] >= count) {
+            core->st.dropped_unsolicited++; /* names an entry we did not send: all of it goes */
+            return;
+        }
+        want |= (uint16_t)(1u << of[m->u.want.index[j]]);
+    }
+    if (want != 0) {
+        t->want = want;
+        t->state = TARGET_WANTS;
+    }
+}
+
+/* One wanted entry to its target: the object as stored now (a newer seq than the summary's
+ * is as good), copied into an OP_PUSH, whose STORE goes out like a put's. An entry that
+ * expired or went meanwhile is skipped, as is one the host fails to read. */
+static void push_entry(cordon_core *core, uint64_t now_ms, const struct cordon_contact *to,
+                       const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN])
+{
+    cordon_buf obj;
+    struct cordon_object o;
+    struct storage_op *op = NULL;
+    cordon_buf_init(&obj, CORDON_OBJECT_MAX, false);
+    cordon_err err = core->storage.get(core->storage.ctx, now_ms, key, &obj);
+    uint8_t *copy = NULL;
+    if (err == CORDON_OK && !obj.failed && obj.len >= 1 && obj.len <= CORDON_OBJECT_MAX &&
+        cordon_object_decode(obj.data, obj.len, &o) == CORDON_OK)
+        copy = malloc(obj.len);
+    if (copy == NULL || op_add(core, OP_PUSH, &op) != CORDON_OK) {
+        free(copy);
+        cordon_buf_free(&obj);
+        return;
+    }
+    memcpy(copy, obj.data, obj.len);
+    op->core = core;
+    op->obj = copy;
+    op->len = obj.len;
+    op->seq = o.seq;
+    cordon_object_entry_key(&o, op->key);
+    op->rep[0].c = *to;
+    op->nrep = 1;
+    op->put.replicas = 1;
+    cordon_buf_free(&obj);
+    core->maint_pushes++;
+    pump(core, now_ms, op);
+}
+
+/* Sends what the held batches may send within the caps: SUMMARYs to new targets, then the
+ * pushes that WANTs asked for. false when the pending table is full (event_done calls
+ * again when it has room). */
+static bool maint_send(cordon_core *core, uint64_t now_ms)
+{
+    for (size_t b = 0; b < MAINT_BATCHES_MAX; b++) {
+        struct maint_batch *bt = core->maint_batch[b];
+        for (size_t i = 0; bt != NULL && i < bt->nt; i++) {
+            struct maint_target *t = &bt->t[i];
+            if (t->state == TARGET_NEW && core->maint_summaries < MAINT_SUMMARIES_MAX) {
+                if (++core->maint_serial == 0)
+                    core->maint_serial = 1;
+                t->serial = core->maint_serial;
+                t->state = TARGET_ASKED; /* the request reads the target back to fill itself */
+                cordon_err err = cordon_rpc_request(core, now_ms, &t->c, CORDON_MSG_SUMMARY, NULL,
+                                                    PURPOSE_STORAGE, t->serial, 0);
+                if (err == CORDON_ERR_BUSY) {
+                    t->state = TARGET_NEW;
+                    core->stalled = true;
+                    return false;
+                }
+                if (err != CORDON_OK) {
+                    t->state = TARGET_DONE; /* out of memory: the next pass tries again */
+                    continue;
+                }
+                core->maint_summaries++;
+                core->st.summaries_sent++;
+            }
+            while (t->state == TARGET_WANTS && t->want != 0 &&
+                   core->maint_pushes < MAINT_PUSHES_MAX && core->nops < CORDON_STORAGE_OPS_MAX) {
+                unsigned e = 0;
+                while (!(t->want & (1u << e)))
+                    e++;
+                t->want &= (uint16_t) ~(1u << e);
+                push_entry(core, now_ms, &t->c, bt->e[e].key);
+            }
+            if (t->state == TARGET_WANTS && t->want == 0)
+                t->state = TARGET_DONE;
+        }
+    }
+    return true;
+}
+
+/* Frees the batches whose targets are all done; how many are left. */
+static size_t maint_reap(cordon_core *core)
+{
+    size_t held = 0;
+    for (size_t b = 0; b < MAINT_BATCHES_MAX; b++) {
+        struct maint_batch *bt = core->maint_batch[b];
+        if (bt == NULL)
+            continue;
+        bool done = true;
+        for (size_t i = 0; i < bt->nt && done; i++)
+            done = bt->t[i].state == TARGET_DONE;
+        if (done) {
+            batch_free(bt);
+            core->maint_batch[b] = NULL;
+        } else {
+            held++;
+        }
+    }
+    return held;
+}
+
+/* Scans the next batch into a free slot and works out its targets. CORDON_OK with
+ * maint_end set when the walk is over. A host that breaks the scan contract (more than
+ * asked, keys not strictly increasing after the last one) fails the pass like a host
+ * error: a SUMMARY of its entries would not even encode. */
+static cordon_err maint_scan(cordon_core *core, uint64_t now_ms)
+{
+    size_t slot = 0, n = 0, r = core->cfg.params.replicas;
+    while (core->maint_batch[slot] != NULL)
+        slot++;
+    struct maint_batch *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return CORDON_ERR_NOMEM;
+    cordon_err err = core->storage.scan(core->storage.ctx, now_ms,
+                                        core->maint_has_after ? core->maint_after : NULL, b->e,
+                                        CORDON_SUMMARY_MAX, &n);
+    if (err == CORDON_OK && n > CORDON_SUMMARY_MAX)
+        err = CORDON_ERR_INVAL;
+    for (size_t i = 0; err == CORDON_OK && i < n; i++) {
+        const uint8_t *prev = i > 0                   ? b->e[i - 1].key
+                              : core->maint_has_after ? core->maint_after
+                                                      : NULL;
+        if (prev != NULL && memcmp(prev, b->e[i].key, CORDON_OBJECT_ENTRY_KEY_LEN) >= 0)
+            err = CORDON_ERR_INVAL;
+    }
+    if (err != CORDON_OK || n == 0) {
+        free(b);
+        core->maint_end = err == CORDON_OK;
+        return err;
+    }
+    b->n = n;
+    memcpy(core->maint_after, b->e[n - 1].key, CORDON_OBJECT_ENTRY_KEY_LEN);
+    core->maint_has_after = true;
+    /* Each entry has at most r targets (this node is one of the r, or it is not). */
+    b->t = calloc(n * r, sizeof(*b->t));
+    if (b->t == NULL) {
+        free(b);
+        return CORDON_ERR_NOMEM;
+    }
+    struct cordon_contact reps[CORDON_REPLICAS_MAX];
+    for (size_t i = 0; i < n; i++) {
+        bool self_in = false;
+        /* Suspect contacts are passed over: the next closest takes the place of a replica
+         * that stopped answering, which is what maintenance is for. */
+        size_t nr = closest_with_self(core, b->e[i].key, r, true, reps, &self_in);
+        for (size_t j = 0; j < nr; j++) {
+            size_t k = 0;
+            while (k < b->nt && !cordon_id_equal(b->t[k].c.id, reps[j].id))
+                k++;
+            if (k == b->nt)
+                b->t[b->nt++].c = reps[j];
+            b->t[k].entries |= (uint16_t)(1u << i);
+        }
+    }
+    core->maint_batch[slot] = b;
+    return CORDON_OK;
+}
+
+/* Moves a running pass on: send, reap, scan while there is room, at most
+ * MAINT_SCANS_PER_STEP scans an event. */
+static void maint_run(cordon_core *core, uint64_t now_ms)
+{
+    size_t scans = 0;
+    core->maint_resume_at = 0;
+    for (;;) {
+        if (!maint_send(core, now_ms))
+            return;
+        size_t held = maint_reap(core);
+        if (core->maint_end) {
+            if (held == 0)
+                pass_end(core, true);
+            return;
+        }
+        if (held == MAINT_BATCHES_MAX)
+            return; /* answers wake us */
+        if (scans == MAINT_SCANS_PER_STEP) {
+            core->maint_resume_at = now_ms + MAINT_PACE_MS;
+            return;
+        }
+        scans++;
+        if (maint_scan(core, now_ms) != CORDON_OK) {
+            pass_end(core, false); /* the host failed: start over next period */
+            return;
+        }
+    }
+}
+
+void cordon_maint_step(cordon_core *core, uint64_t now_ms)
+{
+    if (!maint_enabled(core) || !core->joined)
+        return;
+    uint32_t rnd = 0;
+    /* Every node that entered the table is in table_size, or left it by eviction or
+     * forget: so this rises exactly when a node was admitted, even one that took the place
+     * of an evicted one within the same event. */
+    uint64_t admitted = core->table_size + core->st.evictions + core->maint_removed;
+    if (admitted > core->maint_admitted && core->maint_soon_at == 0) {
+        /* Up to half again, drawn: a swarm that restarts together does not pass in step. */
+        cordon_core_fill_random(core, &rnd, sizeof(rnd));
+        core->maint_soon_at =
+            now_ms + core->cfg.maintain_soon_ms +
+            (core->cfg.maintain_soon_ms / 2 > 0 ? rnd % (core->cfg.maintain_soon_ms / 2) : 0);
+    }
+    core->maint_admitted = admitted;
+    if (core->maint_at == 0) {
+        cordon_core_fill_random(core, &rnd, sizeof(rnd));
+        core->maint_at = now_ms + 1 + rnd % core->cfg.maintain_ms;
+    }
+    if (!core->maint_running) {
+        bool due = now_ms >= core->maint_at;
+        if (!due && (core->maint_soon_at == 0 || now_ms < core->maint_soon_at))
+            return;
+        if (due)
+            core->maint_at = now_ms + core->cfg.maintain_ms;
+        core->maint_soon_at = 0; /* this pass meets the new nodes */
+        core->maint_running = true;
+        core->maint_end = false;
+        core->maint_has_after = false;
+    }
+    maint_run(core, now_ms);
+}
+
+uint64_t cordon_maint_next_deadline(const cordon_core *core)
+{
+    if (!maint_enabled(core) || !core->joined || core->maint_at == 0)
+        return UINT64_MAX;
+    if (core->maint_running)
+        return core->maint_resume_at != 0 ? core->maint_resume_at : UINT64_MAX;
+    if (core->maint_soon_at != 0 && core->maint_soon_at < core->maint_at)
+        return core->maint_soon_at;
+    return core->maint_at;
+}
+
 /* ---- the rest ----------------------------------------------------------------------------- */
 
 void cordon_storage_forget(cordon_core *core, const uint8_t id[CORDON_NODE_ID_LEN])
@@ -483,10 +890,22 @@ void cordon_storage_forget(cordon_core *core, const uint8_t id[CORDON_NODE_ID_LE
             struct replica *rep = &op->rep[i];
             if (rep->state != REPLICA_NEW || rep->self || !cordon_id_equal(rep->c.id, id))
                 continue;
-            if (op->kind == OP_PUT)
+            if (op->kind != OP_GET)
                 put_failed(op, rep);
             else
                 rep->state = REPLICA_BAD; /* never asked: not counted */
+        }
+    }
+    /* Targets not asked yet, or not pushed to yet, are dropped: the host bans the node. */
+    for (size_t b = 0; b < MAINT_BATCHES_MAX; b++) {
+        struct maint_batch *bt = core->maint_batch[b];
+        for (size_t i = 0; bt != NULL && i < bt->nt; i++) {
+            struct maint_target *t = &bt->t[i];
+            if ((t->state == TARGET_NEW || t->state == TARGET_WANTS) &&
+                cordon_id_equal(t->c.id, id)) {
+                t->state = TARGET_DONE;
+                t->want = 0;
+            }
         }
     }
 }
@@ -503,6 +922,11 @@ void cordon_storage_pump_all(cordon_core *core, uint64_t now_ms)
 size_t cordon_storage_memory(const cordon_core *core)
 {
     size_t bytes = 0;
+    for (size_t b = 0; b < MAINT_BATCHES_MAX; b++)
+        if (core->maint_batch[b] != NULL)
+            bytes += sizeof(struct maint_batch) + core->maint_batch[b]->n *
+                                                      core->cfg.params.replicas *
+                                                      sizeof(struct maint_target);
     for (size_t l = 0; l < CORDON_STORAGE_OPS_MAX; l++)
         if (core->ops[l] != NULL)
             bytes +=
@@ -517,4 +941,10 @@ void cordon_storage_free(cordon_core *core)
         core->ops[l] = NULL;
     }
     core->nops = 0;
+    for (size_t b = 0; b < MAINT_BATCHES_MAX; b++) {
+        if (core->maint_batch[b] != NULL)
+            free(core->maint_batch[b]->t);
+        free(core->maint_batch[b]);
+        core->maint_batch[b] = NULL;
+    }
 }
