@@ -268,13 +268,15 @@ enum mode {
     HONEST = 0,
     ACK_AND_DROP, /* answers every STORE "accepted" and keeps nothing */
     FORGE,        /* serves its objects tampered */
+    FORGETFUL,    /* held says 0 for everything: it wants whatever a SUMMARY names */
 };
 
 struct backend {
     char dir[128];
     cordon_store *store;
     uint8_t mode;
-    uint64_t puts, gets, checks; /* calls made by the core */
+    bool maintain;                             /* offers scan and held: replica maintenance */
+    uint64_t puts, gets, checks, scans, helds; /* calls made by the core */
 };
 
 static void backend_open(struct backend *be, const struct cordon_store_config *tmpl)
@@ -372,10 +374,67 @@ static cordon_err backend_check(void *ctx, uint64_t now_ms, const uint8_t *b, si
     return cordon_store_check(be->store, verifier, b, len, unix_now(now_ms), NULL);
 }
 
+struct scan_out {
+    struct cordon_summary_entry *out;
+    size_t n, max;
+};
+
+static bool scan_one(void *ctx, const struct cordon_store_summary *s)
+{
+    struct scan_out *so = ctx;
+    assert_true(so->n < so->max); /* the store visits at most max */
+    memcpy(so->out[so->n].key, s->key, CORDON_OBJECT_ENTRY_KEY_LEN);
+    so->out[so->n].seq = s->seq;
+    so->n++;
+    return true;
+}
+
+/* What the runtime will do: cordon_store_scan pages on past runs of expired entries (they
+ * count toward its max), since the core takes an empty batch for the end of the walk. */
+static cordon_err backend_scan(void *ctx, uint64_t now_ms, const uint8_t *after,
+                               struct cordon_summary_entry *out, size_t max, size_t *n)
+{
+    struct backend *be = ctx;
+    struct scan_out so = {.out = out, .n = 0, .max = max};
+    uint8_t cursor[CORDON_OBJECT_ENTRY_KEY_LEN], next[CORDON_OBJECT_ENTRY_KEY_LEN];
+    const uint8_t *from = after;
+    be->scans++;
+    *n = 0;
+    for (;;) {
+        cordon_err err =
+            cordon_store_scan(be->store, from, max, unix_now(now_ms), scan_one, &so, next);
+        if (err == CORDON_ERR_NOT_FOUND)
+            break;
+        if (err != CORDON_OK)
+            return err;
+        if (so.n > 0)
+            break;
+        memcpy(cursor, next, sizeof(cursor));
+        from = cursor;
+    }
+    *n = so.n;
+    return CORDON_OK;
+}
+
+/* cordon_store_get and a decoding for now: store/ is getting cordon_store_seq, which reads
+ * the seq without copying the object out. */
+static cordon_err backend_held(void *ctx, uint64_t now_ms,
+                               const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN], uint64_t *seq)
+{
+    struct backend *be = ctx;
+    be->helds++;
+    *seq = be->mode == FORGETFUL ? 0 : stored_seq(be->store, key, now_ms);
+    return CORDON_OK;
+}
+
 static struct cordon_core_storage storage_of(struct backend *be)
 {
     struct cordon_core_storage s = {
         .ctx = be, .put = backend_put, .get = backend_get, .check = backend_check};
+    if (be->maintain) {
+        s.scan = backend_scan;
+        s.held = backend_held;
+    }
     return s;
 }
 
@@ -777,8 +836,8 @@ static void test_storage_answers_dispatch(void **state)
     assert_int_equal(only_sent(cap)->m.type, CORDON_MSG_PONG);
     capture_clear(cap);
 
-    /* A SUMMARY (replica maintenance is not served yet) is a request: it pays a token, and
-     * this one is over the budget. */
+    /* A SUMMARY is a request: it pays a token, and this one is over the budget. Then, from
+     * a storage without scan and held (no maintenance), it is unsupported. */
     memset(&m, 0, sizeof(m));
     m.type = CORDON_MSG_SUMMARY;
     m.txid = 15;
@@ -1456,6 +1515,7 @@ struct node {
     struct writer w;    /* its certificate: it signs its own objects */
     struct backend be;  /* its store */
     bool mute;          /* receives nothing, answers nothing */
+    bool dead;          /* gone: links to it fail, its core runs no more */
     bool deaf_storage;  /* drops STORE and FETCH (routes, but serves no storage) */
     uint64_t stores_in; /* STOREs delivered to it */
     uint64_t fetches_in;
@@ -1506,8 +1566,9 @@ static struct node *node_by_id(struct net *net, const uint8_t id[CORDON_NODE_ID_
     return NULL;
 }
 
-static struct net *net_new(size_t n, const struct cordon_core_config *cfg, uint64_t seed,
-                           const struct cordon_store_config *store)
+/* n nodes; their storage offers scan and held (replica maintenance) when maintain. */
+static struct net *net_make(size_t n, const struct cordon_core_config *cfg, uint64_t seed,
+                            const struct cordon_store_config *store, bool maintain)
 {
     struct net *net = calloc(1, sizeof(*net));
     assert_non_null(net);
@@ -1524,12 +1585,19 @@ static struct net *net_new(size_t n, const struct cordon_core_config *cfg, uint6
         node->me = contact4(id, (uint8_t)(i >> 8), (uint8_t)i);
         writer_make(&node->w, id);
         backend_open(&node->be, store);
+        node->be.maintain = maintain;
         struct cordon_core_host host = {.ctx = node, .send = net_send, .random = net_random};
         must(cordon_core_new(cfg, &node->me, &host, &node->core));
         struct cordon_core_storage st = storage_of(&node->be);
         must(cordon_core_set_storage(node->core, &st));
     }
     return net;
+}
+
+static struct net *net_new(size_t n, const struct cordon_core_config *cfg, uint64_t seed,
+                           const struct cordon_store_config *store)
+{
+    return net_make(n, cfg, seed, store, false);
 }
 
 static void net_free(struct net *net)
@@ -1552,12 +1620,13 @@ static void net_deliver_one(struct net *net)
     net->qlen--;
     struct node *from = &net->nodes[p.from];
     if (p.kind == PKT_LINK_FAILED) {
-        cordon_core_link_failed(from->core, net->now, &p.to);
+        if (!from->dead)
+            cordon_core_link_failed(from->core, net->now, &p.to);
     } else {
         struct node *to = node_by_id(net, p.to.id);
         uint8_t type = p.len > 1 ? p.data[1] : 0;
         bool storage = type == CORDON_MSG_STORE || type == CORDON_MSG_FETCH;
-        if (to == NULL) {
+        if (to == NULL || to->dead) {
             struct packet f = {
                 .at = net->now + LATENCY_MS, .from = p.from, .kind = PKT_LINK_FAILED, .to = p.to};
             push(net, f);
@@ -1579,7 +1648,7 @@ static void net_run(struct net *net, uint64_t until)
             next = net->q[net->qhead].at;
         for (size_t i = 0; i < net->n; i++) {
             uint64_t d = cordon_core_next_deadline(net->nodes[i].core);
-            if (d < next)
+            if (d < next && !net->nodes[i].dead)
                 next = d;
         }
         if (next > until) {
@@ -1593,7 +1662,7 @@ static void net_run(struct net *net, uint64_t until)
             continue;
         }
         for (size_t i = 0; i < net->n; i++)
-            if (cordon_core_next_deadline(net->nodes[i].core) <= net->now)
+            if (!net->nodes[i].dead && cordon_core_next_deadline(net->nodes[i].core) <= net->now)
                 cordon_core_tick(net->nodes[i].core, net->now);
     }
 }
@@ -2037,6 +2106,502 @@ static void test_get_outvotes_stale_and_forged(void **state)
     net_free(net);
 }
 
+/* ---- replica maintenance ---------------------------------------------------------------------
+ */
+
+/* A core on a capture host whose storage offers scan and held. */
+static struct capture *capture_new_maint(const struct cordon_core_config *cfg,
+                                         const uint8_t self_id[CORDON_NODE_ID_LEN])
+{
+    struct capture *cap = capture_new(cfg, self_id, true);
+    backend_open(&cap->be, NULL);
+    cap->be.maintain = true;
+    struct cordon_core_storage s = storage_of(&cap->be);
+    must(cordon_core_set_storage(cap->core, &s));
+    return cap;
+}
+
+static void store_directly(cordon_store *st, const obj *x, uint64_t now_ms)
+{
+    struct cordon_object o;
+    must(cordon_store_put(st, verifier, x->b, x->len, unix_now(now_ms), &o));
+}
+
+/* The indexes of the `want` live nodes closest to target, closest first. */
+static void closest_alive(const struct net *net, const uint8_t target[CORDON_NODE_ID_LEN],
+                          size_t *out, size_t want)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < net->n; i++) {
+        if (net->nodes[i].dead)
+            continue;
+        size_t at = n;
+        while (at > 0 && cordon_id_distance_cmp(target, net->nodes[i].me.id,
+                                                net->nodes[out[at - 1]].me.id) < 0)
+            at--;
+        if (at >= want)
+            continue;
+        size_t last = n < want ? n : want - 1;
+        memmove(&out[at + 1], &out[at], (last - at) * sizeof(out[0]));
+        out[at] = i;
+        if (n < want)
+            n++;
+    }
+    assert_int_equal(n, want);
+}
+
+/* Runs on until no request is in flight anywhere (a pass that started is then over). */
+static void net_settle(struct net *net)
+{
+    for (int i = 0; i < 1000; i++) {
+        bool busy = false;
+        for (size_t j = 0; j < net->n; j++)
+            busy |= !net->nodes[j].dead && status_of(net->nodes[j].core).pending > 0;
+        if (!busy && net->qlen == 0)
+            return;
+        net_run(net, net->now + 100);
+    }
+    fail_msg("the network does not settle");
+}
+
+/* (a) Two of three replicas die: a maintenance pass of the third gives the object to the
+ * nodes now closest (the dead ones, suspect after their failed SUMMARY, are passed over),
+ * and a get finds it there. */
+static void test_maintain_replaces_dead_replicas(void **state)
+{
+    (void)state;
+    struct cordon_core_config cfg;
+    cordon_core_config_default(&cfg); /* r = 3, a pass a minute */
+    struct net *net = net_make(32, &cfg, 5150, NULL, true);
+    net_join_all(net);
+    const size_t writer = 5;
+    size_t c[5], now_closest[3];
+    obj *x = mk(&net->nodes[writer].w, CORDON_KIND_OWNED, "survivor", 1, "still here");
+    closest_nodes(net, x->key, c, 5);
+    must(net_put(net, writer, x).err);
+    net_settle(net);
+    expect_holders(net, x->key, c, 3, 1); /* maintenance moved nothing: all in place */
+    uint64_t pushed = 0, accepted = 0;
+    for (size_t i = 0; i < net->n; i++) {
+        pushed += status_of(net->nodes[i].core).maintain_pushed;
+        accepted += status_of(net->nodes[i].core).maintain_accepted;
+    }
+    assert_int_equal(pushed, 0);
+    assert_int_equal(accepted, 0);
+
+    net->nodes[c[0]].dead = true;
+    net->nodes[c[1]].dead = true;
+    net_run(net, net->now + 4 * 60000);
+    net_settle(net);
+    closest_alive(net, x->key, now_closest, 3);
+    assert_int_equal(now_closest[0], c[2]);
+    assert_int_equal(now_closest[1], c[3]);
+    assert_int_equal(now_closest[2], c[4]);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(stored_seq(net->nodes[now_closest[i]].be.store, x->key, net->now), 1);
+    struct cordon_core_status st = status_of(net->nodes[c[2]].core);
+    assert_true(st.maintain_passes >= 2);
+    assert_int_equal(st.maintain_pushed, 2); /* one STORE to each newcomer, once */
+    assert_int_equal(st.maintain_accepted, 2);
+
+    struct get_res g;
+    size_t reader = reader_not_in(net, c, 5, writer);
+    net_get(net, reader, x->key, &g);
+    must(g.err);
+    assert_int_equal(g.len, x->len);
+    assert_memory_equal(g.obj, x->b, x->len);
+    get_res_clear(&g);
+    obj_free(x);
+    net_free(net);
+}
+
+/* (b) A node that joins closest to a resource gets its object from the early pass that its
+ * arrival in the replicas' tables schedules, maintain_soon_ms (and up to half again) later,
+ * not a period later. */
+static void test_maintain_joiner_gets_objects_soon(void **state)
+{
+    (void)state;
+    struct cordon_core_config cfg;
+    cordon_core_config_default(&cfg);
+    cfg.maintain_ms = 3600 * 1000; /* an hour: the periodic pass is not what delivers it */
+    struct net *net = net_make(32, &cfg, 8080, NULL, true);
+    const size_t writer = 3, joiner = 31;
+    /* A name whose resource ID is closer to the joiner than to any other node. */
+    char name[32];
+    size_t c[1];
+    uint8_t rid[CORDON_NODE_ID_LEN];
+    int tries = 0;
+    for (;; tries++) {
+        assert_true(tries < 2000);
+        snprintf(name, sizeof(name), "near-%d", tries);
+        cordon_object_resource_id(CORDON_KIND_OWNED, OVERLAY, net->nodes[writer].w.id,
+                                  (const uint8_t *)name, strlen(name), rid);
+        closest_nodes(net, rid, c, 1);
+        if (c[0] == joiner)
+            break;
+    }
+    net->n = 31; /* the joiner is not there yet */
+    net_join_all(net);
+    obj *x = mk(&net->nodes[writer].w, CORDON_KIND_OWNED, name, 1, "for the newcomer");
+    must(net_put(net, writer, x).err);
+    net_settle(net);
+    assert_int_equal(stored_seq(net->nodes[joiner].be.store, x->key, net->now), 0);
+
+    net->n = 32;
+    uint64_t joined = net->now;
+    must(cordon_core_join(net->nodes[joiner].core, net->now, &net->nodes[0].me, 1));
+    /* The join's lookups, then maintain_soon_ms + up to half of it, then a SUMMARY, a WANT
+     * and a STORE of 10 ms each. */
+    net_run(net, joined + cfg.maintain_soon_ms * 3 / 2 + 1000);
+    assert_int_equal(stored_seq(net->nodes[joiner].be.store, x->key, net->now), 1);
+    assert_true(net->nodes[joiner].stores_in >= 1);
+    assert_true(status_of(net->nodes[joiner].core).stores_accepted >= 1);
+    obj_free(x);
+    net_free(net);
+}
+
+/* (c) Replicas that hold the same seq exchange SUMMARYs and empty WANTs, and no STORE: two
+ * SUMMARYs a pass from each of the three holders (one to each other holder), none from
+ * the other nodes, whose stores are empty. */
+static void test_maintain_sends_nothing_held(void **state)
+{
+    (void)state;
+    struct cordon_core_config cfg;
+    cordon_core_config_default(&cfg);
+    struct net *net = net_make(32, &cfg, 6502, NULL, true);
+    net_join_all(net);
+    const size_t writer = 17;
+    size_t c[3];
+    obj *x = mk(&net->nodes[writer].w, CORDON_KIND_OWNED, "steady", 1, "same everywhere");
+    closest_nodes(net, x->key, c, 3);
+    must(net_put(net, writer, x).err);
+    net_settle(net);
+    struct cordon_core_status before[32];
+    uint64_t stores_before = 0, stores_after = 0;
+    for (size_t i = 0; i < net->n; i++) {
+        before[i] = status_of(net->nodes[i].core);
+        stores_before += net->nodes[i].stores_in;
+    }
+    net_run(net, net->now + 3 * 60000);
+    net_settle(net);
+    uint64_t sent = 0, served = 0;
+    for (size_t i = 0; i < net->n; i++) {
+        struct cordon_core_status st = status_of(net->nodes[i].core);
+        uint64_t d_sent = st.summaries_sent - before[i].summaries_sent;
+        uint64_t d_passes = st.maintain_passes - before[i].maintain_passes;
+        stores_after += net->nodes[i].stores_in;
+        assert_int_equal(st.maintain_pushed, 0);
+        assert_int_equal(st.maintain_accepted, 0);
+        assert_true(d_passes >= 2); /* three periods: every node passed, holder or not */
+        if (among(c, 3, i))
+            assert_int_equal(d_sent, 2 * d_passes);
+        else
+            assert_int_equal(d_sent, 0);
+        sent += d_sent;
+        served += st.summaries_served - before[i].summaries_served;
+    }
+    assert_true(sent >= 3 * 2 * 2);
+    assert_int_equal(served, sent);                /* each answered with a WANT, and... */
+    assert_int_equal(stores_after, stores_before); /* ...every WANT empty */
+    expect_holders(net, x->key, c, 3, 1);
+    obj_free(x);
+    net_free(net);
+}
+
+/* A core that joined through peers[0] and knows every peer of peers[0..n). */
+static void capture_join(struct capture *cap, uint64_t *now, const struct cordon_contact *peers,
+                         size_t n)
+{
+    must(cordon_core_join(cap->core, *now, &peers[0], 1));
+    answer_simple(cap->core, *now, &peers[0], CORDON_MSG_PONG, only_sent(cap)->m.txid);
+    answer_finds(cap, *now);
+    for (size_t i = 1; i < n; i++)
+        send_ping(cap->core, *now, &peers[i], 100 + (uint32_t)i);
+    assert_int_equal(status_of(cap->core).table_size, n);
+    capture_clear(cap);
+}
+
+/* Ticks the core at its deadlines until it sends SUMMARYs (answering lookups on the way). */
+static void tick_until_summary(struct capture *cap, uint64_t *now)
+{
+    for (int i = 0; i < 100; i++) {
+        *now = cordon_core_next_deadline(cap->core);
+        assert_true(*now != UINT64_MAX);
+        cordon_core_tick(cap->core, *now);
+        answer_finds(cap, *now);
+        if (count_type(cap, CORDON_MSG_SUMMARY) > 0)
+            return;
+        capture_clear(cap);
+    }
+    fail_msg("no maintenance pass");
+}
+
+static void answer_want(cordon_core *core, uint64_t now, const struct cordon_contact *from,
+                        uint32_t txid, const uint8_t *index, uint8_t count)
+{
+    struct cordon_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = CORDON_MSG_WANT;
+    m.flags = CORDON_MSG_FLAG_RESPONSE;
+    m.txid = txid;
+    m.u.want.count = count;
+    memcpy(m.u.want.index, index, count);
+    deliver(core, now, from, &m);
+}
+
+/* (d) The requester checks WANTs: an index at or past the count of the SUMMARY it sent, or
+ * a WANT it never asked for, is dropped and counted, and pushes nothing; a good one gets
+ * its STORE, whose STORED counts as accepted. */
+static void test_maintain_checks_wants(void **state)
+{
+    (void)state;
+    struct cordon_core_config cfg;
+    cordon_core_config_default(&cfg);
+    uint64_t rng = 31337, now = 1000;
+    enum { PEERS = 4 };
+    uint8_t self[CORDON_NODE_ID_LEN];
+    fill_xorshift(&rng, self, sizeof(self));
+    /* The periods' ranges: 1..a day, and an early pass not later than a periodic one. */
+    struct cordon_core_config bad = cfg;
+    struct cordon_contact me = contact4(self, 200, 0);
+    struct cordon_core_host nohost = {.ctx = NULL, .send = capture_send, .random = capture_random};
+    cordon_core *none = NULL;
+    bad.maintain_ms = 0;
+    expect_err(cordon_core_new(&bad, &me, &nohost, &none), CORDON_ERR_INVAL);
+    bad.maintain_ms = 86400001;
+    expect_err(cordon_core_new(&bad, &me, &nohost, &none), CORDON_ERR_INVAL);
+    bad = cfg;
+    bad.maintain_soon_ms = 0;
+    expect_err(cordon_core_new(&bad, &me, &nohost, &none), CORDON_ERR_INVAL);
+    bad.maintain_soon_ms = cfg.maintain_ms + 1;
+    expect_err(cordon_core_new(&bad, &me, &nohost, &none), CORDON_ERR_INVAL);
+    assert_null(none);
+    struct capture *cap = capture_new_maint(&cfg, self);
+    struct cordon_contact peer[PEERS];
+    for (size_t i = 0; i < PEERS; i++) {
+        uint8_t id[CORDON_NODE_ID_LEN];
+        fill_xorshift(&rng, id, sizeof(id));
+        peer[i] = contact4(id, 1, (uint8_t)i);
+    }
+    struct writer w;
+    writer_make(&w, peer[0].id);
+    obj *x = mk(&w, CORDON_KIND_OWNED, "checked", 1, "v");
+    store_directly(cap->be.store, x, now);
+    capture_join(cap, &now, peer, PEERS);
+
+    /* The replicas: the 3 closest of the 4 peers and this node, but this node. */
+    size_t closer = 0;
+    for (size_t i = 0; i < PEERS; i++)
+        closer += cordon_id_distance_cmp(x->key, peer[i].id, self) < 0;
+    size_t targets = closer >= 3 ? 3 : 2;
+    tick_until_summary(cap, &now);
+    assert_int_equal(count_type(cap, CORDON_MSG_SUMMARY), targets);
+    struct sent sum[3];
+    size_t ns = 0;
+    for (size_t i = 0; i < cap->n; i++) {
+        if (cap->sent[i].m.type != CORDON_MSG_SUMMARY)
+            continue;
+        sum[ns++] = cap->sent[i];
+        assert_int_equal(cap->sent[i].m.u.summary.count, 1);
+        assert_memory_equal(cap->sent[i].m.u.summary.entries[0].key, x->key,
+                            CORDON_OBJECT_ENTRY_KEY_LEN);
+        assert_int_equal(cap->sent[i].m.u.summary.entries[0].seq, 1);
+    }
+    capture_clear(cap);
+    struct cordon_core_status st = status_of(cap->core);
+    assert_int_equal(st.summaries_sent, targets);
+    uint64_t unsolicited = st.dropped_unsolicited;
+
+    /* Index 1 of a one-entry SUMMARY: dropped, counted, nothing pushed. */
+    const uint8_t one[1] = {1}, zero[1] = {0};
+    answer_want(cap->core, now, &sum[0].to, sum[0].m.txid, one, 1);
+    assert_int_equal(cap->n, 0);
+    st = status_of(cap->core);
+    assert_int_equal(st.dropped_unsolicited, unsolicited + 1);
+    /* Its SUMMARY is answered: a second WANT for it was never asked for. So is a WANT from
+     * another node than the one asked, and one with a txid no one used. */
+    answer_want(cap->core, now, &sum[0].to, sum[0].m.txid, zero, 1);
+    answer_want(cap->core, now, &sum[0].to, sum[1].m.txid, zero, 1);
+    answer_want(cap->core, now, &sum[1].to, sum[1].m.txid ^ 0x5a5a5a5a, zero, 1);
+    assert_int_equal(cap->n, 0);
+    st = status_of(cap->core);
+    assert_int_equal(st.dropped_unsolicited, unsolicited + 4);
+    assert_int_equal(st.maintain_pushed, 0);
+    assert_int_equal(st.maintain_passes, 0);
+
+    /* A good WANT: the object goes to that node in a STORE; its STORED counts accepted. */
+    answer_want(cap->core, now, &sum[1].to, sum[1].m.txid, zero, 1);
+    const struct sent *store = only_sent(cap);
+    assert_int_equal(store->m.type, CORDON_MSG_STORE);
+    assert_memory_equal(store->to.id, sum[1].to.id, CORDON_NODE_ID_LEN);
+    assert_int_equal(store->m.u.store.len, x->len);
+    assert_memory_equal(store->m.u.store.object, x->b, x->len);
+    uint32_t store_txid = store->m.txid;
+    capture_clear(cap);
+    assert_int_equal(status_of(cap->core).maintain_pushed, 1);
+    answer_stored(cap->core, now, &sum[1].to, store_txid, CORDON_STORED_ACCEPTED, 1);
+    /* The third target, if any, wants nothing: the pass is over. */
+    if (ns == 3)
+        answer_want(cap->core, now, &sum[2].to, sum[2].m.txid, zero, 0);
+    assert_int_equal(cap->n, 0);
+    st = status_of(cap->core);
+    assert_int_equal(st.maintain_pushed, 1);
+    assert_int_equal(st.maintain_accepted, 1);
+    assert_int_equal(st.maintain_passes, 1);
+    assert_int_equal(st.pending, 0);
+    assert_int_equal(st.storage_ops, 0);
+    obj_free(x);
+    writer_free(&w);
+    capture_free(cap);
+}
+
+static void send_summary(cordon_core *core, uint64_t now, const struct cordon_contact *from,
+                         uint32_t txid, const struct cordon_summary_entry *e, size_t n)
+{
+    struct cordon_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = CORDON_MSG_SUMMARY;
+    m.txid = txid;
+    m.u.summary.count = (uint8_t)n;
+    memcpy(m.u.summary.entries, e, n * sizeof(*e));
+    deliver(core, now, from, &m);
+}
+
+/* (e) A node wants only entries of resources it should replicate (it is among the 2r
+ * closest by its own table), and only those it holds at a lower seq or not at all; for
+ * the others it does not even ask its store. */
+static void test_maintain_serves_only_near(void **state)
+{
+    (void)state;
+    struct cordon_core_config cfg;
+    cordon_core_config_default(&cfg); /* r = 3: "near" is among the 6 closest */
+    enum { PEERS = 8 };
+    uint8_t wid[CORDON_NODE_ID_LEN];
+    memset(wid, 0x33, sizeof(wid));
+    struct writer w;
+    writer_make(&w, wid);
+    obj *x = mk(&w, CORDON_KIND_OWNED, "mine", 1, "v");
+    /* This node's ID is x's resource ID; the peers are at the far end of the ID space. */
+    uint8_t self[CORDON_NODE_ID_LEN], far[CORDON_NODE_ID_LEN];
+    memcpy(self, x->key, CORDON_NODE_ID_LEN);
+    for (size_t i = 0; i < CORDON_NODE_ID_LEN; i++)
+        far[i] = (uint8_t)~self[i];
+    struct capture *cap = capture_new_maint(&cfg, self);
+    uint64_t now = 1000;
+    store_directly(cap->be.store, x, now);
+    struct cordon_contact peer[PEERS];
+    for (size_t i = 0; i < PEERS; i++) {
+        uint8_t id[CORDON_NODE_ID_LEN];
+        memcpy(id, far, sizeof(id));
+        id[CORDON_NODE_ID_LEN - 1] ^= (uint8_t)(i + 1);
+        peer[i] = contact4(id, 2, (uint8_t)i);
+        send_ping(cap->core, now, &peer[i], 200 + (uint32_t)i);
+    }
+    assert_int_equal(status_of(cap->core).table_size, PEERS);
+    capture_clear(cap);
+
+    /* x's entry (held at 1), another writer's entry of the same resource (not held), and
+     * an entry of a resource the 8 peers are all closer to: sorted by key. */
+    struct cordon_summary_entry e[3], t;
+    memset(e, 0, sizeof(e));
+    memcpy(e[0].key, x->key, CORDON_OBJECT_ENTRY_KEY_LEN);
+    e[0].seq = 1;
+    memcpy(e[1].key, x->key, CORDON_OBJECT_ENTRY_KEY_LEN);
+    e[1].key[CORDON_OBJECT_ENTRY_KEY_LEN - 1] = 1;
+    e[1].seq = 4;
+    memcpy(e[2].key, far, CORDON_NODE_ID_LEN);
+    e[2].seq = 4;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i + 1 < 3; i++)
+            if (memcmp(e[i].key, e[i + 1].key, CORDON_OBJECT_ENTRY_KEY_LEN) > 0) {
+                t = e[i];
+                e[i] = e[i + 1];
+                e[i + 1] = t;
+            }
+    size_t sib = 0;
+    while (e[sib].seq != 4 || e[sib].key[0] != self[0])
+        sib++;
+
+    send_summary(cap->core, now, &peer[0], 77, e, 3);
+    const struct sent *s = only_sent(cap);
+    assert_int_equal(s->m.type, CORDON_MSG_WANT);
+    assert_int_equal(s->m.txid, 77);
+    assert_int_equal(s->m.u.want.count, 1);
+    assert_int_equal(s->m.u.want.index[0], sib);
+    assert_int_equal(cap->be.helds, 2); /* the far entry never reached the store */
+    capture_clear(cap);
+
+    /* A newer seq of x: wanted. */
+    struct cordon_summary_entry newer = {.seq = 2};
+    memcpy(newer.key, x->key, CORDON_OBJECT_ENTRY_KEY_LEN);
+    send_summary(cap->core, now, &peer[1], 78, &newer, 1);
+    s = only_sent(cap);
+    assert_int_equal(s->m.u.want.count, 1);
+    assert_int_equal(s->m.u.want.index[0], 0);
+    capture_clear(cap);
+
+    /* Only far entries: an empty WANT, and the store not asked. */
+    struct cordon_summary_entry far_only[2];
+    memset(far_only, 0, sizeof(far_only));
+    memcpy(far_only[0].key, far, CORDON_NODE_ID_LEN);
+    far_only[0].seq = 9;
+    memcpy(far_only[1].key, peer[3].id, CORDON_NODE_ID_LEN);
+    far_only[1].seq = 9;
+    if (memcmp(far_only[0].key, far_only[1].key, CORDON_OBJECT_ENTRY_KEY_LEN) > 0) {
+        t = far_only[0];
+        far_only[0] = far_only[1];
+        far_only[1] = t;
+    }
+    send_summary(cap->core, now, &peer[2], 79, far_only, 2);
+    s = only_sent(cap);
+    assert_int_equal(s->m.type, CORDON_MSG_WANT);
+    assert_int_equal(s->m.u.want.count, 0);
+    assert_int_equal(cap->be.helds, 3);
+    capture_clear(cap);
+    struct cordon_core_status st = status_of(cap->core);
+    assert_int_equal(st.summaries_served, 3);
+    assert_int_equal(st.stores_served, 0);
+    assert_int_equal(stored_seq(cap->be.store, x->key, now), 1);
+    obj_free(x);
+    writer_free(&w);
+    capture_free(cap);
+}
+
+/* (f) Maintenance never takes an entry back: a replica that holds a newer seq than the
+ * others pushes it to them, and a replica that wants what it already holds newer (its held
+ * forgets) gets STOREs that its store refuses as stale, and keeps the newer object. */
+static void test_maintain_never_regresses(void **state)
+{
+    (void)state;
+    struct cordon_core_config cfg;
+    cordon_core_config_default(&cfg);
+    struct net *net = net_make(32, &cfg, 1234, NULL, true);
+    net_join_all(net);
+    const size_t writer = 20;
+    size_t c[3];
+    obj *v1 = mk(&net->nodes[writer].w, CORDON_KIND_OWNED, "news", 1, "yesterday");
+    obj *v2 = mk(&net->nodes[writer].w, CORDON_KIND_OWNED, "news", 2, "today");
+    closest_nodes(net, v1->key, c, 3);
+    must(net_put(net, writer, v1).err);
+    net_settle(net);
+    expect_holders(net, v1->key, c, 3, 1);
+    struct node *r = &net->nodes[c[0]];
+    store_directly(r->be.store, v2, net->now);
+    r->be.mode = FORGETFUL;
+    uint64_t r_stores = r->stores_in, r_accepted = status_of(r->core).stores_accepted;
+    net_run(net, net->now + 3 * 60000);
+    net_settle(net);
+    expect_holders(net, v1->key, c, 3, 2); /* the newer one reached the two others */
+    assert_true(r->stores_in > r_stores);  /* the others pushed to it... */
+    assert_int_equal(status_of(r->core).stores_accepted, r_accepted); /* ...in vain */
+    struct cordon_core_status st = status_of(r->core);
+    assert_int_equal(st.maintain_pushed, 2);
+    assert_int_equal(st.maintain_accepted, 2);
+    obj_free(v1);
+    obj_free(v2);
+    net_free(net);
+}
+
 /* ---- random events ----------------------------------------------------------------------------
  */
 
@@ -2226,6 +2791,12 @@ int main(void)
         cmocka_unit_test(test_put_refused_exactly),
         cmocka_unit_test(test_get_with_silent_replicas),
         cmocka_unit_test(test_get_outvotes_stale_and_forged),
+        cmocka_unit_test(test_maintain_replaces_dead_replicas),
+        cmocka_unit_test(test_maintain_joiner_gets_objects_soon),
+        cmocka_unit_test(test_maintain_sends_nothing_held),
+        cmocka_unit_test(test_maintain_checks_wants),
+        cmocka_unit_test(test_maintain_serves_only_near),
+        cmocka_unit_test(test_maintain_never_regresses),
         cmocka_unit_test(test_random_storage_events),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
