@@ -2,13 +2,14 @@
  * fuzz/fuzz_core.c — the overlay core as a state machine under arbitrary events.
  *
  * Reaches: cordon_core_receive (and through it cordon_msg_decode, the limiters, the
- * routing table, RPC matching, lookup progress, serving STORE and FETCH, the answers of
- * puts and gets), cordon_core_tick, cordon_core_link_failed, cordon_core_lookup,
- * cordon_core_find_node, cordon_core_forget, cordon_core_join, cordon_core_put,
- * cordon_core_get.
+ * routing table, RPC matching, lookup progress, serving STORE, FETCH and SUMMARY, the
+ * answers of puts and gets, replica maintenance: its passes, SUMMARYs, the WANTs that
+ * answer them and the pushes they start), cordon_core_tick, cordon_core_link_failed,
+ * cordon_core_lookup, cordon_core_find_node, cordon_core_forget, cordon_core_join,
+ * cordon_core_put, cordon_core_get.
  *
  * The input is a script of events read through the bounded reader:
- *   u8 op, then by op (op % 10):
+ *   u8 op, then by op (op % 12):
  *     0 receive:     u8 sender (one of 8 fixed contacts), u16-prefixed message bytes
  *     1 answer:      u8 sender, u8 type; an answer to the last request sent to that
  *                    sender (its txid), with a NODES body naming the other contacts
@@ -25,6 +26,13 @@
  *                    3 OBJECT with a forged one
  *     9 storage request: u8 sender, u8 b: a STORE of object b % OBJECTS (forged when
  *                    bit 7), or a FETCH of its entry (bit 6)
+ *    10 want:        u8 sender, u8 b; a WANT answering the last request sent to that
+ *                    sender: b % 5 indexes from b >> 4 on (up to 15: some past the count
+ *                    of the SUMMARY it answers, or answering no SUMMARY at all)
+ *    11 summary:     u8 sender, u8 b: a SUMMARY of the entries of objects 0..2 whose bit
+ *                    is set in b at seq (b >> 3) % 4, or (no bit) of a key of b repeated
+ * The storage offers scan and held, so maintenance passes run on the ticks (the first
+ * within a period, an early one 5 s after the table gains a node).
  * The objects are made with the wire encoder only (no crypto): the host's storage is a
  * small table in memory whose "signature check" accepts a signature byte of 0x55, so forged
  * objects (0x56) decode but fail the check.
@@ -174,6 +182,44 @@ static cordon_err storage_get(void *ctx, uint64_t now_ms,
     return cordon_buf_append(out, sl->bytes, sl->len);
 }
 
+/* The slots held, in key order, strictly after `after`. */
+static cordon_err storage_scan(void *ctx, uint64_t now_ms, const uint8_t *after,
+                               struct cordon_summary_entry *out, size_t max, size_t *n)
+{
+    struct host *h = ctx;
+    const uint8_t *last = after;
+    (void)now_ms;
+    if (max == 0 || max > CORDON_SUMMARY_MAX)
+        abort(); /* the contract: 1..CORDON_SUMMARY_MAX */
+    *n = 0;
+    while (*n < max) {
+        const struct slot *next = NULL;
+        for (int i = 0; i < SLOTS; i++) {
+            const struct slot *sl = &h->slots[i];
+            if (sl->used &&
+                (last == NULL || memcmp(sl->key, last, CORDON_OBJECT_ENTRY_KEY_LEN) > 0) &&
+                (next == NULL || memcmp(sl->key, next->key, CORDON_OBJECT_ENTRY_KEY_LEN) < 0))
+                next = sl;
+        }
+        if (next == NULL)
+            break;
+        memcpy(out[*n].key, next->key, CORDON_OBJECT_ENTRY_KEY_LEN);
+        out[*n].seq = next->seq;
+        last = out[*n].key;
+        (*n)++;
+    }
+    return CORDON_OK;
+}
+
+static cordon_err storage_held(void *ctx, uint64_t now_ms,
+                               const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN], uint64_t *seq)
+{
+    const struct slot *sl = slot_find(ctx, key);
+    (void)now_ms;
+    *seq = sl != NULL ? sl->seq : 0;
+    return CORDON_OK;
+}
+
 static cordon_err storage_check(void *ctx, uint64_t now_ms, const uint8_t *obj, size_t len)
 {
     struct cordon_object o;
@@ -278,8 +324,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.params.k = 4;
     cfg.params.disjoint_paths = 2;
     struct cordon_core_host host = {.ctx = &h, .send = host_send, .random = host_random};
-    struct cordon_core_storage storage = {
-        .ctx = &h, .put = storage_put, .get = storage_get, .check = storage_check};
+    struct cordon_core_storage storage = {.ctx = &h,
+                                          .put = storage_put,
+                                          .get = storage_get,
+                                          .check = storage_check,
+                                          .scan = storage_scan,
+                                          .held = storage_held};
     make_objects(&h);
     if (cordon_core_new(&cfg, &self, &host, &core) != CORDON_OK ||
         cordon_core_set_storage(core, &storage) != CORDON_OK)
@@ -295,7 +345,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cordon_reader msg;
         if (cordon_read_u8(&r, &op) != CORDON_OK)
             break;
-        switch (op % 10) {
+        switch (op % 12) {
         case 0:
             if (cordon_read_u8(&r, &a) != CORDON_OK ||
                 cordon_read_sub(&r, 2, CORDON_MSG_STORAGE_MAX, &msg) != CORDON_OK)
@@ -396,6 +446,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             deliver(core, now, &h, a, &m);
             break;
         }
+        case 10: {
+            struct cordon_msg m;
+            if (cordon_read_u8(&r, &a) != CORDON_OK || cordon_read_u8(&r, &b) != CORDON_OK)
+                goto out;
+            memset(&m, 0, sizeof(m));
+            m.type = CORDON_MSG_WANT;
+            m.flags = CORDON_MSG_FLAG_RESPONSE;
+            m.txid = h.last_txid[a % CONTACTS];
+            for (unsigned i = b >> 4; m.u.want.count < b % 5 && i < CORDON_SUMMARY_MAX; i++)
+                m.u.want.index[m.u.want.count++] = (uint8_t)i;
+            deliver(core, now, &h, a, &m);
+            break;
+        }
+        case 11: {
+            struct cordon_msg m;
+            if (cordon_read_u8(&r, &a) != CORDON_OK || cordon_read_u8(&r, &b) != CORDON_OK)
+                goto out;
+            memset(&m, 0, sizeof(m));
+            m.type = CORDON_MSG_SUMMARY;
+            m.txid = (uint32_t)h.counter;
+            /* Objects 0..2 have resources 0x30.., 0x31.., 0x32..: their keys increase. */
+            for (int i = 0; i < 3; i++)
+                if (b & (1u << i)) {
+                    object_key(&h, i, m.u.summary.entries[m.u.summary.count].key);
+                    m.u.summary.entries[m.u.summary.count++].seq = (b >> 3) % 4;
+                }
+            if (m.u.summary.count == 0) {
+                memset(m.u.summary.entries[0].key, b, CORDON_OBJECT_ENTRY_KEY_LEN);
+                m.u.summary.entries[0].seq = b;
+                m.u.summary.count = 1;
+            }
+            deliver(core, now, &h, a, &m);
+            break;
+        }
         default: {
             struct cordon_msg m;
             if (cordon_read_u8(&r, &a) != CORDON_OK || cordon_read_u8(&r, &b) != CORDON_OK)
@@ -415,9 +499,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         }
-        /* Generous bound: the table, the pending requests, the lookups, the puts and gets and
-         * the limiters at their caps stay well under 1 MiB for k = 4. */
-        if (cordon_core_memory(core) > 1024 * 1024)
+        /* Generous bound: the table, the pending requests, the lookups, the puts and gets,
+         * the maintenance batches and pushes and the limiters at their caps stay well under
+         * 1 MiB for k = 4. Every push answers a WANT, and every WANT a SUMMARY. */
+        struct cordon_core_status cs;
+        cordon_core_status(core, &cs);
+        if (cordon_core_memory(core) > 1024 * 1024 || cs.maintain_accepted > cs.maintain_pushed ||
+            (cs.maintain_pushed > 0 && cs.summaries_sent == 0))
             abort();
     }
 out:
