@@ -2,8 +2,10 @@
  * tests/unit/test_store.c — store/: acceptance in order with the exact code of every
  * refusal, each refusal leaving what is stored byte-identical (objects, usage, totals),
  * replacement and its accounting, the shared dictionary, tombstones, the crl kind, expiry,
- * restart, scan paging, copies out, a full map. Objects are signed with cordon_object_sign()
- * by node certificates of a test CA; forgeries are signed by hand with cordon_sign().
+ * restart, scan paging, copies out, a full map; the held seq of an entry; the writer's own
+ * records for republishing (order, replacement, delete, restart, cap). Objects are signed with
+ * cordon_object_sign() by node certificates of a test CA; forgeries are signed by hand with
+ * cordon_sign().
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1499,6 +1501,176 @@ static void test_map_full(void **state)
     free(y);
 }
 
+/* seq: the held seq without the object, 0 for none and for an expired entry (as get sees
+ * it), a tombstone's own seq, and the replacement's. */
+static void test_seq(void **state)
+{
+    struct fx *f = *state;
+    uint64_t seq = 99;
+    fx_open(f);
+    obj *x = mk(A, CORDON_KIND_OWNED, "s", 7, NOW, 10, "v", 1);
+    must(cordon_store_seq(f->st, x->key, NOW, &seq));
+    assert_int_equal(seq, 0);
+    put_ok(f->st, x, NOW);
+    must(cordon_store_seq(f->st, x->key, NOW, &seq));
+    assert_int_equal(seq, 7);
+    must(cordon_store_seq(f->st, x->key, NOW + 9, &seq));
+    assert_int_equal(seq, 7);
+    seq = 99;
+    must(cordon_store_seq(f->st, x->key, NOW + 10, &seq)); /* expired, not yet swept */
+    assert_int_equal(seq, 0);
+    obj *t = mk_tombstone(A, CORDON_KIND_OWNED, "s", 8);
+    put_ok(f->st, t, NOW);
+    must(cordon_store_seq(f->st, x->key, NOW, &seq));
+    assert_int_equal(seq, 8);
+    /* Another entry of the same resource: a dictionary entry per writer. */
+    obj *da = mk(A, CORDON_KIND_SHARED, "d", 3, NOW, LIFE, "a", 1);
+    obj *db = mk(B, CORDON_KIND_SHARED, "d", 4, NOW, LIFE, "b", 1);
+    put_ok(f->st, da, NOW);
+    must(cordon_store_seq(f->st, db->key, NOW, &seq));
+    assert_int_equal(seq, 0);
+    put_ok(f->st, db, NOW);
+    must(cordon_store_seq(f->st, da->key, NOW, &seq));
+    assert_int_equal(seq, 3);
+    must(cordon_store_seq(f->st, db->key, NOW, &seq));
+    assert_int_equal(seq, 4);
+    fx_reopen(f);
+    must(cordon_store_seq(f->st, db->key, NOW, &seq));
+    assert_int_equal(seq, 4);
+    expect_err(cordon_store_seq(NULL, db->key, NOW, &seq), CORDON_ERR_INVAL);
+    expect_err(cordon_store_seq(f->st, NULL, NOW, &seq), CORDON_ERR_INVAL);
+    expect_err(cordon_store_seq(f->st, db->key, NOW, NULL), CORDON_ERR_INVAL);
+    free(x);
+    free(t);
+    free(da);
+    free(db);
+}
+
+/* The writer's records: earliest due first, a replacement moves its record in the index,
+ * a delete removes it, they survive a restart, and they are not objects (no FETCH, no
+ * totals, no scan, the audit still holds). */
+static void test_mine(void **state)
+{
+    struct fx *f = *state;
+    uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
+    uint64_t at = 0, n = 99;
+    cordon_buf b;
+    cordon_buf_init(&b, CORDON_OBJECT_MAX, false);
+    fx_open(f);
+    obj *x = mk_owned(A, "m1", 1, "one");
+    obj *y = mk_owned(A, "m2", 1, "two");
+    obj *z = mk_owned(A, "m3", 1, "three");
+    expect_err(cordon_store_mine_first(f->st, key, &at, &b), CORDON_ERR_NOT_FOUND);
+    must(cordon_store_mine_count(f->st, &n));
+    assert_int_equal(n, 0);
+    must(cordon_store_mine_del(f->st, x->key)); /* none: fine */
+    must(cordon_store_mine_put(f->st, x->key, x->b, x->len, NOW + 30));
+    must(cordon_store_mine_put(f->st, y->key, y->b, y->len, NOW + 10));
+    must(cordon_store_mine_put(f->st, z->key, z->b, z->len, NOW + 20));
+    must(cordon_store_mine_count(f->st, &n));
+    assert_int_equal(n, 3);
+    must(cordon_store_mine_first(f->st, key, &at, &b));
+    assert_memory_equal(key, y->key, sizeof(key));
+    assert_int_equal(at, NOW + 10);
+    assert_int_equal(b.len, y->len);
+    assert_memory_equal(b.data, y->b, y->len);
+
+    /* y republished: its newer version replaces the record and goes to the back. */
+    obj *y2 = mk_owned(A, "m2", 2, "two");
+    must(cordon_store_mine_put(f->st, y2->key, y2->b, y2->len, NOW + 40));
+    must(cordon_store_mine_count(f->st, &n));
+    assert_int_equal(n, 3);
+    must(cordon_store_mine_first(f->st, key, &at, NULL));
+    assert_memory_equal(key, z->key, sizeof(key));
+    assert_int_equal(at, NOW + 20);
+    /* z deleted: x is next. */
+    must(cordon_store_mine_del(f->st, z->key));
+    must(cordon_store_mine_first(f->st, key, &at, &b));
+    assert_memory_equal(key, x->key, sizeof(key));
+    assert_int_equal(at, NOW + 30);
+    assert_memory_equal(b.data, x->b, x->len);
+
+    /* Not objects: nothing stored, nothing to fetch or scan, and the audit agrees. */
+    struct cordon_store_stats ss;
+    cordon_store_stats(f->st, &ss);
+    assert_int_equal(ss.objects, 0);
+    assert_int_equal(ss.bytes, 0);
+    assert_absent(f->st, x->key, NOW);
+    uint8_t next[CORDON_OBJECT_ENTRY_KEY_LEN];
+    struct scan_log *log = calloc(1, sizeof(*log));
+    assert_non_null(log);
+    expect_err(cordon_store_scan(f->st, NULL, 5, NOW, log_key, log, next), CORDON_ERR_NOT_FOUND);
+    free(log);
+    must(cordon_store_audit(f->st));
+
+    /* A restart keeps them, in order, with their objects. */
+    fx_reopen(f);
+    must(cordon_store_mine_count(f->st, &n));
+    assert_int_equal(n, 2);
+    must(cordon_store_mine_first(f->st, key, &at, &b));
+    assert_memory_equal(key, x->key, sizeof(key));
+    must(cordon_store_mine_del(f->st, x->key));
+    must(cordon_store_mine_first(f->st, key, &at, &b));
+    assert_memory_equal(key, y2->key, sizeof(key));
+    assert_int_equal(at, NOW + 40);
+    assert_int_equal(b.len, y2->len);
+    assert_memory_equal(b.data, y2->b, y2->len);
+    must(cordon_store_mine_del(f->st, y2->key));
+    expect_err(cordon_store_mine_first(f->st, key, &at, &b), CORDON_ERR_NOT_FOUND);
+
+    expect_err(cordon_store_mine_put(f->st, x->key, x->b, 0, NOW), CORDON_ERR_INVAL);
+    expect_err(cordon_store_mine_put(f->st, x->key, NULL, 1, NOW), CORDON_ERR_INVAL);
+    expect_err(cordon_store_mine_put(f->st, x->key, x->b, CORDON_OBJECT_MAX + 1, NOW),
+               CORDON_ERR_INVAL);
+    expect_err(cordon_store_mine_put(NULL, x->key, x->b, x->len, NOW), CORDON_ERR_INVAL);
+    expect_err(cordon_store_mine_del(f->st, NULL), CORDON_ERR_INVAL);
+    expect_err(cordon_store_mine_first(f->st, NULL, &at, &b), CORDON_ERR_INVAL);
+    cordon_buf_free(&b);
+    free(x);
+    free(y);
+    free(y2);
+    free(z);
+}
+
+/* The cap (mine_max): then a new entry is refused with the quota code while replacing a
+ * held one and deleting still work; records are opaque bytes to the store. */
+static void test_mine_cap(void **state)
+{
+    struct fx *f = *state;
+    uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
+    uint8_t rec[64];
+    uint64_t n = 0, at = 0;
+    memset(rec, 0x5a, sizeof(rec));
+    memset(key, 0, sizeof(key));
+    f->cfg.mine_max = 8;
+    fx_open(f);
+    for (uint8_t i = 0; i < 8; i++) {
+        key[0] = i;
+        must(cordon_store_mine_put(f->st, key, rec, sizeof(rec), NOW + i));
+    }
+    must(cordon_store_mine_count(f->st, &n));
+    assert_int_equal(n, 8);
+    key[0] = 8;
+    expect_err(cordon_store_mine_put(f->st, key, rec, sizeof(rec), NOW), CORDON_ERR_OBJ_QUOTA);
+    key[0] = 0;
+    must(cordon_store_mine_put(f->st, key, rec, sizeof(rec), NOW + 100));
+    must(cordon_store_mine_first(f->st, key, &at, NULL));
+    assert_int_equal(key[0], 1);
+    assert_int_equal(at, NOW + 1);
+    must(cordon_store_mine_del(f->st, key));
+    key[0] = 8;
+    must(cordon_store_mine_put(f->st, key, rec, sizeof(rec), NOW));
+    must(cordon_store_mine_count(f->st, &n));
+    assert_int_equal(n, 8);
+    /* A restart with a larger cap takes more. */
+    f->cfg.mine_max = 9;
+    fx_reopen(f);
+    key[0] = 9;
+    must(cordon_store_mine_put(f->st, key, rec, sizeof(rec), NOW));
+    key[0] = 10;
+    expect_err(cordon_store_mine_put(f->st, key, rec, sizeof(rec), NOW), CORDON_ERR_OBJ_QUOTA);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1529,6 +1701,9 @@ int main(void)
         T(test_scan),
         T(test_get_copies_out),
         T(test_map_full),
+        T(test_seq),
+        T(test_mine),
+        T(test_mine_cap),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
