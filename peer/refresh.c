@@ -4,7 +4,8 @@
  *
  * Threads: after cordon_refresher_start() the entries and groups belong to the thread,
  * except the fields marked "mu" (the results waiting for a drain, and the stop flag), which
- * the mutex guards. The thread holds no lock while it talks to a server or writes a file.
+ * the mutex guards. The thread holds no lock of the refresher's while it talks to a server
+ * or writes a file; it holds crl_file_mu (below) while it may write a crl.pem.
  */
 #include "peer/refresh.h"
 
@@ -29,6 +30,14 @@
 
 #define HEX_ID_LEN (2 * CORDON_NODE_ID_LEN + 1)
 #define WHY_MAX 512
+
+/* Every writer of a DIR/crl.pem in this process: the refresher's thread (a fetch, a copy to
+ * the members, a renewal that refreshes it first) and the loop taking a CRL from the DHT
+ * (cordon_refresh_write_crl). cordon_write_file() names its temporary file after the
+ * process, so two writers of one file at once would share it; and each must see the
+ * number the other wrote, so that neither puts back an older list. The loop only tries
+ * the lock: it must not wait behind a request to a server. */
+static pthread_mutex_t crl_file_mu = PTHREAD_MUTEX_INITIALIZER;
 
 struct entry {
     char *dir;
@@ -386,6 +395,10 @@ static cordon_err crl_spread(cordon_refresher *r, struct group *g, bool leader_c
         struct entry *e = &r->e[g->members[m]];
         if (m == g->leader || e->crl_number >= *number)
             continue;
+        /* The loop may have written a newer one from the DHT since. */
+        e->crl_number = stored_crl_number(e->dir);
+        if (e->crl_number >= *number)
+            continue;
         cordon_err werr = cordon_path_join(path, e->dir, "crl.pem");
         if (werr == CORDON_OK)
             werr = cordon_write_file(path, pem.data, pem.len, 0644);
@@ -411,10 +424,12 @@ static void crl_step(cordon_refresher *r, struct group *g)
     bool changed = false;
     uint64_t number = 0;
     size_t written = 0;
+    pthread_mutex_lock(&crl_file_mu);
     cordon_err err =
         cordon_enroll_fetch_crl(lead->dir, r->cfg.timeout_s, &changed, why, sizeof(why));
     if (err == CORDON_OK)
         err = crl_spread(r, g, changed, &number, &written, why, sizeof(why));
+    pthread_mutex_unlock(&crl_file_mu);
     if (err == CORDON_OK) {
         g->failures = 0;
         g->due_ms = mono_ms() + (uint64_t)r->cfg.crl_interval_s * 1000u;
@@ -436,7 +451,9 @@ static void renew_step(cordon_refresher *r, size_t i)
     struct entry *e = &r->e[i];
     char why[WHY_MAX] = "", q[2 * WHY_MAX], serial[2 * CORDON_SERIAL_LEN + 1] = "";
     struct cordon_enroll_identity id;
+    pthread_mutex_lock(&crl_file_mu); /* the renewal refreshes crl.pem first */
     cordon_err err = cordon_enroll_renew(e->dir, r->cfg.timeout_s, why, sizeof(why));
+    pthread_mutex_unlock(&crl_file_mu);
     if (err == CORDON_OK) {
         /* node.crt was replaced: whatever it now holds is for the instance to load. The
          * renewal refreshed crl.pem first, which may be newer too. */
@@ -583,4 +600,29 @@ void cordon_refresher_free(cordon_refresher *r)
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
     free(r);
+}
+
+cordon_err cordon_refresh_write_crl(const char *dir, const cordon_crl *crl)
+{
+    char path[CORDON_PATH_MAX];
+    uint64_t number = 0;
+    cordon_buf pem;
+    if (dir == NULL || crl == NULL)
+        return CORDON_ERR_INVAL;
+    cordon_err err = cordon_crl_number(crl, &number);
+    if (err != CORDON_OK)
+        return err;
+    if (pthread_mutex_trylock(&crl_file_mu) != 0)
+        return CORDON_ERR_BUSY;
+    cordon_buf_init(&pem, CORDON_CRL_MAX, false);
+    err = cordon_path_join(path, dir, "crl.pem");
+    if (err == CORDON_OK && stored_crl_number(dir) >= number)
+        err = CORDON_ERR_EXISTS; /* as new or newer already: never back */
+    if (err == CORDON_OK)
+        err = cordon_crl_pem(crl, &pem);
+    if (err == CORDON_OK)
+        err = cordon_write_file(path, pem.data, pem.len, 0644);
+    pthread_mutex_unlock(&crl_file_mu);
+    cordon_buf_free(&pem);
+    return err;
 }

@@ -99,6 +99,16 @@ int cordon_refresher_fd(const cordon_refresher *r);
 void cordon_refresher_drain(cordon_refresher *r, void (*cb)(void *ctx, size_t index, unsigned what),
                             void *ctx);
 
+/* Writes crl (already verified by the caller) to DIR/crl.pem, atomically (mode 0644, as
+ * enrollment writes it), unless that file holds the same or a higher CRL number
+ * (CORDON_ERR_EXISTS: nothing written). Serialized with the refresher threads' writes of
+ * crl.pem in this process; CORDON_ERR_BUSY when one is in progress (it may be waiting on a
+ * server): try again later. For the loop that took a CRL from the DHT, so that a restart
+ * keeps it. Also CORDON_ERR_INVAL, CORDON_ERR_CRL (no number), the errors of
+ * cordon_crl_pem() and cordon_write_file(). */
+typedef struct cordon_crl cordon_crl;
+CORDON_MUST_CHECK cordon_err cordon_refresh_write_crl(const char *dir, const cordon_crl *crl);
+
 /* Stops and joins the thread (within timeout_s when a request is in progress), frees
  * everything. Accepts NULL. */
 void cordon_refresher_free(cordon_refresher *r);
