@@ -34,6 +34,8 @@ static const char usage_intro[] =
     "\n"
     "  run --dir DIR --listen ADDR:PORT [--bootstrap HOST:PORT,...] [--control PATH]\n"
     "      [--ready-file FILE] [--crl-refresh SECONDS] [--renew-before SECONDS]\n"
+    "      [--crl-dht SECONDS] [--maintain SECONDS] [--store-rate N] [--store-burst N]\n"
+    "      [--store-global-rate N]\n"
     "         Run the peer enrolled in DIR until SIGTERM or SIGINT: join the overlay and\n"
     "         serve it over DTLS on ADDR:PORT (\"127.0.0.1:4000\", \"[::1]:4000\"; port 0\n"
     "         picks one). Logs one logfmt line per event on stderr.\n"
@@ -47,6 +49,16 @@ static const char usage_intro[] =
     "                       renew the certificate when less than SECONDS of it are left\n"
     "                       (default: a third of its lifetime; 0: never). Both need\n"
     "                       DIR/enrollment.json (a node enrolled by cordon-peer enroll)\n"
+    "         --crl-dht     read the CRL from the DHT every SECONDS (and once joined), and\n"
+    "                       take it when newer: revocations reach the peer while the\n"
+    "                       server is down (default: --crl-refresh's, 300 when that is 0)\n"
+    "         --maintain    replica maintenance: a pass over the stored objects every\n"
+    "                       SECONDS, pushing them to the nodes that should hold them\n"
+    "                       (1..86400, default 60)\n"
+    "         --store-rate, --store-burst, --store-global-rate\n"
+    "                       STOREs accepted per second from one node, that budget's depth,\n"
+    "                       and per second from all nodes (1..100000; defaults 10, 100,\n"
+    "                       1000): beyond them a STORE is answered \"rate limited\"\n"
     "\n";
 
 /* The second half (one string literal may not exceed 4095 characters). */
@@ -109,6 +121,11 @@ enum {
     OPT_COUNT,
     OPT_SPREAD,
     OPT_WAVE,
+    OPT_CRL_DHT,
+    OPT_MAINTAIN,
+    OPT_STORE_RATE,
+    OPT_STORE_BURST,
+    OPT_STORE_GLOBAL_RATE,
 };
 
 static const struct option options[] = {
@@ -132,6 +149,11 @@ static const struct option run_options[] = {
     {"control", required_argument, NULL, OPT_CONTROL},
     {"crl-refresh", required_argument, NULL, OPT_CRL_REFRESH},
     {"renew-before", required_argument, NULL, OPT_RENEW_BEFORE},
+    {"crl-dht", required_argument, NULL, OPT_CRL_DHT},
+    {"maintain", required_argument, NULL, OPT_MAINTAIN},
+    {"store-rate", required_argument, NULL, OPT_STORE_RATE},
+    {"store-burst", required_argument, NULL, OPT_STORE_BURST},
+    {"store-global-rate", required_argument, NULL, OPT_STORE_GLOBAL_RATE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -276,6 +298,42 @@ static void trim_server(char *server)
         server[n - 1] = '\0';
 }
 
+/* The runtime's local policy options of `run`: 1 when c was one (stored), 0 when not, -1
+ * when its value is out of range (said on stderr). */
+static int policy_option(int c, struct cordon_runtime_options *o)
+{
+    uint64_t u;
+    const char *name = c == OPT_CRL_DHT             ? "--crl-dht"
+                       : c == OPT_MAINTAIN          ? "--maintain"
+                       : c == OPT_STORE_RATE        ? "--store-rate"
+                       : c == OPT_STORE_BURST       ? "--store-burst"
+                       : c == OPT_STORE_GLOBAL_RATE ? "--store-global-rate"
+                                                    : NULL;
+    if (name == NULL)
+        return 0;
+    bool seconds = c == OPT_CRL_DHT || c == OPT_MAINTAIN;
+    uint64_t max = c == OPT_CRL_DHT    ? CORDON_RT_CRL_DHT_MAX_S
+                   : c == OPT_MAINTAIN ? CORDON_RT_MAINTAIN_MAX_S
+                                       : CORDON_RT_STORE_BUDGET_MAX;
+    if (cordon_parse_u64(optarg, 1, max, &u) != CORDON_OK) {
+        fail("%s '%s': expected 1..%llu%s", name, optarg, (unsigned long long)max,
+             seconds ? " seconds" : "");
+        return -1;
+    }
+    uint32_t v = (uint32_t)u;
+    if (c == OPT_CRL_DHT)
+        o->crl_dht_s = v;
+    else if (c == OPT_MAINTAIN)
+        o->maintain_s = v;
+    else if (c == OPT_STORE_RATE)
+        o->store_rate = v;
+    else if (c == OPT_STORE_BURST)
+        o->store_burst = v;
+    else
+        o->store_global_rate = v;
+    return 1;
+}
+
 static int run_main(int argc, char **argv)
 {
     struct cordon_runtime_options o = {0};
@@ -291,6 +349,8 @@ static int run_main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "", run_options, NULL)) != -1) {
         int shared = shared_option(c, &so);
+        if (shared == 0)
+            shared = policy_option(c, &o);
         if (shared < 0)
             return 2;
         if (shared > 0)
@@ -321,6 +381,9 @@ static int run_main(int argc, char **argv)
         return fail("unexpected argument '%s'", argv[optind]);
     if (o.dir == NULL || o.listen == NULL)
         return fail("run needs --dir and --listen");
+    /* The DHT's copy is read as often as the server's by default. */
+    if (o.crl_dht_s == 0 && refresh.crl_interval_s != 0)
+        o.crl_dht_s = refresh.crl_interval_s;
     return cordon_runtime_run(&o) == CORDON_OK ? 0 : 1;
 }
 
