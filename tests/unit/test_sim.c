@@ -11,9 +11,16 @@
  * reader could do better). The success threshold: with 20% adversaries dealt independently
  * and r = 3, a share 0.2^3 = 0.8% of the objects is captured; 95% leaves room for six times
  * that (five captured objects of 100 has a probability near 0.1%).
+ *
+ * Churn: 300 nodes, 100 owned objects put and updated, then two rounds of 10 virtual
+ * minutes in each of which 30% of the nodes leave for good, one at a time, and as many new
+ * ones join. Without replica maintenance the run loses objects (the second test proves the
+ * churn is harsh enough to, so that the first cannot pass for want of churn); with it, no
+ * object loses its last copy and every read after each round returns the newest version.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -135,6 +142,71 @@ static void test_storage_same_seed_same_run(void **state)
     assert_true(a.digest != c.digest);
 }
 
+static struct cordon_sim_result run_churn(uint64_t seed, bool maintain)
+{
+    struct cordon_sim_config cfg;
+    struct cordon_sim_result r;
+    cordon_sim_config_default(&cfg);
+    cfg.nodes = NODES;
+    cfg.lookups = 0;
+    cfg.seed = seed;
+    cfg.settle_ms = 30000;
+    cfg.objects = 100;
+    cfg.updates = 1;
+    cfg.reads = 100; /* each check reads every object once */
+    cfg.maintain = maintain;
+    cfg.churn_rounds = 2;
+    cfg.churn_fraction = 0.3;
+    cfg.churn_period_ms = 600000;
+    assert_int_equal(cordon_sim_run(&cfg, &r), CORDON_OK);
+    assert_int_equal(r.puts_ok, 200);
+    assert_int_equal(r.checks_done, 3);
+    /* 30% of the 300 honest nodes live at each round's start: 90 a round. */
+    assert_int_equal(r.replaced, 180);
+    for (uint32_t i = 0; i < r.checks_done; i++) {
+        const struct cordon_sim_check *c = &r.checks[i];
+        print_message("maintenance %s, round %u: %u replaced, %u/%u objects lost, %u under 3 "
+                      "copies (min %u, avg %.2f); reads %u/%u newest, %u failed, %u wrong\n",
+                      maintain ? "on" : "off", i, c->replaced, c->lost, c->stored, c->under,
+                      c->copies_min, c->copies_avg, c->reads_newest, c->reads, c->reads_failed,
+                      c->reads_wrong);
+        assert_int_equal(c->stored, 100);
+        assert_int_equal(c->live, NODES);
+        assert_int_equal(c->reads, 100);
+        /* A lost object cannot be read, and nothing wrong is ever returned. */
+        assert_true(c->reads_newest <= c->stored - c->lost);
+        assert_int_equal(c->reads_wrong, 0);
+    }
+    /* Before the churn, every object has its r copies and is read. */
+    assert_int_equal(r.checks[0].lost, 0);
+    assert_int_equal(r.checks[0].copies_min, 3);
+    assert_int_equal(r.checks[0].reads_newest, 100);
+    return r;
+}
+
+static void test_storage_churn_maintained(void **state)
+{
+    (void)state;
+    struct cordon_sim_result r = run_churn(31, true);
+    assert_true(r.maintain_passes > 0);
+    assert_true(r.maintain_accepted > 0); /* replicas were made anew */
+    for (uint32_t i = 1; i < r.checks_done; i++) {
+        assert_int_equal(r.checks[i].lost, 0);
+        assert_int_equal(r.checks[i].reads_newest, 100);
+    }
+}
+
+/* The same run without maintenance: the churn alone loses objects. */
+static void test_storage_churn_unmaintained(void **state)
+{
+    (void)state;
+    struct cordon_sim_result r = run_churn(31, false);
+    assert_true(r.maintain_passes + r.summaries_sent + r.maintain_pushed == 0);
+    assert_true(r.checks[2].lost > 0);
+    assert_true(r.checks[2].lost >= r.checks[1].lost); /* a lost object stays lost */
+    assert_true(r.checks[2].reads_newest < 100);
+}
+
 static void test_same_seed_same_run(void **state)
 {
     (void)state;
@@ -213,6 +285,8 @@ int main(void)
         cmocka_unit_test(test_storage_stale_20),
         cmocka_unit_test(test_storage_forge_20),
         cmocka_unit_test(test_storage_same_seed_same_run),
+        cmocka_unit_test(test_storage_churn_maintained),
+        cmocka_unit_test(test_storage_churn_unmaintained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
