@@ -210,6 +210,8 @@ static void on_answer(struct bench *b, const struct cordon_msg *m)
         b->pong = true;
         return;
     }
+    if ((m->flags & CORDON_MSG_FLAG_RESPONSE) == 0)
+        return; /* the peer's own requests (a PING of a new contact): not answered */
     struct item *it = item_of(b, m->txid);
     if (it == NULL || m->type != b->answer_type) {
         b->wrong++;
