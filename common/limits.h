@@ -93,6 +93,7 @@
 #define CORDON_LINK_HALF_OPEN_MAX 1024    /* links still handshaking (hard cap) */
 #define CORDON_LINK_SESSIONS_MAX 1024     /* stored client sessions for resumption (hard cap) */
 #define CORDON_LINK_CERTS_MEMO 1024       /* peer certificates remembered as verified */
+#define CORDON_LINK_SESSION_DER_MAX 2048  /* a stored session, serialized (ours: ~1.5 KB) */
 #define CORDON_LINK_PENDING_MAX 8192      /* bytes queued per link while it handshakes */
 #define CORDON_LINK_RECORDS_PER_INPUT 64  /* records read out of one datagram */
 #define CORDON_LINK_RATE_SOURCES 256      /* source IPs tracked by the handshake rate limiter */

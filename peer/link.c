@@ -91,13 +91,20 @@ struct link {
  * server's certificate and ticket) rather than as a live SSL_SESSION, which holds the
  * parsed certificate and costs several times that: a node linked with hundreds of others
  * keeps a session for each. It holds the master secret, so it is wiped when dropped. */
+/* A stored client session, serialized (i2d_SSL_SESSION: the master secret, the server's
+ * certificate, the ticket) in place. The bytes live in the slot rather than in a malloc of
+ * their own because sessions are made one per link as links come up, all through a join,
+ * between the handshakes' short-lived allocations, and live on after those are freed: a
+ * few hundred small chunks per peer instance, each pinning a heap page that the trim
+ * cannot return (bench/swarm: the RSS of an idle swarm). In one array they share pages,
+ * and past glibc's mmap threshold the array leaves the heap altogether. */
 struct session {
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    uint8_t *der;
-    size_t der_len;
+    uint16_t der_len;
     uint64_t used_ms;
     int64_t peer_not_after; /* the server certificate inside expires then: no resumption */
+    uint8_t der[CORDON_LINK_SESSION_DER_MAX];
 };
 
 /* A peer certificate that passed cordon_cert_verify_node(), by the SHA-256 of its DER. A
@@ -392,8 +399,10 @@ static void leave(struct cordon_links *t)
 }
 
 /* Grows an array of elem-byte entries from *cap entries to twice as many (16 at first), at
- * most max, zeroing the new ones. Returns the array, perhaps moved, with *cap updated; NULL
- * when it holds max already or memory is short, the array unchanged. */
+ * most max. The new entries are not zeroed (a caller fills every field of a slot it takes):
+ * past the mmap threshold the pages of slots never taken are never touched. Returns the array,
+ * perhaps moved, with *cap updated; NULL when it holds max already or memory is short, the array
+ * unchanged. */
 static void *array_grow(void *arr, size_t *cap, size_t max, size_t elem)
 {
     if (*cap >= max)
@@ -404,7 +413,6 @@ static void *array_grow(void *arr, size_t *cap, size_t max, size_t elem)
     uint8_t *grown = realloc(arr, n * elem);
     if (grown == NULL)
         return NULL;
-    memset(grown + *cap * elem, 0, (n - *cap) * elem);
     *cap = n;
     return grown;
 }
@@ -422,8 +430,9 @@ static struct session *session_find(struct cordon_links *t, const struct sockadd
 
 static void session_clear(struct session *s)
 {
-    cordon_free_secret(s->der, s->der_len);
-    memset(s, 0, sizeof(*s));
+    cordon_wipe(s->der, s->der_len);
+    s->der_len = 0;
+    s->addrlen = 0;
 }
 
 static void session_forget(struct cordon_links *t, const struct sockaddr_storage *a, socklen_t alen)
@@ -434,8 +443,13 @@ static void session_forget(struct cordon_links *t, const struct sockaddr_storage
     session_clear(s);
     struct session *last = &t->sessions[--t->nsessions];
     if (s != last) {
-        *s = *last;
-        memset(last, 0, sizeof(*last));
+        s->addr = last->addr;
+        s->addrlen = last->addrlen;
+        s->used_ms = last->used_ms;
+        s->peer_not_after = last->peer_not_after;
+        memcpy(s->der, last->der, last->der_len);
+        s->der_len = last->der_len;
+        session_clear(last);
     }
 }
 
@@ -475,31 +489,30 @@ static void session_store(struct cordon_links *t, struct link *l)
     SSL_SESSION *sess = SSL_get1_session(l->ssl);
     if (sess == NULL)
         return;
-    uint8_t *der = NULL;
     int n = SSL_SESSION_is_resumable(sess) ? i2d_SSL_SESSION(sess, NULL) : 0;
-    if (n > 0 && (der = malloc((size_t)n)) != NULL) {
-        uint8_t *p = der;
-        if (i2d_SSL_SESSION(sess, &p) != n) {
-            cordon_free_secret(der, (size_t)n);
-            der = NULL;
+    struct session *s = NULL;
+    if (n > 0 && (size_t)n <= CORDON_LINK_SESSION_DER_MAX) {
+        s = session_find(t, &l->addr, l->addrlen);
+        if (s != NULL)
+            session_clear(s);
+        else
+            s = session_slot(t);
+        if (s != NULL) {
+            s->addr = l->addr;
+            s->addrlen = l->addrlen;
+            s->der_len = (uint16_t)n; /* what a failed i2d below has to wipe */
         }
+    } else if (n > 0) {
+        t->c.sessions_too_large++;
+    }
+    uint8_t *p = s != NULL ? s->der : NULL;
+    if (s != NULL && i2d_SSL_SESSION(sess, &p) != n) {
+        session_forget(t, &l->addr, l->addrlen);
+        s = NULL;
     }
     SSL_SESSION_free(sess);
-    if (der == NULL)
+    if (s == NULL)
         return;
-    struct session *s = session_find(t, &l->addr, l->addrlen);
-    if (s != NULL)
-        session_clear(s);
-    else
-        s = session_slot(t);
-    if (s == NULL) {
-        cordon_free_secret(der, (size_t)n);
-        return;
-    }
-    s->der = der;
-    s->der_len = (size_t)n;
-    s->addr = l->addr;
-    s->addrlen = l->addrlen;
     s->used_ms = t->now_ms;
     s->peer_not_after = l->peer_not_after;
 }

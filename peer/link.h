@@ -122,6 +122,8 @@ struct cordon_link_host {
 struct cordon_link_counters {
     uint64_t handshakes_full;        /* completed with certificates */
     uint64_t handshakes_resumed;     /* completed by session resumption */
+    uint64_t sessions_too_large;     /* client sessions not stored: over
+                                      * CORDON_LINK_SESSION_DER_MAX serialized */
     uint64_t handshakes_full_out;    /* of handshakes_full, those this node started */
     uint64_t handshakes_resumed_out; /* of handshakes_resumed, those this node started */
     uint64_t handshakes_failed;      /* any handshake that did not complete (refusals too) */
