@@ -255,7 +255,8 @@ static void print_json(const struct cordon_sim_config *c, const struct cordon_si
         set_int(o, "get_forged", r->get_forged);
         set_int(o, "stores_accepted", r->stores_accepted);
         json_object_set_new(o, "maintain", json_boolean(c->maintain));
-        set_int(o, "maintain_period_ms", c->maintain_ms);
+        set_int(o, "maintain_period_ms", r->maintain_ms);
+        set_int(o, "maintain_soon_ms", r->maintain_soon_ms);
         set_int(o, "maintain_passes", r->maintain_passes);
         set_int(o, "summaries_sent", r->summaries_sent);
         set_int(o, "summaries_served", r->summaries_served);
@@ -488,11 +489,12 @@ int main(int argc, char **argv)
                    "nodes\n",
                    (unsigned long long)r.get_stale, (unsigned long long)r.get_forged,
                    (unsigned long long)r.stores_accepted);
-            printf("maintenance %s: %llu passes, %llu summaries sent, %llu served, %llu objects "
-                   "pushed, %llu accepted\n",
-                   c.maintain ? "on" : "off", (unsigned long long)r.maintain_passes,
-                   (unsigned long long)r.summaries_sent, (unsigned long long)r.summaries_served,
-                   (unsigned long long)r.maintain_pushed, (unsigned long long)r.maintain_accepted);
+            printf("maintenance %s (%u ms, %u ms after a new contact): %llu passes, %llu "
+                   "summaries sent, %llu served, %llu objects pushed, %llu accepted\n",
+                   c.maintain ? "on" : "off", r.maintain_ms, r.maintain_soon_ms,
+                   (unsigned long long)r.maintain_passes, (unsigned long long)r.summaries_sent,
+                   (unsigned long long)r.summaries_served, (unsigned long long)r.maintain_pushed,
+                   (unsigned long long)r.maintain_accepted);
         }
         for (uint32_t i = 0; c.churn_rounds > 0 && i < r.checks_done; i++) {
             const struct cordon_sim_check *k = &r.checks[i];

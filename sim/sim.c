@@ -1291,6 +1291,8 @@ static void finish(struct sim *s, struct cordon_sim_result *r)
     r->get_stale = s->st.get_stale;
     r->get_forged = s->st.get_forged;
     r->stores_accepted = s->st.stores_accepted;
+    r->maintain_ms = s->core_cfg.maintain_ms;
+    r->maintain_soon_ms = s->core_cfg.maintain_soon_ms;
     r->maintain_passes = s->st.maintain_passes;
     r->summaries_sent = s->st.summaries_sent;
     r->summaries_served = s->st.summaries_served;
