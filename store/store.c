@@ -22,15 +22,32 @@ struct cordon_store {
     MDB_dbi usage;   /* writer -> u64 objects | u64 bytes (absent: 0, 0) */
     MDB_dbi expiry;  /* u64 expires_at (BE) || entry key -> empty */
     MDB_dbi meta;    /* "version" -> u32; "totals" -> u64 objects | u64 bytes */
+    MDB_dbi mine;    /* entry key -> u64 republish_at | the writer's own encoded object */
+    MDB_dbi due;     /* u64 republish_at (BE) || entry key -> empty */
     uint64_t max_lifetime;
     uint64_t skew;
     size_t value_max;
     uint64_t writer_objects, writer_bytes;
     uint64_t node_objects, node_bytes;
+    uint64_t mine_max;
     /* Totals as committed (meta "totals"), kept here so stats cost no transaction. */
     uint64_t objects_total, bytes_total;
     uint64_t accepted, refused, expired;
     bool touched; /* the last commit was touch(): a full map is full indeed */
+    /* Group commit (cordon_store_batch_begin). batch is the batch's write transaction: NULL
+     * outside one, in a direct batch, and once the batch is lost. Puts write into it
+     * directly, other writes in a child of it; what follows is what the batch changed in
+     * memory, undone when it is lost. */
+    MDB_txn *batch;
+    bool batch_open;                     /* between batch_begin and batch_end */
+    cordon_err batch_err;                /* the batch was lost: what its writes and end return */
+    size_t batch_writes;                 /* writes in it: none ends with no commit */
+    uint64_t batch_objects, batch_bytes; /* the totals as committed before it */
+    uint64_t batch_accepted, batch_expired;
+    /* A batch was lost to a full map: until an expiry step frees pages, batches are direct
+     * (each put commits alone, as outside one), so that a nearly full node keeps taking
+     * what fits instead of losing every batch. */
+    bool batch_direct;
 };
 
 /* What put and expire keep of a stored object once its bytes may move (a write in the same
@@ -213,6 +230,71 @@ static cordon_err totals_write(MDB_txn *txn, MDB_dbi dbi, uint64_t objects, uint
     return from_mdb(mdb_put(txn, dbi, &k, &v, 0), full);
 }
 
+/* Reads inside a batch go through the batch's write transaction, and see its puts: LMDB
+ * gives a thread one transaction at a time, so a read transaction next to the batch's is
+ * not allowed. Outside a batch, a read transaction that the caller ends with read_end. */
+static int read_begin(cordon_store *st, MDB_txn **txn)
+{
+    if (st->batch != NULL) {
+        *txn = st->batch;
+        return MDB_SUCCESS;
+    }
+    return mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
+}
+
+static void read_end(cordon_store *st, MDB_txn *txn)
+{
+    if (txn != st->batch)
+        mdb_txn_abort(txn);
+}
+
+/* The batch is lost (its transaction aborted, what it changed in memory undone): its later
+ * writes and its end return err. Reads see the committed store again. A full map makes the
+ * next batches direct. */
+static void batch_lose(cordon_store *st, cordon_err err)
+{
+    if (st->batch != NULL)
+        mdb_txn_abort(st->batch);
+    st->batch = NULL;
+    st->batch_err = err;
+    if (err == CORDON_ERR_OBJ_CAPACITY)
+        st->batch_direct = true;
+    st->objects_total = st->batch_objects;
+    st->bytes_total = st->batch_bytes;
+    st->accepted -= st->batch_accepted;
+    st->expired -= st->batch_expired;
+    st->batch_accepted = 0;
+    st->batch_expired = 0;
+}
+
+/* Inside a batch, a write other than a put is a child transaction of the batch's (it
+ * commits into it with no sync, or aborts leaving it as it was); outside, a transaction of
+ * its own. A child that cannot begin or commit loses the batch. */
+static int write_begin(cordon_store *st, MDB_txn **txn)
+{
+    if (st->batch_open && st->batch_err != CORDON_OK)
+        return MDB_BAD_TXN;
+    int rc = mdb_txn_begin(st->env, st->batch, 0, txn);
+    if (rc != MDB_SUCCESS && st->batch != NULL)
+        batch_lose(st, CORDON_ERR_DB);
+    return rc;
+}
+
+/* Commits a write of write_begin(); true when it reached the disk, not only its batch. */
+static int write_commit(cordon_store *st, MDB_txn *txn, bool *durable)
+{
+    bool in_batch = st->batch != NULL;
+    int rc = mdb_txn_commit(txn);
+    *durable = rc == MDB_SUCCESS && !in_batch;
+    if (in_batch) {
+        if (rc == MDB_SUCCESS)
+            st->batch_writes++;
+        else
+            batch_lose(st, CORDON_ERR_DB);
+    }
+    return rc;
+}
+
 /* ---- open and close ------------------------------------------------------------------ */
 
 static cordon_err configure(cordon_store *st, const struct cordon_store_config *cfg,
@@ -226,6 +308,7 @@ static cordon_err configure(cordon_store *st, const struct cordon_store_config *
     st->writer_bytes = cfg->writer_bytes ? cfg->writer_bytes : CORDON_STORE_WRITER_BYTES;
     st->node_objects = cfg->node_objects ? cfg->node_objects : CORDON_STORE_NODE_OBJECTS;
     st->node_bytes = cfg->node_bytes ? cfg->node_bytes : CORDON_STORE_NODE_BYTES;
+    st->mine_max = cfg->mine_max ? cfg->mine_max : CORDON_STORE_MINE_MAX;
     if (st->max_lifetime > CORDON_OBJECT_LIFETIME_MAX || st->skew > CORDON_OBJECT_LIFETIME_MAX ||
         st->value_max > CORDON_OBJECT_VALUE_MAX || st->node_bytes > *map_size)
         return CORDON_ERR_INVAL;
@@ -314,7 +397,7 @@ cordon_err cordon_store_open(const struct cordon_store_config *cfg, cordon_store
         st->env = NULL;
         goto err;
     }
-    if (mdb_env_set_maxdbs(st->env, 4) != MDB_SUCCESS ||
+    if (mdb_env_set_maxdbs(st->env, 6) != MDB_SUCCESS ||
         mdb_env_set_mapsize(st->env, (size_t)map_size) != MDB_SUCCESS)
         goto err;
     /* No MDB_NOTLS: the store is used by one thread (store.h), and its read transactions
@@ -328,7 +411,9 @@ cordon_err cordon_store_open(const struct cordon_store_config *cfg, cordon_store
     if (mdb_dbi_open(txn, "objects", MDB_CREATE, &st->objects) != MDB_SUCCESS ||
         mdb_dbi_open(txn, "usage", MDB_CREATE, &st->usage) != MDB_SUCCESS ||
         mdb_dbi_open(txn, "expiry", MDB_CREATE, &st->expiry) != MDB_SUCCESS ||
-        mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta) != MDB_SUCCESS)
+        mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta) != MDB_SUCCESS ||
+        mdb_dbi_open(txn, "mine", MDB_CREATE, &st->mine) != MDB_SUCCESS ||
+        mdb_dbi_open(txn, "mine_due", MDB_CREATE, &st->due) != MDB_SUCCESS)
         goto err;
     err = load_meta(st, txn);
     if (err != CORDON_OK)
@@ -351,6 +436,8 @@ void cordon_store_close(cordon_store *st)
 {
     if (st == NULL)
         return;
+    if (st->batch != NULL)
+        mdb_txn_abort(st->batch); /* a batch not ended is lost, as in a crash */
     if (st->env != NULL)
         mdb_env_close(st->env);
     free(st);
@@ -415,7 +502,7 @@ static bool grows_past(uint64_t before, uint64_t after, uint64_t cap)
 /* Steps 5-7 and the write, in one transaction (see put). */
 static cordon_err put_txn(cordon_store *st, MDB_txn *txn, cordon_object_verifier *v,
                           const struct cordon_object *o, const void *data, size_t len, uint64_t now,
-                          uint64_t *objects_total, uint64_t *bytes_total)
+                          uint64_t *objects_total, uint64_t *bytes_total, bool *writing)
 {
     uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
     uint8_t ekey[EXPIRY_KEY_LEN];
@@ -470,7 +557,9 @@ static cordon_err put_txn(cordon_store *st, MDB_txn *txn, cordon_object_verifier
         grows_past(st->bytes_total, n_bytes, st->node_bytes))
         return CORDON_ERR_OBJ_CAPACITY;
 
-    /* The write: object, expiry index, usage and totals together. */
+    /* The write: object, expiry index, usage and totals together. Every refusal above left
+     * txn untouched; a failure from here on leaves it half-written. */
+    *writing = true;
     if (old.present) {
         err = expiry_key(old.expires_at, key, ekey);
         if (err != CORDON_OK)
@@ -519,20 +608,41 @@ static cordon_err put_once(cordon_store *st, cordon_object_verifier *v,
 {
     MDB_txn *txn;
     uint64_t objects_total = 0, bytes_total = 0;
-    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    bool durable, writing = false;
+    cordon_err err;
+    if (st->batch_open && st->batch_err != CORDON_OK)
+        return st->batch_err;
+    if (st->batch != NULL) {
+        /* In the batch's transaction itself, not a child: LMDB allocates some 3 MiB for
+         * each child, and a child per put cost more than the signature check. A refusal
+         * (steps 5-7) writes nothing, so the batch is as it was; a failure while writing
+         * (a full map, damage) loses the batch, which its end reports. */
+        err = put_txn(st, st->batch, v, o, data, len, now, &objects_total, &bytes_total, &writing);
+        if (err != CORDON_OK) {
+            if (writing)
+                batch_lose(st, err == MAP_FULL ? CORDON_ERR_OBJ_CAPACITY : CORDON_ERR_DB);
+            return err;
+        }
+        st->batch_writes++;
+        st->objects_total = objects_total;
+        st->bytes_total = bytes_total;
+        return CORDON_OK;
+    }
+    int rc = write_begin(st, &txn);
     if (rc != MDB_SUCCESS)
         return from_mdb(rc, MAP_FULL);
-    cordon_err err = put_txn(st, txn, v, o, data, len, now, &objects_total, &bytes_total);
+    err = put_txn(st, txn, v, o, data, len, now, &objects_total, &bytes_total, &writing);
     if (err != CORDON_OK) {
         mdb_txn_abort(txn);
         return err;
     }
-    err = from_mdb(mdb_txn_commit(txn), MAP_FULL);
+    err = from_mdb(write_commit(st, txn, &durable), MAP_FULL);
     if (err != CORDON_OK)
         return err;
     st->objects_total = objects_total;
     st->bytes_total = bytes_total;
-    st->touched = false;
+    if (durable)
+        st->touched = false;
     return CORDON_OK;
 }
 
@@ -563,8 +673,11 @@ cordon_err cordon_store_put(cordon_store *st, cordon_object_verifier *v, const v
     if (err == CORDON_OK)
         err = put_once(st, v, &o, data, len, now);
     /* A full map: once per commit that freed pages, make them usable and try again. A node
-     * that stays full then refuses at the cost of a lookup, with no extra commit. */
-    if (err == MAP_FULL && !st->touched) {
+     * that stays full then refuses at the cost of a lookup, with no extra commit. Not inside
+     * a batch, which cannot commit halfway (nor in one just lost): its loss makes the next
+     * batches direct, which retry. */
+    if (err == MAP_FULL && !st->touched && !(st->batch_open && st->batch_err != CORDON_OK) &&
+        st->batch == NULL) {
         err = touch(st);
         if (err == CORDON_OK) {
             st->touched = true;
@@ -575,10 +688,66 @@ cordon_err cordon_store_put(cordon_store *st, cordon_object_verifier *v, const v
         err = CORDON_ERR_OBJ_CAPACITY;
     if (err == CORDON_OK && out != NULL)
         *out = o;
-    if (err == CORDON_OK)
+    if (err == CORDON_OK) {
         st->accepted++;
-    else if (is_refusal(err))
+        if (st->batch != NULL)
+            st->batch_accepted++;
+    } else if (is_refusal(err)) {
         st->refused++;
+    }
+    return err;
+}
+
+cordon_err cordon_store_batch_begin(cordon_store *st)
+{
+    MDB_txn *txn = NULL;
+    if (st == NULL || st->batch_open)
+        return CORDON_ERR_INVAL;
+    if (!st->batch_direct && mdb_txn_begin(st->env, NULL, 0, &txn) != MDB_SUCCESS)
+        return CORDON_ERR_DB;
+    st->batch = txn; /* NULL: direct */
+    st->batch_open = true;
+    st->batch_err = CORDON_OK;
+    st->batch_writes = 0;
+    st->batch_objects = st->objects_total;
+    st->batch_bytes = st->bytes_total;
+    st->batch_accepted = 0;
+    st->batch_expired = 0;
+    return CORDON_OK;
+}
+
+bool cordon_store_in_batch(const cordon_store *st)
+{
+    return st != NULL && st->batch_open;
+}
+
+cordon_err cordon_store_batch_end(cordon_store *st)
+{
+    if (st == NULL || !st->batch_open)
+        return CORDON_ERR_INVAL;
+    cordon_err err = st->batch_err;
+    MDB_txn *txn = st->batch;
+    st->batch_open = false;
+    st->batch_err = CORDON_OK;
+    st->batch = NULL;
+    if (err != CORDON_OK)
+        return err; /* lost already, and undone */
+    if (txn == NULL)
+        return CORDON_OK; /* direct: its puts are committed */
+    if (st->batch_writes == 0) {
+        mdb_txn_abort(txn); /* nothing to write: no commit, no fsync */
+        return CORDON_OK;
+    }
+    /* One commit, one sync, for every put of the batch. The commit writes the pages the
+     * batch freed into LMDB's free list and needs pages for it: in a map that the batch
+     * filled it fails, and the batch is lost. */
+    int rc = mdb_txn_commit(txn);
+    if (rc == MDB_SUCCESS) {
+        st->touched = false;
+        return CORDON_OK;
+    }
+    err = rc == MDB_MAP_FULL ? CORDON_ERR_OBJ_CAPACITY : CORDON_ERR_DB;
+    batch_lose(st, err); /* the transaction is freed by the failed commit */
     return err;
 }
 
@@ -592,7 +761,7 @@ cordon_err cordon_store_get(cordon_store *st, const uint8_t key[CORDON_OBJECT_EN
     struct cordon_object o;
     if (st == NULL || key == NULL || out == NULL)
         return CORDON_ERR_INVAL;
-    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != MDB_SUCCESS)
+    if (read_begin(st, &txn) != MDB_SUCCESS)
         return CORDON_ERR_DB;
     MDB_val k = {.mv_size = CORDON_OBJECT_ENTRY_KEY_LEN, .mv_data = (void *)key};
     cordon_err err = from_mdb(mdb_get(txn, st->objects, &k, &v), CORDON_ERR_DB);
@@ -604,7 +773,7 @@ cordon_err cordon_store_get(cordon_store *st, const uint8_t key[CORDON_OBJECT_EN
         cordon_buf_reset(out);
         err = cordon_buf_append(out, v.mv_data, v.mv_size); /* copied out before the abort */
     }
-    mdb_txn_abort(txn);
+    read_end(st, txn);
     return err;
 }
 
@@ -615,10 +784,10 @@ cordon_err cordon_store_usage(cordon_store *st, const uint8_t writer[CORDON_NODE
     uint64_t o, b;
     if (st == NULL || writer == NULL || objects == NULL || bytes == NULL)
         return CORDON_ERR_INVAL;
-    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != MDB_SUCCESS)
+    if (read_begin(st, &txn) != MDB_SUCCESS)
         return CORDON_ERR_DB;
     cordon_err err = usage_read(txn, st->usage, writer, &o, &b);
-    mdb_txn_abort(txn);
+    read_end(st, txn);
     if (err == CORDON_OK) {
         *objects = o;
         *bytes = b;
@@ -651,7 +820,7 @@ cordon_err cordon_store_scan(cordon_store *st, const uint8_t *after, size_t max,
     int rc;
     if (st == NULL || max == 0 || fn == NULL || next == NULL)
         return CORDON_ERR_INVAL;
-    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != MDB_SUCCESS)
+    if (read_begin(st, &txn) != MDB_SUCCESS)
         return CORDON_ERR_DB;
     if (mdb_cursor_open(txn, st->objects, &cur) != MDB_SUCCESS) {
         cur = NULL;
@@ -696,8 +865,208 @@ cordon_err cordon_store_scan(cordon_store *st, const uint8_t *after, size_t max,
 out:
     if (cur != NULL)
         mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    read_end(st, txn);
     return err;
+}
+
+cordon_err cordon_store_seq(cordon_store *st, const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN],
+                            uint64_t now, uint64_t *seq)
+{
+    MDB_txn *txn;
+    struct stored s;
+    if (st == NULL || key == NULL || seq == NULL)
+        return CORDON_ERR_INVAL;
+    if (read_begin(st, &txn) != MDB_SUCCESS)
+        return CORDON_ERR_DB;
+    cordon_err err = stored_read(txn, st->objects, key, &s);
+    read_end(st, txn);
+    if (err == CORDON_OK)
+        *seq = s.present && s.expires_at > now ? s.seq : 0;
+    return err;
+}
+
+/* ---- the writer's own objects (republishing) ----------------------------------------- */
+
+/* The due index key of a record: republish_at first, so the earliest comes first. */
+static cordon_err due_key(uint64_t at, const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN],
+                          uint8_t out[EXPIRY_KEY_LEN])
+{
+    return expiry_key(at, key, out);
+}
+
+/* Reads the republish time of key's record (*found false when there is none). */
+static cordon_err mine_read_at(MDB_txn *txn, MDB_dbi dbi,
+                               const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN], bool *found,
+                               uint64_t *at)
+{
+    MDB_val k = {.mv_size = CORDON_OBJECT_ENTRY_KEY_LEN, .mv_data = (void *)key};
+    MDB_val v;
+    cordon_reader r;
+    *found = false;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return CORDON_OK;
+    if (rc != MDB_SUCCESS)
+        return CORDON_ERR_DB;
+    cordon_reader_init(&r, v.mv_data, v.mv_size);
+    if (v.mv_size <= 8 || cordon_read_u64(&r, at) != CORDON_OK)
+        return CORDON_ERR_DB;
+    *found = true;
+    return CORDON_OK;
+}
+
+/* Removes key's record and its index entry, if there is one. */
+static cordon_err mine_remove(cordon_store *st, MDB_txn *txn,
+                              const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN], cordon_err full)
+{
+    uint8_t dkey[EXPIRY_KEY_LEN];
+    bool found;
+    uint64_t at = 0;
+    cordon_err err = mine_read_at(txn, st->mine, key, &found, &at);
+    if (err != CORDON_OK || !found)
+        return err;
+    err = due_key(at, key, dkey);
+    if (err != CORDON_OK)
+        return err;
+    MDB_val dk = {.mv_size = EXPIRY_KEY_LEN, .mv_data = dkey};
+    MDB_val k = {.mv_size = CORDON_OBJECT_ENTRY_KEY_LEN, .mv_data = (void *)key};
+    int rc = mdb_del(txn, st->due, &dk, NULL);
+    if (rc != MDB_SUCCESS) /* NOTFOUND too: the index lost a record */
+        return rc == MDB_MAP_FULL ? full : CORDON_ERR_DB;
+    return from_mdb(mdb_del(txn, st->mine, &k, NULL), full);
+}
+
+cordon_err cordon_store_mine_put(cordon_store *st, const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN],
+                                 const void *obj, size_t len, uint64_t republish_at)
+{
+    MDB_txn *txn;
+    MDB_stat ms = {0};
+    bool found = false;
+    uint64_t at = 0;
+    uint8_t dkey[EXPIRY_KEY_LEN];
+    if (st == NULL || key == NULL || obj == NULL || len == 0 || len > CORDON_OBJECT_MAX)
+        return CORDON_ERR_INVAL;
+    uint8_t *rec = malloc(8 + len);
+    if (rec == NULL)
+        return CORDON_ERR_NOMEM;
+    cordon_writer w;
+    size_t rec_len = 0;
+    cordon_writer_init(&w, rec, 8 + len);
+    cordon_write_u64(&w, republish_at);
+    cordon_write_bytes(&w, obj, len);
+    cordon_err err = cordon_writer_finish(&w, &rec_len);
+    if (err != CORDON_OK) {
+        free(rec);
+        return err;
+    }
+    if (write_begin(st, &txn) != MDB_SUCCESS) {
+        free(rec);
+        return CORDON_ERR_DB;
+    }
+    err = mine_read_at(txn, st->mine, key, &found, &at);
+    /* Bounded like the objects of others: a writer cannot fill its own disk through the
+     * control API with records that are never released. */
+    if (err == CORDON_OK && !found)
+        err = mdb_stat(txn, st->mine, &ms) == MDB_SUCCESS ? CORDON_OK : CORDON_ERR_DB;
+    if (err == CORDON_OK && !found && ms.ms_entries >= st->mine_max)
+        err = CORDON_ERR_OBJ_QUOTA;
+    if (err == CORDON_OK)
+        err = mine_remove(st, txn, key, CORDON_ERR_OBJ_CAPACITY);
+    if (err == CORDON_OK)
+        err = due_key(republish_at, key, dkey);
+    if (err == CORDON_OK) {
+        MDB_val k = {.mv_size = CORDON_OBJECT_ENTRY_KEY_LEN, .mv_data = (void *)key};
+        MDB_val v = {.mv_size = rec_len, .mv_data = rec};
+        MDB_val dk = {.mv_size = EXPIRY_KEY_LEN, .mv_data = dkey};
+        MDB_val empty = {.mv_size = 0, .mv_data = dkey};
+        err = from_mdb(mdb_put(txn, st->mine, &k, &v, 0), CORDON_ERR_OBJ_CAPACITY);
+        if (err == CORDON_OK)
+            err = from_mdb(mdb_put(txn, st->due, &dk, &empty, 0), CORDON_ERR_OBJ_CAPACITY);
+    }
+    free(rec);
+    if (err != CORDON_OK) {
+        mdb_txn_abort(txn); /* in a batch: the batch is as it was */
+        return err;
+    }
+    bool durable;
+    return from_mdb(write_commit(st, txn, &durable), CORDON_ERR_OBJ_CAPACITY);
+}
+
+cordon_err cordon_store_mine_del(cordon_store *st, const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN])
+{
+    MDB_txn *txn;
+    if (st == NULL || key == NULL)
+        return CORDON_ERR_INVAL;
+    if (write_begin(st, &txn) != MDB_SUCCESS)
+        return CORDON_ERR_DB;
+    /* A full map can always delete (LMDB keeps room for it); a failure here is damage. */
+    cordon_err err = mine_remove(st, txn, key, CORDON_ERR_DB);
+    if (err != CORDON_OK) {
+        mdb_txn_abort(txn);
+        return err;
+    }
+    bool durable;
+    return from_mdb(write_commit(st, txn, &durable), CORDON_ERR_DB);
+}
+
+cordon_err cordon_store_mine_first(cordon_store *st, uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN],
+                                   uint64_t *republish_at, cordon_buf *obj)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val dk, dv, v;
+    cordon_reader r;
+    uint64_t at = 0, rec_at = 0;
+    if (st == NULL || key == NULL || republish_at == NULL)
+        return CORDON_ERR_INVAL;
+    if (read_begin(st, &txn) != MDB_SUCCESS)
+        return CORDON_ERR_DB;
+    cordon_err err = CORDON_ERR_DB;
+    if (mdb_cursor_open(txn, st->due, &cur) != MDB_SUCCESS) {
+        cur = NULL;
+        goto out;
+    }
+    err = from_mdb(mdb_cursor_get(cur, &dk, &dv, MDB_FIRST), CORDON_ERR_DB);
+    if (err != CORDON_OK)
+        goto out;
+    err = CORDON_ERR_DB;
+    cordon_reader_init(&r, dk.mv_data, dk.mv_size);
+    if (dk.mv_size != EXPIRY_KEY_LEN || cordon_read_u64(&r, &at) != CORDON_OK)
+        goto out;
+    MDB_val k = {.mv_size = CORDON_OBJECT_ENTRY_KEY_LEN, .mv_data = (uint8_t *)dk.mv_data + 8};
+    if (mdb_get(txn, st->mine, &k, &v) != MDB_SUCCESS || v.mv_size <= 8)
+        goto out; /* the index names a record that is not there */
+    cordon_reader_init(&r, v.mv_data, v.mv_size);
+    if (cordon_read_u64(&r, &rec_at) != CORDON_OK || rec_at != at)
+        goto out;
+    memcpy(key, k.mv_data, CORDON_OBJECT_ENTRY_KEY_LEN);
+    *republish_at = at;
+    err = CORDON_OK;
+    if (obj != NULL) { /* copied out before the transaction ends */
+        cordon_buf_reset(obj);
+        err = cordon_buf_append(obj, (const uint8_t *)v.mv_data + 8, v.mv_size - 8);
+    }
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    read_end(st, txn);
+    return err;
+}
+
+cordon_err cordon_store_mine_count(cordon_store *st, uint64_t *n)
+{
+    MDB_txn *txn;
+    MDB_stat ms;
+    if (st == NULL || n == NULL)
+        return CORDON_ERR_INVAL;
+    if (read_begin(st, &txn) != MDB_SUCCESS)
+        return CORDON_ERR_DB;
+    int rc = mdb_stat(txn, st->mine, &ms);
+    read_end(st, txn);
+    if (rc != MDB_SUCCESS)
+        return CORDON_ERR_DB;
+    *n = ms.ms_entries;
+    return CORDON_OK;
 }
 
 /* ---- expiry -------------------------------------------------------------------------- */
@@ -761,7 +1130,8 @@ cordon_err cordon_store_expire(cordon_store *st, uint64_t now, size_t max, size_
     objects_total = st->objects_total;
     bytes_total = st->bytes_total;
     cordon_err err = CORDON_ERR_DB;
-    if (mdb_txn_begin(st->env, NULL, 0, &txn) != MDB_SUCCESS) {
+    bool durable;
+    if (write_begin(st, &txn) != MDB_SUCCESS) {
         txn = NULL;
         goto out;
     }
@@ -787,16 +1157,21 @@ cordon_err cordon_store_expire(cordon_store *st, uint64_t now, size_t max, size_
         err = totals_write(txn, st->meta, objects_total, bytes_total, CORDON_ERR_DB);
         if (err != CORDON_OK)
             goto out;
-        int rc = mdb_txn_commit(txn);
+        int rc = write_commit(st, txn, &durable);
         txn = NULL;
         err = from_mdb(rc, CORDON_ERR_DB);
         if (err != CORDON_OK)
             goto out;
-        st->touched = false;
+        if (durable)
+            st->touched = false;
     }
     st->objects_total = objects_total;
     st->bytes_total = bytes_total;
     st->expired += n;
+    if (st->batch != NULL)
+        st->batch_expired += n;
+    if (n > 0 && st->batch == NULL)
+        st->batch_direct = false; /* pages freed: batches may try again */
     *removed = n;
 out:
     if (cur != NULL)
@@ -916,7 +1291,7 @@ cordon_err cordon_store_audit(cordon_store *st)
     size_t n = 0;
     if (st == NULL)
         return CORDON_ERR_INVAL;
-    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != MDB_SUCCESS)
+    if (read_begin(st, &txn) != MDB_SUCCESS)
         return CORDON_ERR_DB;
     cordon_err err = CORDON_ERR_DB;
     if (mdb_stat(txn, st->objects, &ms) != MDB_SUCCESS)
@@ -932,6 +1307,6 @@ cordon_err cordon_store_audit(cordon_store *st)
     err = audit_usage(st, txn, charges, n);
 out:
     free(charges);
-    mdb_txn_abort(txn);
+    read_end(st, txn);
     return err;
 }

@@ -7,9 +7,13 @@
  *   usage     writer node ID -> u64 objects | u64 bytes held for that writer (no record: 0, 0)
  *   expiry    u64 expires_at (big-endian) || entry key -> empty   (sweep in time order)
  *   meta      "totals" (u64 objects | u64 bytes) and "version" (u32, the format: 1)
- * Every change is one write transaction, so a peer killed at any point restarts with what
- * was committed, and usage, totals and the expiry index always agree with the objects
- * (cordon_store_audit() proves it). Bytes are counted as encoded object lengths.
+ *   mine      entry key -> u64 republish_at | encoded object: this node's own latest
+ *             object of the entry, as its writer (republishing; see cordon_store_mine_put)
+ *   mine_due  u64 republish_at (big-endian) || entry key -> empty  (earliest first)
+ * Every change is one write transaction (or a batch of them, see cordon_store_batch_begin),
+ * so a peer killed at any point restarts with what was committed, and usage, totals and the expiry
+ * index always agree with the objects (cordon_store_audit() proves it). Bytes are counted as
+ * encoded object lengths.
  *
  * Acceptance (cordon_store_put) is in one place, for replicas and for readers alike
  * (cordon_store_check is its stateless half, for a reader that stores nothing). In order,
@@ -72,6 +76,8 @@ struct cordon_store_config {
     size_t value_max;      /* per value, kinds owned and shared; 0: CORDON_OBJECT_VALUE_MAX */
     uint64_t writer_objects, writer_bytes; /* per writer; 0: CORDON_STORE_WRITER_* */
     uint64_t node_objects, node_bytes;     /* in all; 0: CORDON_STORE_NODE_* */
+    uint64_t
+        mine_max; /* the writer's own records (cordon_store_mine_put); 0: CORDON_STORE_MINE_MAX */
 };
 
 typedef struct cordon_store cordon_store;
@@ -83,9 +89,10 @@ typedef struct cordon_store cordon_store;
  * directory cannot be made or is not one; CORDON_ERR_DB when LMDB refuses, or when an
  * existing store is of another format or its totals do not count its objects;
  * CORDON_ERR_NOMEM. Durability: every put and every expiry step is committed with an
- * fsync (LMDB's default). */
+ * fsync (LMDB's default), except inside a batch, which commits once at its end. */
 CORDON_MUST_CHECK cordon_err cordon_store_open(const struct cordon_store_config *cfg,
                                                cordon_store **out);
+/* Closes the store; a batch still open is aborted, its puts lost as in a crash. */
 void cordon_store_close(cordon_store *st);
 
 /* Steps 1-4 of acceptance, storing nothing; on success *out (may be NULL) borrows data.
@@ -101,6 +108,40 @@ CORDON_MUST_CHECK cordon_err cordon_store_check(const cordon_store *st, cordon_o
 CORDON_MUST_CHECK cordon_err cordon_store_put(cordon_store *st, cordon_object_verifier *v,
                                               const void *data, size_t len, uint64_t now,
                                               struct cordon_object *out);
+
+/* Group commit. Between batch_begin and batch_end, puts and expiry steps share one LMDB
+ * write transaction, and end commits it: one fsync for all of them, where each would cost
+ * its own (a sync costs as much as several signature checks). Acceptance is unchanged and
+ * in the same place: a put is refused (steps 1-7) before it writes anything, so a refused
+ * put leaves the batch as it was, earlier puts of the batch intact, and counts (quota,
+ * capacity, seq) see the batch's earlier puts. Puts write into the batch's transaction
+ * itself (a child transaction per put, as LMDB offers, allocates some 3 MiB each time and
+ * cost more than the signature check); expiry steps and other writes use a child.
+ * What the caller must know:
+ *   - A put that returns CORDON_OK inside a batch is NOT durable until batch_end returns
+ *     CORDON_OK: tell no writer "stored" before. When end fails, or the store is closed
+ *     (or the process dies) with the batch open, every put of the batch is lost and
+ *     nothing else: the store is as it was before batch_begin, stats included.
+ *   - Reads inside a batch (get, usage, scan, audit, seq) see the batch's puts: LMDB gives
+ *     a thread one transaction at a time, so they go through the batch's.
+ *   - A batch is lost at once when a put fails while writing (LMDB found the map full:
+ *     that put gets CORDON_ERR_OBJ_CAPACITY; damage: CORDON_ERR_DB), when a child cannot
+ *     begin or commit (CORDON_ERR_DB), or when its commit fails (a map the batch filled:
+ *     LMDB needs pages to record what it freed, CORDON_ERR_OBJ_CAPACITY; else
+ *     CORDON_ERR_DB). Lost, it is undone in memory at once (reads see the committed store),
+ *     its later puts and writes return that error, and end returns it.
+ *   - After a batch lost to a full map, and until an expiry step removes objects, batches
+ *     are direct: each put commits alone (durable when put returns, with step 7's retry),
+ *     so that a full node keeps taking what fits instead of losing every batch.
+ *   - LMDB holds the batch's changes in memory: keep a batch short (a burst of datagrams).
+ *     It holds the store's write lock for its length.
+ * batch_begin: CORDON_ERR_INVAL for a NULL st or a batch already open, CORDON_ERR_DB when
+ * LMDB refuses. batch_end: CORDON_ERR_INVAL when no batch is open; the error that lost the
+ * batch, as above. A batch with nothing written ends without a commit. Either way no batch
+ * is open after end. */
+CORDON_MUST_CHECK cordon_err cordon_store_batch_begin(cordon_store *st);
+CORDON_MUST_CHECK cordon_err cordon_store_batch_end(cordon_store *st);
+bool cordon_store_in_batch(const cordon_store *st);
 
 /* Copies the stored object of an entry into out (replacing its contents; out is the
  * caller's, its cap at least CORDON_OBJECT_MAX or CORDON_ERR_TOO_LARGE may poison it).
@@ -139,6 +180,44 @@ CORDON_MUST_CHECK cordon_err
 cordon_store_scan(cordon_store *st, const uint8_t *after, size_t max, uint64_t now,
                   bool (*fn)(void *ctx, const struct cordon_store_summary *s), void *ctx,
                   uint8_t next[CORDON_OBJECT_ENTRY_KEY_LEN]);
+
+/* The seq held for an entry: its stored object's, 0 when there is none or it expired at
+ * now (as get sees it), without copying the object out (replica maintenance asks this of
+ * every entry a SUMMARY names). CORDON_ERR_INVAL for NULL arguments, CORDON_ERR_DB when
+ * LMDB fails or the stored bytes no longer decode. */
+CORDON_MUST_CHECK cordon_err cordon_store_seq(cordon_store *st,
+                                              const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN],
+                                              uint64_t now, uint64_t *seq);
+
+/* The writer's own objects, which it republishes before half their lifetime is spent
+ * (peer/runtime.c). They are records of this node, not objects it serves: nothing judges
+ * them (the node signed them itself), they are not counted in the totals or the usage,
+ * never expire and never reach FETCH. A record is the newest object this node wrote to an
+ * entry and the time (the caller's clock, Unix seconds in the runtime) it is next due.
+ *
+ * mine_put replaces the entry's record (obj: 1..CORDON_OBJECT_MAX bytes, copied) and its
+ * place in the due index, in one transaction. CORDON_ERR_OBJ_QUOTA when it would add a
+ * record beyond mine_max (the configuration's, CORDON_STORE_MINE_MAX by default);
+ * CORDON_ERR_OBJ_CAPACITY when the map is full; CORDON_ERR_INVAL, CORDON_ERR_DB, CORDON_ERR_NOMEM.
+ */
+#define CORDON_STORE_MINE_MAX 10000
+CORDON_MUST_CHECK cordon_err cordon_store_mine_put(cordon_store *st,
+                                                   const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN],
+                                                   const void *obj, size_t len,
+                                                   uint64_t republish_at);
+/* Removes the entry's record (none: CORDON_OK). CORDON_ERR_INVAL, CORDON_ERR_DB. */
+CORDON_MUST_CHECK cordon_err cordon_store_mine_del(cordon_store *st,
+                                                   const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN]);
+/* The record due first: its entry key, republish time and (obj not NULL: copied into it,
+ * its cap at least CORDON_OBJECT_MAX) object. CORDON_ERR_NOT_FOUND when there is none;
+ * CORDON_ERR_DB when LMDB fails or the index and the records disagree. The caller that
+ * works through what is due replaces or removes each record it takes, so the next call
+ * finds the next one. */
+CORDON_MUST_CHECK cordon_err cordon_store_mine_first(cordon_store *st,
+                                                     uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN],
+                                                     uint64_t *republish_at, cordon_buf *obj);
+/* How many records there are. CORDON_ERR_INVAL, CORDON_ERR_DB. */
+CORDON_MUST_CHECK cordon_err cordon_store_mine_count(cordon_store *st, uint64_t *n);
 
 struct cordon_store_stats {
     uint64_t objects; /* held now, expired ones not yet swept included (as persisted) */
