@@ -40,6 +40,16 @@
 #define HEX_ID_LEN (2 * CORDON_NODE_ID_LEN + 1)
 #define ADDR_LOG_MAX (INET6_ADDRSTRLEN + 8)
 
+/* Group commit: the STORED answers that said "accepted" during a burst of datagrams wait
+ * here until the store's batch holding their objects is committed (see read_socket). One
+ * per datagram at most, so a burst never fills it; a full queue ends the batch early. */
+#define RT_HELD_MAX CORDON_RT_DATAGRAMS_PER_HANDLE
+#define RT_STORED_LEN (CORDON_MSG_HEADER_LEN + 2 + 8) /* header | u16 code | u64 seq */
+struct rt_held {
+    struct cordon_contact to;
+    uint8_t msg[RT_STORED_LEN];
+};
+
 /* One remote address: the reassembler of the records it sends us. */
 struct rt_remote {
     struct cordon_addr addr;
@@ -98,6 +108,21 @@ struct rt_ctl_object {
     size_t value_len;
     uint64_t seq;
     uint64_t expires_at;
+    uint8_t *obj; /* the signed object of the put started last: republishing records it */
+    size_t obj_len;
+};
+
+/* A republishing put waiting for the core's callback (which gets a pointer to it: slots
+ * never move). superseded: a write through the control API replaced or removed the entry's
+ * record meanwhile, so the callback leaves the record alone. */
+struct rt_republish {
+    cordon_runtime *rt;
+    bool used, superseded;
+    uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
+    uint8_t *obj; /* the new version, signed: its record gets its next time on success */
+    size_t len;
+    uint64_t seq, created_at;
+    uint32_t lifetime;
 };
 
 struct cordon_runtime {
@@ -159,6 +184,29 @@ struct cordon_runtime {
     size_t value_max;      /* the store's: the overlay's max_object_size, clamped */
     uint32_t max_lifetime; /* the store's: the overlay's max_lifetime, clamped */
     uint64_t expire_at;    /* the next expiry step (monotonic ms) */
+
+    /* Republishing (runtime.h): the puts running, when the due records are looked at next
+     * (monotonic ms; their times are wall-clock seconds, as they outlive the process). */
+    struct rt_republish repub[CORDON_RT_REPUBLISH_INFLIGHT];
+    uint64_t republish_check_at;
+    uint64_t republished, republish_failed;
+
+    /* The CRL in the DHT (runtime.h). Times are monotonic ms; UINT64_MAX: not set. */
+    uint64_t crl_dht_ms;     /* between two gets of the crl resource */
+    uint64_t crl_poll_at;    /* the next get: set once joined */
+    uint64_t crl_publish_at; /* the put of the CRL in use */
+    uint64_t crl_save_at;    /* the next try at writing DIR/crl.pem (the refresher had it) */
+    uint32_t crl_publish_tries;
+    bool crl_getting, crl_putting;
+    cordon_crl *crl_dht; /* a higher CRL a get found, taken in outside the core */
+    uint64_t crl_published, crl_from_dht;
+
+    /* Group commit (read_socket): in a burst of datagrams, the first STORE opens a store
+     * batch; the accepted STOREDs wait in held until the batch is committed. */
+    bool in_burst;
+    bool batch_open;
+    struct rt_held *held; /* RT_HELD_MAX, allocated at the first STORE held */
+    size_t n_held;
 };
 
 uint64_t cordon_runtime_now_ms(void)
@@ -616,9 +664,36 @@ static cordon_err send_message(cordon_runtime *rt, const struct cordon_addr *to,
     return cordon_frag_split(msg, len, rt->next_msg_id++, emit_record, &s);
 }
 
+static void batch_flush(cordon_runtime *rt);
+
+/* An accepted STORED answer while a batch is open: the object is not on disk yet. */
+static bool held_stored(const cordon_runtime *rt, const uint8_t *msg, size_t len)
+{
+    struct cordon_msg m;
+    if (!rt->batch_open || len != RT_STORED_LEN || msg[1] != CORDON_MSG_STORED)
+        return false; /* the header's type byte: only STOREDs are decoded */
+    return cordon_msg_decode(msg, len, &m) == CORDON_OK &&
+           m.u.stored.code == CORDON_STORED_ACCEPTED;
+}
+
 static void on_core_send(void *ctx, const struct cordon_contact *to, const uint8_t *msg, size_t len)
 {
     cordon_runtime *rt = ctx;
+    /* A writer must never hear "stored" of an object that a failed commit then loses:
+     * accepted STOREDs wait for the batch's commit. Refusals go now (they depend on no
+     * commit). */
+    if (held_stored(rt, msg, len)) {
+        if (rt->held == NULL)
+            rt->held = malloc(RT_HELD_MAX * sizeof(*rt->held));
+        if (rt->held != NULL) {
+            rt->held[rt->n_held].to = *to;
+            memcpy(rt->held[rt->n_held].msg, msg, RT_STORED_LEN);
+            if (++rt->n_held == RT_HELD_MAX)
+                batch_flush(rt); /* commits, then sends them all; the next STORE reopens */
+            return;
+        }
+        batch_flush(rt); /* no memory to hold it: commit now, this object included */
+    }
     if (send_message(rt, &to->addr, to->id, msg, len) != CORDON_OK)
         defer_failure(rt, to);
 }
@@ -701,6 +776,12 @@ static void observe(cordon_runtime *rt)
     cordon_core_status(rt->core, &st);
     if (rt->join == JOIN_JOINING && st.lookups == 0 && st.pending == 0) {
         rt->join = JOIN_DONE;
+        rt->crl_poll_at = rt->now_ms; /* what was revoked while this node was away */
+        /* What came due while the node was down goes first, after a random delay: writers
+         * restarted together (a power cut, an upgrade) do not all republish at once. */
+        uint32_t r = 0;
+        on_core_random(rt, &r, sizeof(r));
+        rt->republish_check_at = rt->now_ms + r % CORDON_RT_REPUBLISH_START_JITTER_MS;
         cordon_log(CORDON_LOG_INFO, "peer.joined", "node=%s table=%zu", rt->node_hex,
                    st.table_size);
     }
@@ -743,6 +824,8 @@ static uint64_t held_seq(cordon_runtime *rt, const uint8_t key[CORDON_OBJECT_ENT
     return seq;
 }
 
+static void batch_begin(cordon_runtime *rt);
+
 static cordon_err on_store_put(void *ctx, uint64_t now_ms, const uint8_t *obj, size_t len,
                                uint64_t *held)
 {
@@ -751,6 +834,8 @@ static cordon_err on_store_put(void *ctx, uint64_t now_ms, const uint8_t *obj, s
     uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
     (void)now_ms;
     *held = 0;
+    if (rt->in_burst)
+        batch_begin(rt); /* the burst's first STORE: its puts commit together */
     cordon_err err = cordon_store_put(rt->store, rt->verifier, obj, len, wall_s(), &o);
     if (err == CORDON_OK) {
         *held = o.seq;
@@ -782,6 +867,64 @@ static cordon_err on_store_check(void *ctx, uint64_t now_ms, const uint8_t *obj,
     cordon_runtime *rt = ctx;
     (void)now_ms;
     return cordon_store_check(rt->store, rt->verifier, obj, len, wall_s(), NULL);
+}
+
+/* Replica maintenance's walk: the store's scan counts expired entries toward its max (so
+ * each call is bounded), the core's contract skips them and reads an empty answer as the
+ * end; so scan again after them, a bounded number of times. A stretch of more expired
+ * entries than that (an expiry sweep far behind) ends the pass early, and the next pass
+ * starts over: nothing is lost but that pass's tail. */
+struct scan_fill {
+    struct cordon_summary_entry *out;
+    size_t max, n;
+};
+
+static bool scan_fill_one(void *ctx, const struct cordon_store_summary *s)
+{
+    struct scan_fill *f = ctx;
+    memcpy(f->out[f->n].key, s->key, CORDON_OBJECT_ENTRY_KEY_LEN);
+    f->out[f->n].seq = s->seq;
+    f->n++;
+    return f->n < f->max;
+}
+
+static cordon_err on_store_scan(void *ctx, uint64_t now_ms, const uint8_t *after,
+                                struct cordon_summary_entry *out, size_t max, size_t *n)
+{
+    cordon_runtime *rt = ctx;
+    struct scan_fill f = {.out = out, .max = max, .n = 0};
+    uint8_t from[CORDON_OBJECT_ENTRY_KEY_LEN], next[CORDON_OBJECT_ENTRY_KEY_LEN];
+    const uint64_t now = wall_s();
+    (void)now_ms;
+    *n = 0;
+    if (max == 0)
+        return CORDON_ERR_INVAL;
+    for (size_t round = 0; round < CORDON_RT_SCAN_ROUNDS && f.n == 0; round++) {
+        cordon_err err = cordon_store_scan(rt->store, after, max, now, scan_fill_one, &f, next);
+        if (err == CORDON_ERR_NOT_FOUND)
+            break;
+        if (err != CORDON_OK) {
+            cordon_log(CORDON_LOG_ERROR, "peer.store_failed", "node=%s op=scan reason=%s",
+                       rt->node_hex, cordon_errname(err));
+            return err;
+        }
+        memcpy(from, next, sizeof(from));
+        after = from;
+    }
+    *n = f.n;
+    return CORDON_OK;
+}
+
+static cordon_err on_store_held(void *ctx, uint64_t now_ms,
+                                const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN], uint64_t *seq)
+{
+    cordon_runtime *rt = ctx;
+    (void)now_ms;
+    cordon_err err = cordon_store_seq(rt->store, key, wall_s(), seq);
+    if (err != CORDON_OK)
+        cordon_log(CORDON_LOG_ERROR, "peer.store_failed", "node=%s op=held reason=%s", rt->node_hex,
+                   cordon_errname(err));
+    return err;
 }
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -862,6 +1005,439 @@ static void expire_step(cordon_runtime *rt)
                                                                        : CORDON_RT_EXPIRE_MS);
 }
 
+/* ---- republishing (runtime.h) ---------------------------------------------------------- */
+
+/* When a version created at created_at is republished: a random point of
+ * [created_at + lifetime/4, created_at + lifetime/2], so that writers restarted together
+ * spread their puts over a quarter of the lifetime instead of sending them at once. */
+static uint64_t republish_time(cordon_runtime *rt, uint64_t created_at, uint32_t lifetime)
+{
+    uint32_t r = 0;
+    on_core_random(rt, &r, sizeof(r));
+    uint32_t span = lifetime / 4;
+    return created_at + lifetime / 2 - r % (span + 1);
+}
+
+/* A republish that failed is tried again this much later: well within the half of the
+ * lifetime that is left when it was due. */
+static uint64_t republish_retry_s(uint32_t lifetime)
+{
+    uint32_t s = lifetime / 8;
+    if (s > CORDON_RT_REPUBLISH_RETRY_MAX_S)
+        s = CORDON_RT_REPUBLISH_RETRY_MAX_S;
+    return s > 0 ? s : 1;
+}
+
+static void repub_free(struct rt_republish *p)
+{
+    free(p->obj);
+    memset(p, 0, sizeof(*p));
+}
+
+/* A write through the control API replaced or removed key's record: a republish running
+ * for the older version must not write its record back. */
+static void republish_supersede(cordon_runtime *rt, const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN])
+{
+    for (size_t i = 0; i < CORDON_RT_REPUBLISH_INFLIGHT; i++) {
+        if (rt->repub[i].used && memcmp(rt->repub[i].key, key, CORDON_OBJECT_ENTRY_KEY_LEN) == 0)
+            rt->repub[i].superseded = true;
+    }
+}
+
+static void log_store_failed(const cordon_runtime *rt, const char *op, cordon_err err)
+{
+    cordon_log(CORDON_LOG_ERROR, "peer.store_failed", "node=%s op=%s reason=%s", rt->node_hex, op,
+               cordon_errname(err));
+}
+
+/* The control API's put or delete of s succeeded: the entry's record becomes its object,
+ * to be republished (a put that lives long enough) or none (a delete, a short lifetime). */
+static void mine_note(cordon_runtime *rt, const struct rt_ctl_object *s)
+{
+    struct cordon_object o;
+    uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
+    if (s->forged || s->obj == NULL || cordon_object_decode(s->obj, s->obj_len, &o) != CORDON_OK)
+        return;
+    cordon_object_entry_key(&o, key);
+    republish_supersede(rt, key);
+    cordon_err err;
+    if (s->op == CORDON_CONTROL_OBJECT_PUT && o.lifetime >= CORDON_RT_REPUBLISH_MIN_LIFETIME_S)
+        err = cordon_store_mine_put(rt->store, key, s->obj, s->obj_len,
+                                    republish_time(rt, o.created_at, o.lifetime));
+    else
+        err = cordon_store_mine_del(rt->store, key);
+    if (err == CORDON_ERR_OBJ_QUOTA)
+        cordon_log(CORDON_LOG_WARN, "peer.republish_failed",
+                   "node=%s seq=%llu reason=%s records_max=%u", rt->node_hex,
+                   (unsigned long long)o.seq, cordon_errname(err), (unsigned)CORDON_STORE_MINE_MAX);
+    else if (err != CORDON_OK)
+        log_store_failed(rt, "mine", err);
+    rt->republish_check_at = rt->now_ms;
+}
+
+static void repub_done(void *arg, cordon_err result, const struct cordon_put_result *res)
+{
+    struct rt_republish *p = arg;
+    cordon_runtime *rt = p->rt;
+    cordon_err err = CORDON_OK;
+    if (result == CORDON_OK) {
+        rt->republished++;
+        if (!p->superseded)
+            err = cordon_store_mine_put(rt->store, p->key, p->obj, p->len,
+                                        republish_time(rt, p->created_at, p->lifetime));
+        cordon_log(CORDON_LOG_DEBUG, "peer.republished", "node=%s seq=%llu accepted=%u",
+                   rt->node_hex, (unsigned long long)p->seq,
+                   res != NULL ? (unsigned)res->accepted : 0u);
+    } else if (result == CORDON_ERR_OBJ_STALE && res != NULL && res->held >= p->seq) {
+        /* A replica holds a newer version of this node's entry that this instance did not
+         * write (another process with this identity, a store restored from a backup): it
+         * wins, and republishing the older value would undo it. */
+        rt->republish_failed++;
+        cordon_log(CORDON_LOG_WARN, "peer.republish_superseded", "node=%s seq=%llu held=%llu",
+                   rt->node_hex, (unsigned long long)p->seq, (unsigned long long)res->held);
+        if (!p->superseded)
+            err = cordon_store_mine_del(rt->store, p->key);
+    } else {
+        /* The record holds this version with its retry time already (republish_one). */
+        rt->republish_failed++;
+        cordon_log(CORDON_LOG_WARN, "peer.republish_failed",
+                   "node=%s seq=%llu reason=%s retry_s=%llu", rt->node_hex,
+                   (unsigned long long)p->seq, cordon_errname(result),
+                   (unsigned long long)republish_retry_s(p->lifetime));
+    }
+    if (err != CORDON_OK)
+        log_store_failed(rt, "mine", err);
+    repub_free(p);
+    rt->republish_check_at = rt->now_ms; /* a slot is free */
+}
+
+/* Starts the republish of the record (key, old) in slot p: a new version of it, written
+ * as the record first (with its retry time, so that a put that fails, or dies with the
+ * process, is done again) and then put. A record that cannot be republished (it does not
+ * decode, a tombstone, a short lifetime: none is written so) is removed; one that cannot
+ * be signed now waits its retry time. CORDON_OK when the put started, else why not. */
+static cordon_err republish_one(cordon_runtime *rt, struct rt_republish *p,
+                                const uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN],
+                                const cordon_buf *old, uint64_t now_s)
+{
+    struct cordon_object o;
+    size_t len = 0;
+    cordon_err err = cordon_object_decode(old->data, old->len, &o);
+    if (err == CORDON_OK &&
+        (cordon_object_is_tombstone(&o) || o.kind == CORDON_KIND_CRL || o.seq == UINT64_MAX ||
+         o.lifetime < CORDON_RT_REPUBLISH_MIN_LIFETIME_S))
+        err = CORDON_ERR_INVAL;
+    if (err != CORDON_OK) {
+        rt->republish_failed++;
+        cordon_log(CORDON_LOG_WARN, "peer.republish_failed", "node=%s reason=%s dropped=1",
+                   rt->node_hex, cordon_errname(err));
+        err = cordon_store_mine_del(rt->store, key);
+        if (err != CORDON_OK)
+            log_store_failed(rt, "mine", err);
+        return CORDON_ERR_INVAL;
+    }
+    uint64_t retry_at = now_s + republish_retry_s(o.lifetime);
+    uint8_t *buf = malloc(CORDON_OBJECT_MAX);
+    if (buf == NULL) {
+        err = CORDON_ERR_NOMEM;
+    } else {
+        /* The value, name and kind stay; the certificate is the one in use (renewed ones
+         * too), and so a replica judges it like any fresh write. */
+        o.seq++;
+        o.created_at = now_s;
+        o.cert = rt->cert_der.data;
+        o.cert_len = rt->cert_der.len;
+        err = cordon_object_sign(rt->identity.key, &o, buf, CORDON_OBJECT_MAX, &len);
+    }
+    if (err == CORDON_OK)
+        err = cordon_store_mine_put(rt->store, key, buf, len, retry_at);
+    else if (cordon_store_mine_put(rt->store, key, old->data, old->len, retry_at) != CORDON_OK)
+        log_store_failed(rt, "mine", CORDON_ERR_DB);
+    uint8_t *kept = err == CORDON_OK ? realloc(buf, len) : NULL;
+    if (err == CORDON_OK && kept == NULL)
+        err = CORDON_ERR_NOMEM;
+    if (err == CORDON_OK) {
+        buf = NULL;
+        *p = (struct rt_republish){.rt = rt,
+                                   .used = true,
+                                   .obj = kept,
+                                   .len = len,
+                                   .seq = o.seq,
+                                   .created_at = o.created_at,
+                                   .lifetime = o.lifetime};
+        memcpy(p->key, key, CORDON_OBJECT_ENTRY_KEY_LEN);
+        bool was = rt->in_core;
+        rt->in_core = true;
+        err = cordon_core_put(rt->core, rt->now_ms, p->obj, p->len, repub_done, p);
+        rt->in_core = was;
+        if (err != CORDON_OK)
+            repub_free(p); /* the callback was not and will not be called */
+    }
+    free(buf);
+    if (err == CORDON_OK)
+        return CORDON_OK;
+    rt->republish_failed++;
+    cordon_log(CORDON_LOG_WARN, "peer.republish_failed", "node=%s seq=%llu reason=%s retry_s=%llu",
+               rt->node_hex, (unsigned long long)o.seq, cordon_errname(err),
+               (unsigned long long)(retry_at - now_s));
+    return err;
+}
+
+/* Takes the records that are due, a bounded number per call and per slots free, and
+ * sets when to look again. */
+static void republish_step(cordon_runtime *rt)
+{
+    if (rt->store == NULL || rt->now_ms < rt->republish_check_at)
+        return;
+    rt->republish_check_at = rt->now_ms + CORDON_RT_REPUBLISH_IDLE_MS;
+    if (rt->join != JOIN_DONE) {
+        /* A put before the join would find no replica but this node. */
+        rt->republish_check_at = rt->now_ms + 1000;
+        return;
+    }
+    cordon_buf b;
+    cordon_buf_init(&b, CORDON_OBJECT_MAX, false);
+    const uint64_t now_s = wall_s();
+    for (size_t taken = 0; taken < CORDON_RT_REPUBLISH_PER_TICK; taken++) {
+        struct rt_republish *p = NULL;
+        for (size_t i = 0; i < CORDON_RT_REPUBLISH_INFLIGHT && p == NULL; i++) {
+            if (!rt->repub[i].used)
+                p = &rt->repub[i];
+        }
+        if (p == NULL)
+            break; /* repub_done looks again when a slot frees */
+        uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
+        uint64_t at = 0;
+        cordon_err err = cordon_store_mine_first(rt->store, key, &at, &b);
+        if (err == CORDON_ERR_NOT_FOUND)
+            break;
+        if (err != CORDON_OK) {
+            log_store_failed(rt, "mine", err);
+            break;
+        }
+        if (at > now_s) {
+            uint64_t wait_ms = (at - now_s) * 1000u;
+            if (wait_ms < CORDON_RT_REPUBLISH_IDLE_MS)
+                rt->republish_check_at = rt->now_ms + wait_ms;
+            break;
+        }
+        bool running = false;
+        for (size_t i = 0; i < CORDON_RT_REPUBLISH_INFLIGHT && !running; i++)
+            running = rt->repub[i].used &&
+                      memcmp(rt->repub[i].key, key, CORDON_OBJECT_ENTRY_KEY_LEN) == 0;
+        if (running) {
+            /* Its put outlasted its retry time (lookups can): wait for it, not twice. */
+            struct cordon_object o;
+            uint32_t life = cordon_object_decode(b.data, b.len, &o) == CORDON_OK ? o.lifetime : 8;
+            err = cordon_store_mine_put(rt->store, key, b.data, b.len,
+                                        now_s + republish_retry_s(life));
+            if (err != CORDON_OK) {
+                log_store_failed(rt, "mine", err);
+                break;
+            }
+            continue;
+        }
+        cordon_err err1 = republish_one(rt, p, key, &b, now_s);
+        /* The core is full of operations (or the instance failed): the rest wait. */
+        if (err1 == CORDON_ERR_BUSY || rt->poisoned != CORDON_OK)
+            break;
+    }
+    cordon_buf_free(&b);
+}
+
+/* ---- the CRL in the DHT (runtime.h) ----------------------------------------------------- */
+
+static uint64_t crl_in_use(const cordon_runtime *rt)
+{
+    uint64_t n = 0;
+    if (rt->identity.crl == NULL || cordon_crl_number(rt->identity.crl, &n) != CORDON_OK)
+        return 0;
+    return n;
+}
+
+static void crl_put_done(void *arg, cordon_err result, const struct cordon_put_result *res)
+{
+    cordon_runtime *rt = arg;
+    rt->crl_putting = false;
+    if (result == CORDON_OK) {
+        rt->crl_published++;
+        cordon_log(CORDON_LOG_INFO, "peer.crl_published", "node=%s crl=%llu accepted=%u",
+                   rt->node_hex, (unsigned long long)crl_in_use(rt),
+                   res != NULL ? (unsigned)res->accepted : 0u);
+    } else if (result == CORDON_ERR_OBJ_STALE) {
+        /* The DHT holds this number or a higher one already: another peer was first. */
+        cordon_log(CORDON_LOG_DEBUG, "peer.crl_published", "node=%s crl=%llu held=%llu",
+                   rt->node_hex, (unsigned long long)crl_in_use(rt),
+                   res != NULL ? (unsigned long long)res->held : 0ull);
+    } else {
+        bool again = ++rt->crl_publish_tries < CORDON_RT_CRL_PUBLISH_TRIES;
+        if (again && rt->crl_publish_at == UINT64_MAX)
+            rt->crl_publish_at = rt->now_ms + CORDON_RT_CRL_RETRY_MS;
+        cordon_log(CORDON_LOG_WARN, "peer.crl_publish_failed",
+                   "node=%s crl=%llu reason=%s retry=%d", rt->node_hex,
+                   (unsigned long long)crl_in_use(rt), cordon_errname(result), again ? 1 : 0);
+    }
+}
+
+/* Puts the CRL in use into the DHT as a kind crl object. This node signs the wrapper (any
+ * enrolled node may: crypto/object.h); what a reader trusts is the CA's signature on the
+ * CRL inside, whose crlNumber the seq must be. */
+static void crl_publish(cordon_runtime *rt)
+{
+    cordon_buf der;
+    struct cordon_object o;
+    size_t len = 0;
+    uint8_t *buf = NULL;
+    rt->crl_publish_at = UINT64_MAX;
+    if (rt->identity.crl == NULL)
+        return;
+    cordon_buf_init(&der, CORDON_OBJECT_VALUE_MAX, false);
+    memset(&o, 0, sizeof(o));
+    cordon_err err = cordon_crl_der(rt->identity.crl, &der);
+    if (err == CORDON_OK)
+        err = cordon_crl_number(rt->identity.crl, &o.seq);
+    if (err == CORDON_OK) {
+        buf = malloc(CORDON_OBJECT_MAX);
+        err = buf == NULL ? CORDON_ERR_NOMEM : CORDON_OK;
+    }
+    if (err == CORDON_OK) {
+        o.kind = CORDON_KIND_CRL;
+        snprintf(o.overlay, sizeof(o.overlay), "%s", rt->overlay);
+        memcpy(o.writer, rt->node_id, CORDON_NODE_ID_LEN);
+        o.created_at = wall_s();
+        /* As long as the overlay lets anything live: the newest CRL stays the best there
+         * is while the server is down; a newer one replaces it by its higher seq. */
+        o.lifetime = rt->max_lifetime;
+        o.value = der.data;
+        o.value_len = der.len;
+        o.cert = rt->cert_der.data;
+        o.cert_len = rt->cert_der.len;
+        err = cordon_object_sign(rt->identity.key, &o, buf, CORDON_OBJECT_MAX, &len);
+    }
+    if (err == CORDON_OK) {
+        bool was = rt->in_core;
+        rt->in_core = true;
+        err = cordon_core_put(rt->core, rt->now_ms, buf, len, crl_put_done, rt);
+        rt->in_core = was;
+    }
+    if (err == CORDON_OK) {
+        rt->crl_putting = true;
+    } else {
+        bool again =
+            err == CORDON_ERR_BUSY && ++rt->crl_publish_tries < CORDON_RT_CRL_PUBLISH_TRIES;
+        if (again)
+            rt->crl_publish_at = rt->now_ms + CORDON_RT_CRL_RETRY_MS;
+        cordon_log(CORDON_LOG_WARN, "peer.crl_publish_failed",
+                   "node=%s crl=%llu reason=%s retry=%d", rt->node_hex, (unsigned long long)o.seq,
+                   cordon_errname(err), again ? 1 : 0);
+    }
+    free(buf);
+    cordon_buf_free(&der);
+}
+
+/* A get of the crl resource ended. A higher CRL than the one in use is kept for crl_step,
+ * which takes it in outside the core (taking one forgets nodes and fails links). The core
+ * has checked the object (storage->check): a CRL signed by the overlay CA whose crlNumber
+ * is its seq. */
+static void crl_get_done(void *arg, cordon_err result, const uint8_t *obj, size_t len,
+                         const struct cordon_get_result *res)
+{
+    cordon_runtime *rt = arg;
+    struct cordon_object o;
+    cordon_crl *crl = NULL;
+    uint64_t number = 0;
+    (void)res;
+    rt->crl_getting = false;
+    if (result != CORDON_OK)
+        return; /* none stored yet, or no answer: the next poll */
+    cordon_err err = cordon_object_decode(obj, len, &o);
+    if (err == CORDON_OK && o.kind != CORDON_KIND_CRL)
+        err = CORDON_ERR_CRL;
+    if (err == CORDON_OK)
+        err = cordon_crl_parse(o.value, o.value_len, &crl);
+    if (err == CORDON_OK)
+        err = cordon_crl_number(crl, &number);
+    if (err == CORDON_OK && number != o.seq)
+        err = CORDON_ERR_CRL;
+    /* Current too, as a fetched one must be: the link table checks handshakes against the
+     * CRL in use, and a stale one would refuse them all. */
+    if (err == CORDON_OK)
+        err = cordon_crl_verify(crl, rt->identity.ca, on_wall_time(rt));
+    if (err != CORDON_OK) {
+        cordon_crl_free(crl);
+        cordon_log(CORDON_LOG_WARN, "peer.crl_reload_failed", "node=%s file=dht reason=%s",
+                   rt->node_hex, cordon_errname(err));
+        return;
+    }
+    uint64_t pending = 0;
+    if (number <= crl_in_use(rt) ||
+        (rt->crl_dht != NULL && cordon_crl_number(rt->crl_dht, &pending) == CORDON_OK &&
+         number <= pending)) {
+        cordon_crl_free(crl);
+        return;
+    }
+    cordon_crl_free(rt->crl_dht);
+    rt->crl_dht = crl;
+}
+
+/* Writes the CRL in use to DIR/crl.pem, so that a restart starts with it; the refresher
+ * thread may be writing it (CORDON_ERR_BUSY): then again in a second. */
+static void crl_save(cordon_runtime *rt)
+{
+    cordon_err err = cordon_refresh_write_crl(rt->dir, rt->identity.crl);
+    rt->crl_save_at = UINT64_MAX;
+    if (err == CORDON_ERR_BUSY)
+        rt->crl_save_at = rt->now_ms + 1000;
+    else if (err != CORDON_OK && err != CORDON_ERR_EXISTS)
+        cordon_log(CORDON_LOG_ERROR, "peer.crl_save_failed", "node=%s crl=%llu reason=%s",
+                   rt->node_hex, (unsigned long long)crl_in_use(rt), cordon_errname(err));
+}
+
+static cordon_err crl_take(cordon_runtime *rt, cordon_crl *crl, uint64_t number,
+                           const char *source);
+
+/* What is due of the CRL in the DHT: taking in what a get found, saving it, publishing
+ * the CRL in use, the next get. Once joined only. */
+static void crl_step(cordon_runtime *rt)
+{
+    if (rt->crl_dht != NULL) {
+        cordon_crl *crl = rt->crl_dht;
+        uint64_t number = 0;
+        rt->crl_dht = NULL;
+        if (cordon_crl_number(crl, &number) == CORDON_OK && number > crl_in_use(rt) &&
+            crl_take(rt, crl, number, "dht") == CORDON_OK) {
+            rt->crl_from_dht++;
+            crl_save(rt);
+        } else {
+            cordon_crl_free(crl);
+        }
+    }
+    if (rt->now_ms >= rt->crl_save_at)
+        crl_save(rt);
+    if (rt->join != JOIN_DONE)
+        return;
+    if (rt->now_ms >= rt->crl_publish_at && !rt->crl_putting)
+        crl_publish(rt);
+    if (rt->now_ms >= rt->crl_poll_at && !rt->crl_getting) {
+        uint8_t key[CORDON_OBJECT_ENTRY_KEY_LEN];
+        uint32_t r = 0;
+        on_core_random(rt, &r, sizeof(r));
+        /* A little jitter, so that peers started together do not poll together forever. */
+        rt->crl_poll_at = rt->now_ms + rt->crl_dht_ms + r % (rt->crl_dht_ms / 8 + 1);
+        memset(key, 0, sizeof(key));
+        cordon_object_resource_id(CORDON_KIND_CRL, rt->overlay, NULL, NULL, 0, key);
+        bool was = rt->in_core;
+        rt->in_core = true;
+        cordon_err err = cordon_core_get(rt->core, rt->now_ms, key, crl_get_done, rt);
+        rt->in_core = was;
+        if (err == CORDON_OK)
+            rt->crl_getting = true;
+        else
+            cordon_log(CORDON_LOG_DEBUG, "peer.crl_poll_failed", "node=%s reason=%s", rt->node_hex,
+                       cordon_errname(err));
+    }
+}
+
 /* ---- puts, gets and deletes of the control API ------------------------------------------ */
 
 static const char *op_name(uint8_t op)
@@ -873,6 +1449,7 @@ static const char *op_name(uint8_t op)
 
 static void ctl_object_free(struct rt_ctl_object *s)
 {
+    free(s->obj);
     free(s->value);
     memset(s, 0, sizeof(*s));
 }
@@ -932,6 +1509,16 @@ static cordon_err start_put(cordon_runtime *rt, struct rt_ctl_object *s, uint64_
         return CORDON_ERR_NOMEM;
     s->seq = seq;
     cordon_err err = sign_object(rt, s, seq, buf, &len);
+    if (err == CORDON_OK && !s->forged) {
+        /* Kept for the record of republishing, once a replica accepted it. */
+        free(s->obj);
+        s->obj_len = 0;
+        s->obj = malloc(len);
+        if (s->obj != NULL) {
+            memcpy(s->obj, buf, len);
+            s->obj_len = len;
+        }
+    }
     if (err == CORDON_OK) {
         struct cordon_object o;
         if (cordon_object_decode(buf, len, &o) == CORDON_OK)
@@ -986,6 +1573,8 @@ static void ctl_put_done(void *arg, cordon_err result, const struct cordon_put_r
             return;
         result = err;
     }
+    if (result == CORDON_OK)
+        mine_note(rt, s);
     struct cordon_control_object_result r;
     memset(&r, 0, sizeof(r));
     r.err = result;
@@ -1222,6 +1811,21 @@ static cordon_err ctl_status(void *ctx, struct cordon_control_status *st)
     add_counter(st, "crl_reloads", rt->crl_reloads);
     add_counter(st, "identity_reloads", rt->identity_reloads);
     add_counter(st, "reload_failures", rt->reload_failures);
+
+    add_counter(st, "core_maintain_passes", cs.maintain_passes);
+    add_counter(st, "core_summaries_sent", cs.summaries_sent);
+    add_counter(st, "core_summaries_served", cs.summaries_served);
+    add_counter(st, "core_maintain_pushed", cs.maintain_pushed);
+    add_counter(st, "core_maintain_accepted", cs.maintain_accepted);
+    uint64_t mine = 0;
+    if (cordon_store_mine_count(rt->store, &mine) != CORDON_OK)
+        mine = 0;
+    add_counter(st, "republished", rt->republished);
+    add_counter(st, "republish_failed", rt->republish_failed);
+    add_counter(st, "mine_records", mine);
+    add_counter(st, "crl_number", crl_in_use(rt));
+    add_counter(st, "crl_published", rt->crl_published);
+    add_counter(st, "crl_from_dht", rt->crl_from_dht);
     return CORDON_OK;
 }
 
@@ -1455,7 +2059,9 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
     memset(&doc, 0, sizeof(doc));
     cordon_runtime *rt = NULL;
     if (o == NULL || o->dir == NULL || o->listen == NULL || out == NULL ||
-        (o->n_bootstrap > 0 && o->bootstrap == NULL))
+        (o->n_bootstrap > 0 && o->bootstrap == NULL) || o->maintain_s > CORDON_RT_MAINTAIN_MAX_S ||
+        o->store_rate > CORDON_RT_STORE_BUDGET_MAX || o->store_burst > CORDON_RT_STORE_BUDGET_MAX ||
+        o->store_global_rate > CORDON_RT_STORE_BUDGET_MAX || o->crl_dht_s > CORDON_RT_CRL_DHT_MAX_S)
         goto out;
     err = CORDON_ERR_NOMEM;
     rt = calloc(1, sizeof(*rt));
@@ -1464,6 +2070,12 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
     rt->fd = -1;
     rt->now_ms = now_ms;
     rt->started_ms = now_ms;
+    rt->crl_dht_ms =
+        (uint64_t)(o->crl_dht_s != 0 ? o->crl_dht_s : CORDON_RT_CRL_DHT_DEFAULT_S) * 1000u;
+    rt->crl_poll_at = UINT64_MAX; /* once joined */
+    rt->crl_publish_at = UINT64_MAX;
+    rt->crl_save_at = UINT64_MAX;
+    rt->republish_check_at = now_ms; /* what came due while the peer was down goes first */
     cordon_buf_init(&rt->cert_der, CORDON_OBJECT_CERT_MAX, false);
     rt->dir = strdup(o->dir);
     if (rt->dir == NULL)
@@ -1520,6 +2132,17 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
     struct cordon_core_config cc;
     cordon_core_config_default(&cc);
     cc.params = doc.params;
+    if (o->maintain_s != 0) {
+        cc.maintain_ms = o->maintain_s * 1000u;
+        if (cc.maintain_soon_ms > cc.maintain_ms)
+            cc.maintain_soon_ms = cc.maintain_ms;
+    }
+    if (o->store_rate != 0)
+        cc.store_rate = o->store_rate;
+    if (o->store_burst != 0)
+        cc.store_burst = o->store_burst;
+    if (o->store_global_rate != 0)
+        cc.store_global_rate = o->store_global_rate;
     struct cordon_contact self;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
@@ -1533,8 +2156,12 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
     snprintf(rt->listen_text, sizeof(rt->listen_text), "%s", addr_text(&self.addr, at));
     struct cordon_core_host ch = {.ctx = rt, .send = on_core_send, .random = on_core_random};
     err = cordon_core_new(&cc, &self, &ch, &rt->core);
-    struct cordon_core_storage cs = {
-        .ctx = rt, .put = on_store_put, .get = on_store_get, .check = on_store_check};
+    struct cordon_core_storage cs = {.ctx = rt,
+                                     .put = on_store_put,
+                                     .get = on_store_get,
+                                     .check = on_store_check,
+                                     .scan = on_store_scan,
+                                     .held = on_store_held};
     if (err == CORDON_OK)
         err = cordon_core_set_storage(rt->core, &cs);
     if (err == CORDON_OK)
@@ -1589,6 +2216,10 @@ void cordon_runtime_free(cordon_runtime *rt)
     cordon_core_free(rt->core); /* drops its puts and gets without their callbacks */
     for (size_t i = 0; i < CORDON_RT_CTL_OBJECTS_MAX; i++)
         ctl_object_free(&rt->ctl_objects[i]);
+    for (size_t i = 0; i < CORDON_RT_REPUBLISH_INFLIGHT; i++)
+        repub_free(&rt->repub[i]);
+    cordon_crl_free(rt->crl_dht);
+    free(rt->held);
     cordon_store_close(rt->store);
     cordon_object_verifier_free(rt->verifier);
     cordon_buf_free(&rt->cert_der);
@@ -1647,28 +2278,87 @@ cordon_err cordon_runtime_control_run(cordon_runtime *rt, uint64_t now_ms)
     return err;
 }
 
+/* Opens the store batch of a burst of datagrams (at its first STORE, so that a burst of
+ * other messages costs no write transaction). Without one (LMDB refused), each put of the
+ * burst commits alone, as before group commit: slower, never wrong. */
+static void batch_begin(cordon_runtime *rt)
+{
+    if (rt->store == NULL || rt->batch_open)
+        return;
+    cordon_err err = cordon_store_batch_begin(rt->store);
+    if (err != CORDON_OK) {
+        cordon_log(CORDON_LOG_ERROR, "peer.store_failed", "node=%s op=batch_begin reason=%s",
+                   rt->node_hex, cordon_errname(err));
+        return;
+    }
+    rt->batch_open = true;
+}
+
+/* Commits the batch (one sync for the burst's puts), then sends the STOREDs it held. When
+ * the commit failed, the objects are gone: each answer becomes the refusal the store gave
+ * (CORDON_STORED_INTERNAL for a database failure, _CAPACITY for a full map), seq 0. */
+static void batch_flush(cordon_runtime *rt)
+{
+    if (!rt->batch_open)
+        return;
+    rt->batch_open = false;
+    cordon_err err = cordon_store_batch_end(rt->store);
+    if (err != CORDON_OK) {
+        cordon_log(CORDON_LOG_ERROR, "peer.store_failed", "node=%s op=batch reason=%s lost=%zu",
+                   rt->node_hex, cordon_errname(err), rt->n_held);
+    }
+    for (size_t i = 0; i < rt->n_held; i++) {
+        struct rt_held *h = &rt->held[i];
+        uint8_t *msg = h->msg;
+        size_t len = RT_STORED_LEN;
+        struct cordon_msg m;
+        uint8_t refusal[RT_STORED_LEN];
+        if (err != CORDON_OK) {
+            /* Re-encoded rather than patched: the codec owns the layout. */
+            if (cordon_msg_decode(h->msg, RT_STORED_LEN, &m) != CORDON_OK)
+                continue;
+            m.u.stored.code = cordon_msg_store_code(err);
+            m.u.stored.seq = 0;
+            if (cordon_msg_encode(&m, refusal, sizeof(refusal), &len) != CORDON_OK)
+                continue;
+            msg = refusal;
+        }
+        if (send_message(rt, &h->to.addr, h->to.id, msg, len) != CORDON_OK)
+            defer_failure(rt, &h->to);
+    }
+    rt->n_held = 0;
+}
+
 static cordon_err read_socket(cordon_runtime *rt)
 {
     /* One byte more than any valid datagram, so that the links see and count oversize. */
     uint8_t buf[CORDON_LINK_DATAGRAM_MAX + 1];
-    rt->more_input = false;
+    cordon_err err = CORDON_OK;
+    rt->more_input = true;
+    /* Group commit: the puts of a burst share one store transaction and one sync (a sync
+     * costs as much as ~15 signature checks on a fast disk, far more on a slow one). A
+     * FETCH later in the burst reads the batch's objects (store.h): genuine objects, if
+     * not yet durable, as a replica that loses one after serving it. */
+    rt->in_burst = true;
     for (size_t i = 0; i < CORDON_RT_DATAGRAMS_PER_HANDLE; i++) {
         struct sockaddr_storage from;
         socklen_t fromlen = sizeof(from);
         ssize_t n =
             recvfrom(rt->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
         if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return CORDON_OK;
             if (errno == EINTR || errno == ECONNREFUSED)
                 continue; /* ICMP errors of earlier sends surface here: loss */
-            return CORDON_ERR_IO;
+            rt->more_input = false;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                err = CORDON_ERR_IO;
+            break;
         }
         cordon_links_input(rt->links, rt->now_ms, (const struct sockaddr *)&from, fromlen, buf,
                            (size_t)n);
     }
-    rt->more_input = true;
-    return CORDON_OK;
+    rt->in_burst = false;
+    batch_flush(rt);
+    return err;
 }
 
 cordon_err cordon_runtime_handle(cordon_runtime *rt, uint64_t now_ms)
@@ -1696,6 +2386,8 @@ cordon_err cordon_runtime_handle(cordon_runtime *rt, uint64_t now_ms)
     run_deferred(rt);
     boot_step(rt);
     expire_step(rt);
+    republish_step(rt);
+    crl_step(rt);
     if (rt->now_ms >= rt->sweep_at) {
         rt->sweep_at = rt->now_ms + CORDON_RT_SWEEP_MS;
         for (size_t i = rt->n_remotes; i-- > 0;) {
@@ -1727,6 +2419,18 @@ uint64_t cordon_runtime_next_deadline(const cordon_runtime *rt, uint64_t now_ms)
         t = rt->sweep_at;
     if (rt->store != NULL && rt->expire_at < t)
         t = rt->expire_at;
+    if (rt->store != NULL && rt->republish_check_at < t)
+        t = rt->republish_check_at;
+    if (rt->crl_dht != NULL)
+        t = now_ms;
+    if (rt->crl_save_at < t)
+        t = rt->crl_save_at;
+    if (rt->join == JOIN_DONE) {
+        if (rt->crl_publish_at < t)
+            t = rt->crl_publish_at;
+        if (!rt->crl_getting && rt->crl_poll_at < t)
+            t = rt->crl_poll_at;
+    }
     if (rt->ctl != NULL) {
         int c = cordon_control_timeout_ms(rt->ctl);
         if (c >= 0 && now_ms + (uint64_t)c < t)
@@ -1746,7 +2450,7 @@ static void reload_refused(cordon_runtime *rt, const char *event, const char *wh
 
 cordon_err cordon_runtime_reload_crl(cordon_runtime *rt, uint64_t now_ms)
 {
-    char path[CORDON_PATH_MAX], hex[HEX_ID_LEN];
+    char path[CORDON_PATH_MAX];
     cordon_crl *crl = NULL;
     uint64_t number = 0, current = 0;
     if (now_ms > rt->now_ms)
@@ -1772,6 +2476,24 @@ cordon_err cordon_runtime_reload_crl(cordon_runtime *rt, uint64_t now_ms)
         reload_refused(rt, "peer.crl_reload_failed", "crl.pem", CORDON_ERR_CRL);
         return CORDON_ERR_CRL;
     }
+    err = crl_take(rt, crl, number, "file");
+    if (err == CORDON_OK) {
+        /* Fetched from the server (or put there by an operator): the DHT gets it too, so
+         * that peers learn it while the server is down (runtime.h). Within a random delay:
+         * the peers of a swarm, or an operator's many, take the same CRL at once. */
+        uint32_t r = 0;
+        on_core_random(rt, &r, sizeof(r));
+        rt->crl_publish_at = rt->now_ms + r % CORDON_RT_CRL_PUBLISH_JITTER_MS;
+        rt->crl_publish_tries = 0;
+    }
+    return err;
+}
+
+/* Takes crl (verified by the caller, with a number higher than the one in use; owned from
+ * now on) as the CRL in use: links, routing table, verifier. source is for the log. */
+static cordon_err crl_take(cordon_runtime *rt, cordon_crl *crl, uint64_t number, const char *source)
+{
+    char hex[HEX_ID_LEN];
     if (cordon_crl_lists(crl, rt->own_serial))
         cordon_log(CORDON_LOG_ERROR, "peer.self_revoked", "node=%s crl=%llu", rt->node_hex,
                    (unsigned long long)number);
@@ -1785,7 +2507,7 @@ cordon_err cordon_runtime_reload_crl(cordon_runtime *rt, uint64_t now_ms)
     cordon_crl_free(old);
     /* Objects are judged against it too: a revoked writer's objects are refused from now
      * on, at puts and at reads (those already stored stay until they expire). */
-    err = cordon_object_verifier_set_crl(rt->verifier, crl);
+    cordon_err err = cordon_object_verifier_set_crl(rt->verifier, crl);
     if (err != CORDON_OK)
         cordon_log(CORDON_LOG_ERROR, "peer.crl_objects_failed", "node=%s crl=%llu reason=%s",
                    rt->node_hex, (unsigned long long)number, cordon_errname(err));
@@ -1819,8 +2541,8 @@ cordon_err cordon_runtime_reload_crl(cordon_runtime *rt, uint64_t now_ms)
     }
     rt->crl_reloads++;
     cordon_log(CORDON_LOG_INFO, "peer.crl_reloaded",
-               "node=%s crl=%llu links_closed=%llu table_dropped=%zu", rt->node_hex,
-               (unsigned long long)number, (unsigned long long)closed, dropped);
+               "node=%s crl=%llu links_closed=%llu table_dropped=%zu source=%s", rt->node_hex,
+               (unsigned long long)number, (unsigned long long)closed, dropped, source);
     run_deferred(rt);
     observe(rt);
     return CORDON_OK;

@@ -30,9 +30,42 @@
  * link table refuses them from then on. A renewed certificate is presented by new
  * handshakes; links made before keep theirs.
  *
+ * Storage: the core's storage (struct cordon_core_storage) is DIR/store (store/store.h)
+ * with a verifier of the overlay's CA and the CRL in use; scan and held serve replica
+ * maintenance (every maintain_s).
+ *
+ * Republishing: a writer keeps each object it wrote through the control API, the latest
+ * per entry, in its store (cordon_store_mine_put: they survive a restart) and puts a new
+ * version of it before half its lifetime is spent: the same value, kind and lifetime, seq
+ * + 1, created_at now, signed again with the certificate in use. Each is due at a time
+ * drawn in [created_at + lifetime/4, created_at + lifetime/2], so that writers restarted
+ * together do not republish together; at most CORDON_RT_REPUBLISH_PER_TICK records are
+ * taken per handle() and CORDON_RT_REPUBLISH_INFLIGHT puts run at once; after a (re)start,
+ * what came due meanwhile goes within CORDON_RT_REPUBLISH_START_JITTER_MS of joining, for
+ * the same reason. A put that fails
+ * is tried again within CORDON_RT_REPUBLISH_RETRY_MAX_S (an eighth of the lifetime when
+ * less); one refused as stale (the node holds a newer version this instance did not
+ * write) ends that record's republishing. A DELETE ends it too: the tombstone is not
+ * republished, it already lives the overlay's max_lifetime, which no object it deletes
+ * outlives. Lifetimes under CORDON_RT_REPUBLISH_MIN_LIFETIME_S are not republished: a put
+ * can take seconds, so those could not be kept reliably, and they are how a client stores
+ * what should go away by itself. Counters: republished, republish_failed, mine_records.
+ *
+ * The CRL in the DHT: a CRL taken from DIR/crl.pem (cordon_runtime_reload_crl(): fetched
+ * from the enrollment server) is put into the DHT as an object of kind crl (its value the
+ * DER CRL, seq its crlNumber, signed as a wrapper by this node; what peers trust is the
+ * CA's signature on the CRL, which acceptance checks), within
+ * CORDON_RT_CRL_PUBLISH_JITTER_MS. Every crl_dht_s (and once joined) the instance gets the
+ * crl resource from the DHT, and a higher number than the one in use is taken exactly as
+ * a reload takes one (links closed, table dropped, verifier updated), then written to
+ * DIR/crl.pem (cordon_refresh_write_crl(), atomically) so a restart keeps it. Counters:
+ * crl_number, crl_published, crl_from_dht.
+ *
  * Logging (common/log.h, logfmt): peer.started, peer.link_refused, peer.bootstrap_failed,
  * peer.joined, peer.table (on every change of the routing table's size), peer.crl_reloaded,
  * peer.revoked_dropped, peer.self_revoked, peer.identity_reloaded, peer.*_reload_failed,
+ * peer.republish_failed, peer.republish_superseded, peer.crl_published, peer.crl_from_dht,
+ * peer.crl_publish_failed, peer.crl_save_failed,
  * and the loop's peer.refresh / peer.refresh_off, peer.stopping / peer.stopped. No key
  * material, ever.
  */
@@ -63,7 +96,36 @@ struct cordon_runtime_options {
      * with this configuration and reload them; NULL: no refresher. Instances made with
      * cordon_runtime_new() ignore it (their loop owns the refresher). */
     const struct cordon_refresher_config *refresh;
+    /* Local policy of this node (0: the default of each). */
+    uint32_t maintain_s; /* replica maintenance pass period, seconds (core maintain_ms; 60).
+                          * 1..CORDON_RT_MAINTAIN_MAX_S */
+    /* STORE budgets of the core (struct cordon_core_config): per remote node per second
+     * (10), that bucket's depth (100), from all remotes per second (1000). Each
+     * 1..CORDON_RT_STORE_BUDGET_MAX. */
+    uint32_t store_rate, store_burst, store_global_rate;
+    /* Seconds between two reads of the CRL object in the DHT (and the first right after
+     * joining); 0: CORDON_RT_CRL_DHT_DEFAULT_S. 1..CORDON_RT_CRL_DHT_MAX_S. */
+    uint32_t crl_dht_s;
 };
+
+/* Ranges of the options above (cordon-peer checks them; cordon_runtime_new() refuses
+ * values outside them with CORDON_ERR_INVAL). */
+#define CORDON_RT_MAINTAIN_MAX_S 86400
+#define CORDON_RT_STORE_BUDGET_MAX 100000
+#define CORDON_RT_CRL_DHT_DEFAULT_S 300
+#define CORDON_RT_CRL_DHT_MAX_S 86400
+
+/* Republishing (see "Republishing" above). */
+#define CORDON_RT_REPUBLISH_MIN_LIFETIME_S 10    /* shorter lifetimes are not republished */
+#define CORDON_RT_REPUBLISH_INFLIGHT 8           /* republishing puts running at once */
+#define CORDON_RT_REPUBLISH_PER_TICK 8           /* records taken per handle() at most */
+#define CORDON_RT_REPUBLISH_RETRY_MAX_S 30       /* a failed republish is tried again within */
+#define CORDON_RT_REPUBLISH_IDLE_MS 60000        /* due records are looked at least this often */
+#define CORDON_RT_REPUBLISH_START_JITTER_MS 5000 /* once joined, the first look within */
+#define CORDON_RT_CRL_PUBLISH_JITTER_MS 10000    /* a new CRL goes to the DHT within this */
+#define CORDON_RT_CRL_PUBLISH_TRIES 3            /* puts of one CRL that failed on the network */
+#define CORDON_RT_CRL_RETRY_MS 10000             /* between those tries */
+#define CORDON_RT_SCAN_ROUNDS 16 /* store scans of one maintenance step (expired skipped) */
 
 /* The monotonic clock in milliseconds. */
 uint64_t cordon_runtime_now_ms(void);
