@@ -65,7 +65,8 @@ static const char usage_intro[] =
 static const char usage_more[] =
     "  swarm --dir DIR --count N --listen ADDR:BASEPORT [--spread] [--bootstrap HOST:PORT,...]\n"
     "        [--wave N] [--ready-file FILE] [--crl-refresh SECONDS] [--renew-before SECONDS]\n"
-    "        [--server https://HOST:PORT --token TOKEN\n"
+    "        [--crl-dht SECONDS] [--maintain SECONDS] [--store-rate N] [--store-burst N]\n"
+    "        [--store-global-rate N] [--server https://HOST:PORT --token TOKEN\n"
     "        (--ca-fingerprint sha256:HEX | --cacert FILE) [--timeout SECONDS]]\n"
     "         Run N complete peers in one process on one event loop, for large local tests\n"
     "         and benchmarks. Peer i is enrolled in DIR/<i>/, listens on ADDR:BASEPORT+i\n"
@@ -81,6 +82,8 @@ static const char usage_more[] =
     "         --ready-file  written once all peers joined: \"INDEX ADDR:PORT NODEID\" per peer\n"
     "         --crl-refresh, --renew-before: as for run, for every peer (one background\n"
     "                       thread for all; the CRL is fetched once per interval)\n"
+    "         --crl-dht, --maintain, --store-rate, --store-burst, --store-global-rate:\n"
+    "                       as for run, for every peer\n"
     "         --server, --token, --ca-fingerprint, --cacert, --timeout: as for enroll; peers\n"
     "                       without an identity in DIR/<i>/ are enrolled first (the token's\n"
     "                       quota must cover them)\n"
@@ -402,6 +405,11 @@ static const struct option swarm_options[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"crl-refresh", required_argument, NULL, OPT_CRL_REFRESH},
     {"renew-before", required_argument, NULL, OPT_RENEW_BEFORE},
+    {"crl-dht", required_argument, NULL, OPT_CRL_DHT},
+    {"maintain", required_argument, NULL, OPT_MAINTAIN},
+    {"store-rate", required_argument, NULL, OPT_STORE_RATE},
+    {"store-burst", required_argument, NULL, OPT_STORE_BURST},
+    {"store-global-rate", required_argument, NULL, OPT_STORE_GLOBAL_RATE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -409,10 +417,12 @@ static const struct option swarm_options[] = {
 static int swarm_main(int argc, char **argv)
 {
     struct cordon_swarm_options o = {0};
+    struct cordon_runtime_options policy = {0};
     struct cordon_enroll_options eo = {.timeout = 30};
     struct cordon_refresher_config refresh;
     cordon_refresher_config_default(&refresh);
     o.refresh = &refresh;
+    o.policy = &policy;
     const char *boot[CORDON_BOOTSTRAP_MAX];
     uint64_t u;
     const struct shared_opts so = {.enroll = &eo,
@@ -424,6 +434,8 @@ static int swarm_main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "", swarm_options, NULL)) != -1) {
         int shared = shared_option(c, &so);
+        if (shared == 0)
+            shared = policy_option(c, &policy);
         if (shared < 0)
             return 2;
         if (shared > 0)
@@ -472,6 +484,8 @@ static int swarm_main(int argc, char **argv)
         fprintf(stderr, "cordon-peer: cannot initialize libcurl\n");
         return 1;
     }
+    if (policy.crl_dht_s == 0 && refresh.crl_interval_s != 0)
+        policy.crl_dht_s = refresh.crl_interval_s;
     cordon_err err = cordon_swarm_run(&o);
     curl_global_cleanup();
     if (err == CORDON_ERR_INVAL)

@@ -42,7 +42,7 @@
 #define CORDON_SWARM_WAVE_TIMEOUT_MS 30000 /* longest wait for a wave to join */
 #define CORDON_SWARM_FDS_PER_INSTANCE 8    /* UDP, control listener + epoll, LMDB (3), slack */
 #define CORDON_SWARM_TRIM_MS 10000 /* the heap is looked at this often; it is trimmed when */
-#define CORDON_SWARM_TRIM_GAIN (64u * 1024 * 1024) /* it holds this many more free bytes, */
+#define CORDON_SWARM_TRIM_GAIN (64u * 1024 * 1024) /* this much more lies resident unused, */
 #define CORDON_SWARM_TRIM_FACTOR 20 /* at most once per 20 times the last trim's duration */
 
 struct cordon_swarm_options {
@@ -61,6 +61,10 @@ struct cordon_swarm_options {
     /* Optional: one refresher (peer/refresh.h) keeps every instance's CRL and certificate
      * current and the loop reloads them; instances without enrollment.json are left out. */
     const struct cordon_refresher_config *refresh;
+    /* Optional: the local policy every instance runs with (maintain_s, store_rate,
+     * store_burst, store_global_rate, crl_dht_s of struct cordon_runtime_options; its
+     * other fields are ignored). NULL: the defaults. */
+    const struct cordon_runtime_options *policy;
 };
 
 /* Enrolls what needs enrolling, runs the swarm until SIGTERM/SIGINT and frees it.
