@@ -35,25 +35,13 @@
 #include "wire/msg.h"
 #include "wire/object.h"
 
+#include "support/check.h"
+#include "support/writer.h"
+
 #define OVERLAY "test"
 #define T0 UINT64_C(1767225600) /* 2026-01-01T00:00:00Z: the network's time 0 */
 #define DAY UINT64_C(86400)
 #define LIFE 3600u
-
-static void must_at(cordon_err err, int line)
-{
-    if (err != CORDON_OK)
-        fail_msg("line %d: unexpected error %s", line, cordon_errname(err));
-}
-#define must(err) must_at((err), __LINE__)
-
-#define expect_err(got, want)                                                                      \
-    do {                                                                                           \
-        cordon_err got_ = (got), want_ = (want);                                                   \
-        if (got_ != want_)                                                                         \
-            fail_msg("%s:%d: got %s, wanted %s", __FILE__, __LINE__, cordon_errname(got_),         \
-                     cordon_errname(want_));                                                       \
-    } while (0)
 
 /* ---- randomness ---------------------------------------------------------------------- */
 
@@ -82,41 +70,15 @@ static cordon_key *ca_key;
 static cordon_cert *ca_cert;
 static cordon_object_verifier *verifier; /* shared by every node's store: one thread */
 
-struct writer {
-    cordon_key *key;
-    cordon_cert *cert;
-    uint8_t id[CORDON_NODE_ID_LEN];
-    cordon_buf der;
-};
-
 static void writer_make(struct writer *w, const uint8_t id[CORDON_NODE_ID_LEN])
 {
     static uint32_t serial;
-    struct cordon_node_cert_params p;
-    cordon_csr *csr = NULL;
-    memset(&p, 0, sizeof(p));
-    p.overlay = OVERLAY;
-    memcpy(p.node_id, id, CORDON_NODE_ID_LEN);
+    uint8_t sn[CORDON_SERIAL_LEN] = {0};
     serial++;
-    p.serial[0] = 0x22;
-    memcpy(&p.serial[CORDON_SERIAL_LEN - sizeof(serial)], &serial, sizeof(serial));
-    p.not_before = (int64_t)(T0 - DAY);
-    p.not_after = (int64_t)(T0 + 7 * DAY);
-    memcpy(w->id, id, CORDON_NODE_ID_LEN);
-    cordon_buf_init(&w->der, CORDON_CERT_MAX, false);
-    must(cordon_key_generate(CORDON_KEY_ED25519, &w->key));
-    must(cordon_csr_create(w->key, &csr));
-    must(cordon_cert_issue_node(csr, &p, ca_key, ca_cert, &w->cert));
-    must(cordon_cert_der(w->cert, &w->der));
-    cordon_csr_free(csr);
-}
-
-static void writer_free(struct writer *w)
-{
-    cordon_key_free(w->key);
-    cordon_cert_free(w->cert);
-    cordon_buf_free(&w->der);
-    memset(w, 0, sizeof(*w));
+    sn[0] = 0x22;
+    memcpy(&sn[CORDON_SERIAL_LEN - sizeof(serial)], &serial, sizeof(serial));
+    must(writer_issue(w, OVERLAY, id, sn, (int64_t)(T0 - DAY), (int64_t)(T0 + 7 * DAY), ca_key,
+                      ca_cert));
 }
 
 typedef struct obj {
@@ -300,18 +262,12 @@ static void backend_open(struct backend *be, const struct cordon_store_config *t
 
 static void backend_close(struct backend *be)
 {
-    static const char *const files[] = {"data.mdb", "lock.mdb"};
-    char path[192];
     if (be->store == NULL)
         return;
     must(cordon_store_audit(be->store));
     cordon_store_close(be->store);
     be->store = NULL;
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", be->dir, files[i]);
-        (void)unlink(path);
-    }
-    (void)rmdir(be->dir);
+    store_dir_remove(be->dir);
 }
 
 static uint64_t unix_now(uint64_t now_ms)
