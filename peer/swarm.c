@@ -53,8 +53,7 @@ struct swarm {
     cordon_refresher *refresher;
     int signo;
     uint64_t trim_at;
-    size_t trim_idle; /* the least resident memory not in use (see trim_check) seen
-                       * since the last trim */
+    size_t trim_free; /* the least free heap bytes seen since the last trim */
     uint16_t base_port;
     char host[SWARM_IP_MAX];
 };
@@ -290,67 +289,6 @@ static cordon_err open_refresher(struct swarm *s)
 
 /* One round: waits for input or the earliest deadline (at most max_wait_ms), then runs every
  * instance that has input or is due. */
-#ifdef __GLIBC__
-/* Anonymous resident memory, in bytes (/proc/self/statm: resident less file-backed, in
- * pages); 0 when it cannot be read. */
-static size_t anon_resident(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long size = 0, resident = 0, shared = 0;
-    bool ok = f != NULL && fscanf(f, "%lu %lu %lu", &size, &resident, &shared) == 3;
-    if (f != NULL)
-        fclose(f);
-    long page = sysconf(_SC_PAGESIZE);
-    return ok && resident > shared && page > 0 ? (size_t)(resident - shared) * (size_t)page : 0;
-}
-
-/* Resident anonymous memory that the heap does not have in use: free heap pages that were
- * touched again since a trim, plus what no trim can return (stacks, mmapped chunks,
- * fragments). */
-static size_t resident_idle(void)
-{
-    size_t anon = anon_resident(), used = mallinfo2().uordblks;
-    return anon > used ? anon - used : 0;
-}
-#endif
-
-/* Links that idled out free tens of kilobytes each, scattered over the heap: the free pages
- * must go back, or the swarm's RSS would stay at its peak forever. A trim walks every free
- * chunk (one madvise per free page run: some 100,000 in a swarm of 512 that did lookups, a
- * few hundred milliseconds in which no instance runs), so it runs only when
- * CORDON_SWARM_TRIM_GAIN more resident memory lies unused than the least seen since the
- * last trim, and the next one waits at least CORDON_SWARM_TRIM_FACTOR times as long as
- * this one took.
- *
- * Resident memory, not free bytes: a swarm that goes on (pings, refreshes, handshakes)
- * after a trim allocates in the free chunks that the trim returned and frees there again.
- * Its free bytes stay level while the pages it touched stay resident, and measured by free
- * bytes whether an idle swarm got its memory back depended on when its last trim fell: two
- * idle swarms of 200 kept 0.85 and 1.9 MiB per instance; measured by resident memory, 0.59
- * (bench/swarm). A busy swarm in a steady state keeps what it reuses and is not stalled. */
-static void trim_check(struct swarm *s, uint64_t now)
-{
-    s->trim_at = now + CORDON_SWARM_TRIM_MS;
-#ifdef __GLIBC__
-    size_t idle = resident_idle();
-    if (idle < s->trim_idle)
-        s->trim_idle = idle;
-    if (idle < s->trim_idle + CORDON_SWARM_TRIM_GAIN)
-        return;
-    uint64_t t0 = cordon_runtime_now_ms();
-    (void)malloc_trim(0);
-    uint64_t took = cordon_runtime_now_ms() - t0;
-    s->trim_idle = resident_idle();
-    cordon_log(CORDON_LOG_INFO, "swarm.trim",
-               "unused_before_mib=%zu unused_after_mib=%zu took_ms=%llu", idle >> 20,
-               s->trim_idle >> 20, (unsigned long long)took);
-    if (took * CORDON_SWARM_TRIM_FACTOR > CORDON_SWARM_TRIM_MS)
-        s->trim_at = now + took * CORDON_SWARM_TRIM_FACTOR;
-#else
-    (void)s;
-#endif
-}
-
 static cordon_err round_once(struct swarm *s, uint64_t max_wait_ms)
 {
     uint64_t now = cordon_runtime_now_ms();
@@ -387,8 +325,31 @@ static cordon_err round_once(struct swarm *s, uint64_t max_wait_ms)
         if (s->inst[i].due <= now)
             run_instance(s, i, false, now);
     }
-    if (now >= s->trim_at)
-        trim_check(s, now);
+    if (now >= s->trim_at) {
+        /* Links that idled out free tens of kilobytes each, scattered over the heap: give
+         * the free pages back, or the swarm's RSS would stay at its peak forever. A trim
+         * walks every free chunk (one madvise per free page run: some 100,000 in a swarm
+         * of 512 that did lookups, a few hundred milliseconds in which no instance runs),
+         * so it runs only when the heap holds CORDON_SWARM_TRIM_GAIN more free bytes than
+         * the least it held since the last trim — links were freed, there is memory to
+         * return — and the next one waits at least CORDON_SWARM_TRIM_FACTOR times as long
+         * as this one took. A busy swarm in a steady state reuses what it frees and is
+         * not stalled; one whose links idle out is trimmed. */
+        s->trim_at = now + CORDON_SWARM_TRIM_MS;
+#ifdef __GLIBC__
+        size_t free_bytes = mallinfo2().fordblks;
+        if (free_bytes < s->trim_free)
+            s->trim_free = free_bytes;
+        if (free_bytes >= s->trim_free + CORDON_SWARM_TRIM_GAIN) {
+            uint64_t t0 = cordon_runtime_now_ms();
+            (void)malloc_trim(0);
+            uint64_t took = cordon_runtime_now_ms() - t0;
+            s->trim_free = mallinfo2().fordblks; /* trimmed pages stay free chunks */
+            if (took * CORDON_SWARM_TRIM_FACTOR > CORDON_SWARM_TRIM_MS)
+                s->trim_at = now + took * CORDON_SWARM_TRIM_FACTOR;
+        }
+#endif
+    }
     return s->failed == s->started && s->started > 0 ? CORDON_ERR_IO : CORDON_OK;
 }
 

@@ -42,7 +42,7 @@
 #define CORDON_SWARM_WAVE_TIMEOUT_MS 30000 /* longest wait for a wave to join */
 #define CORDON_SWARM_FDS_PER_INSTANCE 8    /* UDP, control listener + epoll, LMDB (3), slack */
 #define CORDON_SWARM_TRIM_MS 10000 /* the heap is looked at this often; it is trimmed when */
-#define CORDON_SWARM_TRIM_GAIN (64u * 1024 * 1024) /* this much more lies resident unused, */
+#define CORDON_SWARM_TRIM_GAIN (64u * 1024 * 1024) /* it holds this many more free bytes, */
 #define CORDON_SWARM_TRIM_FACTOR 20 /* at most once per 20 times the last trim's duration */
 
 struct cordon_swarm_options {
