@@ -114,32 +114,27 @@ static size_t closest_with_self(const cordon_core *core, const uint8_t rid[CORDO
     return n;
 }
 
-/* SUMMARY: WANT the entries held at a lower seq or not at all, of resources this node
- * should replicate. "Should" is judged by its own table, with room to spare: it is among
- * the CORDON_GET_ASK_PER_R * r closest (as a get would ask it). The sender's view of the
- * closest set may differ from ours by a few nodes, never by a factor of two in an honest
- * overlay; without the check any node could make this one want, and then fetch, verify and
- * store, objects of any resource (storage flooding: the STOREs that follow pay the full
- * acceptance and the STORE budgets all the same). An entry at seq 0 is never wanted: held
+/* SUMMARY: WANT the entries held at a lower seq or not at all. The sender chose this node
+ * by its own table, and this node does not second-guess it with its own: an empty WANT
+ * says "nothing to send", so a node that declined entries it judged another's (it used to
+ * want only resources whose 2r closest it was among) left the sender believing they were
+ * placed. Under churn, where tables are full of departed nodes, that declined three
+ * entries for every one pushed, and objects went on with fewer than r live copies until
+ * they had none (bench/sim SUITE=churn, 2,000 nodes, 85% replaced every 10 min, r = 3:
+ * 59 of 2,000 lost in three rounds with the check, 8 without). Nothing is given away by
+ * wanting: what the sender STOREs then is what it could STORE here unasked, and pays the
+ * full acceptance and the STORE budgets the same. An entry at seq 0 is never wanted: held
  * cannot tell it from none. */
 static void serve_summary(cordon_core *core, uint64_t now_ms, const struct cordon_contact *from,
                           const struct cordon_msg *m)
 {
-    struct cordon_contact near[OP_REPLICAS_MAX];
-    size_t limit = CORDON_GET_ASK_PER_R * core->cfg.params.replicas;
     struct cordon_msg r;
     memset(&r, 0, sizeof(r));
     r.type = CORDON_MSG_WANT;
     r.flags = CORDON_MSG_FLAG_RESPONSE;
     r.txid = m->txid;
-    if (limit > OP_REPLICAS_MAX)
-        limit = OP_REPLICAS_MAX;
     for (size_t i = 0; i < m->u.summary.count && i < CORDON_SUMMARY_MAX; i++) {
         const struct cordon_summary_entry *e = &m->u.summary.entries[i];
-        bool self_in = false;
-        (void)closest_with_self(core, e->key, limit, false, near, &self_in);
-        if (!self_in)
-            continue;
         uint64_t held = 0;
         if (core->storage.held(core->storage.ctx, now_ms, e->key, &held) != CORDON_OK) {
             cordon_core_answer_error(core, from, m->txid, CORDON_MSGERR_INTERNAL, "storage failed");

@@ -2423,10 +2423,11 @@ static void send_summary(cordon_core *core, uint64_t now, const struct cordon_co
     deliver(core, now, from, &m);
 }
 
-/* (e) A node wants only entries of resources it should replicate (it is among the 2r
- * closest by its own table), and only those it holds at a lower seq or not at all; for
- * the others it does not even ask its store. */
-static void test_maintain_serves_only_near(void **state)
+/* (e) A node wants the entries it holds at a lower seq or not at all, whatever its own
+ * table says of their resources: the sender's table chose it, and a node that declined
+ * what it thought another's would leave the sender believing it held them (an empty WANT
+ * says nothing else). It never wants what it holds at the same or a higher seq. */
+static void test_maintain_wants_what_it_lacks(void **state)
 {
     (void)state;
     struct cordon_core_config cfg;
@@ -2474,17 +2475,18 @@ static void test_maintain_serves_only_near(void **state)
                 e[i] = e[i + 1];
                 e[i + 1] = t;
             }
-    size_t sib = 0;
-    while (e[sib].seq != 4 || e[sib].key[0] != self[0])
-        sib++;
+    size_t held = 0;
+    while (e[held].seq != 1)
+        held++;
 
     send_summary(cap->core, now, &peer[0], 77, e, 3);
     const struct sent *s = only_sent(cap);
     assert_int_equal(s->m.type, CORDON_MSG_WANT);
     assert_int_equal(s->m.txid, 77);
-    assert_int_equal(s->m.u.want.count, 1);
-    assert_int_equal(s->m.u.want.index[0], sib);
-    assert_int_equal(cap->be.helds, 2); /* the far entry never reached the store */
+    assert_int_equal(s->m.u.want.count, 2); /* all but x's, held at its seq */
+    for (size_t j = 0; j < 2; j++)
+        assert_int_not_equal(s->m.u.want.index[j], held);
+    assert_int_equal(cap->be.helds, 3);
     capture_clear(cap);
 
     /* A newer seq of x: wanted. */
@@ -2496,7 +2498,7 @@ static void test_maintain_serves_only_near(void **state)
     assert_int_equal(s->m.u.want.index[0], 0);
     capture_clear(cap);
 
-    /* Only far entries: an empty WANT, and the store not asked. */
+    /* Only far entries, not held: both wanted (the sender's table put them here). */
     struct cordon_summary_entry far_only[2];
     memset(far_only, 0, sizeof(far_only));
     memcpy(far_only[0].key, far, CORDON_NODE_ID_LEN);
@@ -2511,8 +2513,8 @@ static void test_maintain_serves_only_near(void **state)
     send_summary(cap->core, now, &peer[2], 79, far_only, 2);
     s = only_sent(cap);
     assert_int_equal(s->m.type, CORDON_MSG_WANT);
-    assert_int_equal(s->m.u.want.count, 0);
-    assert_int_equal(cap->be.helds, 3);
+    assert_int_equal(s->m.u.want.count, 2);
+    assert_int_equal(cap->be.helds, 6);
     capture_clear(cap);
     struct cordon_core_status st = status_of(cap->core);
     assert_int_equal(st.summaries_served, 3);
@@ -2751,7 +2753,7 @@ int main(void)
         cmocka_unit_test(test_maintain_joiner_gets_objects_soon),
         cmocka_unit_test(test_maintain_sends_nothing_held),
         cmocka_unit_test(test_maintain_checks_wants),
-        cmocka_unit_test(test_maintain_serves_only_near),
+        cmocka_unit_test(test_maintain_wants_what_it_lacks),
         cmocka_unit_test(test_maintain_never_regresses),
         cmocka_unit_test(test_random_storage_events),
     };
