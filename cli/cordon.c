@@ -285,8 +285,11 @@ static int fetch(const char *control, const char *method, const char *path, cons
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     if (in != NULL) {
         /* In memory with its length: a Content-Length, never chunked (the peer refuses
-         * chunked bodies), and no Expect round trip. */
-        extra = curl_slist_append(extra, "Expect:");
+         * chunked bodies). Announced with Expect: 100-continue, so that a value the peer
+         * refuses on its length (413 over the overlay's max_object_size) is refused before
+         * it is sent: a peer that answers and closes while the body is still being written
+         * would leave the CLI a send error instead of the answer. */
+        extra = curl_slist_append(extra, "Expect: 100-continue");
         extra = curl_slist_append(extra, "Content-Type: application/octet-stream");
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, extra);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, in->len > 0 ? (const char *)in->data : "");

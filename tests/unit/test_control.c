@@ -314,10 +314,15 @@ static void *client_main(void *arg)
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)cl->body_len);
     }
     struct curl_slist *hdrs = NULL;
-    if (cl->chunked) {
+    if (cl->chunked)
         hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
+    /* A body the server may refuse unread is announced first, as the cordon CLI does: a
+     * server that answers 413 and closes while the client is still writing leaves it a
+     * send error instead of the answer, whenever the body outgrows the socket buffer. */
+    if (cl->body_raw != NULL && !cl->chunked)
+        hdrs = curl_slist_append(hdrs, "Expect: 100-continue");
+    if (hdrs != NULL)
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    }
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, cl);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
