@@ -198,7 +198,7 @@ int main(int argc, char **argv)
     size_t n_origins = 16, count = 1000, warmup = 100, value_size = 64, rate = 5;
     uint64_t seed = 1;
     int rc = 2;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t x = 0;
         bool ok = v != NULL;
@@ -234,7 +234,6 @@ int main(int argc, char **argv)
             fputs(usage, stderr);
             return 2;
         }
-        i++;
     }
     if (dir == NULL || ready == NULL) {
         fputs(usage, stderr);

@@ -496,7 +496,7 @@ int main(int argc, char **argv)
     b.count = 10000;
     b.window = 64;
     b.timeout_ms = 5000;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = v != NULL;
         if (ok && strcmp(a, "--dir") == 0)
@@ -519,7 +519,6 @@ int main(int argc, char **argv)
             usage();
             return 2;
         }
-        i++;
     }
     if (dir == NULL || overlay == NULL || server == NULL || !parse_server(server, &b.server)) {
         usage();
