@@ -29,44 +29,10 @@ OVERLAY=acme
 N=9
 VICTIM=9
 TTL=20
-declare -A PID
 PEER_IDS=("")
 
-# shellcheck disable=SC2317 # invoked from the EXIT trap
-stop_all_peers() {
-    local pid
-    for pid in "${PID[@]}"; do
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    done
-    return 0
-}
-trap 'rc=$?; stop_all_peers; if [ "$rc" = 0 ]; then cleanup; else (exit "$rc") || cleanup; fi' EXIT
-
-# start_peer I [run args...]: starts peer I (DIR $TMP/p.I, log $TMP/pI.log, appended to),
-# waits at most 10 s for its ready file, sets PEER_PORT and PEER_ID.
-start_peer() {
-    local i=$1 t
-    shift
-    local ready=$TMP/p$i.ready
-    rm -f "$ready"
-    "$CORDON_PEER" run --dir "$TMP/p.$i" --listen 127.0.0.1:0 --ready-file "$ready" "$@" \
-        >>"$TMP/p$i.log" 2>&1 &
-    PID[$i]=$!
-    for ((t = 0; t < 100; t++)); do
-        [ -s "$ready" ] && break
-        kill -0 "${PID[$i]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -s "$ready" ] || { cat "$TMP/p$i.log"; die "p$i wrote no ready file within 10 s"; }
-    read -r PEER_PORT PEER_ID <"$ready"
-}
-
-# ctl I ARGS...: the cordon CLI against peer I.
-ctl() {
-    local i=$1
-    shift
-    "$CORDON_CLI" --control "$TMP/p.$i/control.sock" "$@"
-}
+# shellcheck source=peers.sh
+. "$(dirname "$0")/peers.sh"
 
 # counter I NAME: a counter of peer I's status (empty when it does not answer).
 # shellcheck disable=SC2317 # called from check conditions (eval)

@@ -15,8 +15,8 @@
 #   - a value over the overlay's maximum is refused 413 before its body is read; bad names,
 #     ttls, kinds and owners are refused 400;
 #   - a delete is read back as deleted (CLI exit 4, HTTP 410);
-#   - two peers killed (SIGKILL), every object is still readable (r = 3, no maintenance
-#     yet: two lost nodes cannot take all three replicas of any object);
+#   - two peers killed (SIGKILL), every object is still readable (r = 3: two lost nodes
+#     cannot take all three replicas of any object, with or without maintenance);
 #   - a peer restarted keeps its store (DIR/store, 0700, files 0600) and serves from it.
 # Every wait is bounded.
 # check's condition is evaluated when check runs, so it is written in single quotes:
@@ -29,44 +29,10 @@ command -v jq >/dev/null || { echo "$TEST_NAME: jq is needed" >&2; exit 1; }
 
 OVERLAY=acme
 N=12
-declare -A PID
 PEER_IDS=()
 
-# shellcheck disable=SC2317 # invoked from the EXIT trap
-stop_all_peers() {
-    local pid
-    for pid in "${PID[@]}"; do
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    done
-    return 0
-}
-trap 'rc=$?; stop_all_peers; if [ "$rc" = 0 ]; then cleanup; else (exit "$rc") || cleanup; fi' EXIT
-
-# start_peer I [run args...]: starts peer I (DIR $TMP/p.I, log $TMP/pI.log, appended to),
-# waits at most 10 s for its ready file, sets PEER_ID.
-start_peer() {
-    local i=$1 t
-    shift
-    local ready=$TMP/p$i.ready
-    rm -f "$ready"
-    "$CORDON_PEER" run --dir "$TMP/p.$i" --listen 127.0.0.1:0 --ready-file "$ready" "$@" \
-        >>"$TMP/p$i.log" 2>&1 &
-    PID[$i]=$!
-    for ((t = 0; t < 100; t++)); do
-        [ -s "$ready" ] && break
-        kill -0 "${PID[$i]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -s "$ready" ] || { cat "$TMP/p$i.log"; die "p$i wrote no ready file within 10 s"; }
-    read -r PEER_PORT PEER_ID <"$ready"
-}
-
-# ctl I ARGS...: the cordon CLI against peer I.
-ctl() {
-    local i=$1
-    shift
-    "$CORDON_CLI" --control "$TMP/p.$i/control.sock" "$@"
-}
+# shellcheck source=peers.sh
+. "$(dirname "$0")/peers.sh"
 
 # api I METHOD PATH [curl args...]: the control API with curl; prints the HTTP status, the
 # body goes to $TMP/api.body.

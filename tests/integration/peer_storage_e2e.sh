@@ -52,20 +52,12 @@ KILL_PER_WAVE=2   # ...of this many peers each: 10 in all
 MAINTAIN=2        # seconds between replica maintenance passes (--maintain)
 WAVE_WAIT=60      # seconds a wave may wait for maintenance to settle
 QUOTA_WRITER=31   # the writer that runs into its quota (not one of the killed)
-declare -A PID
 PEER_IDS=("")
 PORTS=("")
 ALIVE=()
 
-# shellcheck disable=SC2317 # invoked from the EXIT trap
-stop_all_peers() {
-    local pid
-    for pid in "${PID[@]}"; do
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    done
-    return 0
-}
-trap 'rc=$?; stop_all_peers; if [ "$rc" = 0 ]; then cleanup; else (exit "$rc") || cleanup; fi' EXIT
+# shellcheck source=peers.sh
+. "$(dirname "$0")/peers.sh"
 
 sock() { echo "$TMP/p.$1/control.sock"; }
 
@@ -255,29 +247,21 @@ done
 PID=()
 ok "$N peers enrolled ($(($(date +%s) - t0)) s)"
 
-# start_peer I [run args...]: starts peer I, waits at most 10 s for its ready file.
-start_peer() {
-    local i=$1 t
+# start_replica I [run args...]: start_peer (peers.sh) with this test's maintenance period,
+# keeping the port and node ID of each peer.
+start_replica() {
+    local i=$1
     shift
-    local ready=$TMP/p$i.ready
-    rm -f "$ready"
-    "$CORDON_PEER" run --dir "$TMP/p.$i" --listen 127.0.0.1:0 --ready-file "$ready" \
-        --maintain "$MAINTAIN" "$@" >>"$TMP/p$i.log" 2>&1 &
-    PID[$i]=$!
-    for ((t = 0; t < 100; t++)); do
-        [ -s "$ready" ] && break
-        kill -0 "${PID[$i]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -s "$ready" ] || { tail -n 20 "$TMP/p$i.log"; die "p$i wrote no ready file within 10 s"; }
-    read -r "PORTS[$i]" "PEER_IDS[$i]" <"$ready"
+    start_peer "$i" --maintain "$MAINTAIN" "$@"
+    PORTS[i]=$PEER_PORT
+    PEER_IDS[i]=$PEER_ID
 }
 
 t0=$(date +%s)
-start_peer 1
+start_replica 1
 for ((i = 2; i <= N; i++)); do
     # Through p1 and one earlier peer, so that p1 is not every joiner's only way in.
-    start_peer "$i" --bootstrap "127.0.0.1:${PORTS[1]},127.0.0.1:${PORTS[$((i / 2))]}"
+    start_replica "$i" --bootstrap "127.0.0.1:${PORTS[1]},127.0.0.1:${PORTS[$((i / 2))]}"
 done
 for ((t = 0; t < 600; t++)); do
     n=0
