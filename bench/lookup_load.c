@@ -50,6 +50,7 @@
 #include "common/buf.h"
 #include "common/file.h"
 #include "common/parse.h"
+#include "bench/swarm_ready.h"
 
 #define INSTANCES_MAX 4096
 #define ORIGINS_MAX 256
@@ -76,11 +77,6 @@ static const char usage[] =
     "                  than one full handshake per 64 instances in 5 s (a swarm that just\n"
     "                  became ready still fills its tables; default 0: no wait)\n"
     "Prints a human summary, then one line 'RESULT key=value ...' for scripts.\n";
-
-struct instance {
-    char id[65];
-    char sock[CORDON_PATH_MAX];
-};
 
 struct origin {
     size_t index;
@@ -136,35 +132,9 @@ static bool get(CURL *c, const char *sock, const char *path, cordon_buf *b)
     return get_status(c, sock, path, b, NULL);
 }
 
-static bool read_ready(const char *dir, const char *path, struct instance *inst, size_t *n)
-{
-    cordon_buf b;
-    cordon_buf_init(&b, (size_t)INSTANCES_MAX * 128, false);
-    bool ok =
-        cordon_read_file(path, b.max, &b) == CORDON_OK && cordon_buf_terminate(&b) == CORDON_OK;
-    *n = 0;
-    for (char *line = ok ? (char *)b.data : NULL, *save = NULL;
-         ok && (line = strtok_r(line, "\n", &save)) != NULL; line = NULL) {
-        size_t index;
-        char addr[80], id[65];
-        if (*n == INSTANCES_MAX || sscanf(line, "%zu %79s %64s", &index, addr, id) != 3 ||
-            index != *n || strlen(id) != 64) {
-            ok = false;
-            break;
-        }
-        snprintf(inst[*n].id, sizeof(inst[*n].id), "%s", id);
-        if (snprintf(inst[*n].sock, sizeof(inst[*n].sock), "%s/%zu/control.sock", dir, index) >=
-            (int)sizeof(inst[*n].sock))
-            ok = false;
-        (*n)++;
-    }
-    cordon_buf_free(&b);
-    return ok && *n >= 2;
-}
-
 /* Sums the handshake counters of every instance, and (when origin is not NULL) the
  * handshakes that the instances it marks started, into o_full and o_resumed. */
-static bool handshakes(CURL *c, const struct instance *inst, size_t n, const bool *origin,
+static bool handshakes(CURL *c, const struct swarm_instance *inst, size_t n, const bool *origin,
                        uint64_t *full, uint64_t *resumed, uint64_t *o_full, uint64_t *o_resumed)
 {
     cordon_buf b;
@@ -279,7 +249,7 @@ static bool udp_rtt(size_t count, uint64_t *p50, uint64_t *p99)
 
 int main(int argc, char **argv)
 {
-    static struct instance inst[INSTANCES_MAX];
+    static struct swarm_instance inst[INSTANCES_MAX];
     static struct origin origins[ORIGINS_MAX];
     const char *dir = NULL, *ready = NULL;
     uint64_t n_origins = 16, warmup = 1000, lookups = 2000, rtts = 20000, seed = 1;
@@ -347,7 +317,7 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t n = 0;
-    if (!read_ready(dir, ready, inst, &n)) {
+    if (!swarm_read_ready(dir, ready, inst, INSTANCES_MAX, &n)) {
         fprintf(stderr, "cordon-bench-lookup: %s is not a swarm ready file of 2+ instances\n",
                 ready);
         return 1;

@@ -33,6 +33,7 @@
 #include "common/buf.h"
 #include "common/file.h"
 #include "common/parse.h"
+#include "bench/swarm_ready.h"
 
 #define INSTANCES_MAX 4096
 #define ORIGINS_MAX 256
@@ -55,9 +56,8 @@ static const char usage[] =
     "Prints a human summary, then one line 'RESULT key=value ...' for scripts.\n";
 
 struct instance {
-    char id[65];
-    char sock[CORDON_PATH_MAX];
-    CURL *curl; /* opened at its first request */
+    struct swarm_instance at; /* from the ready file */
+    CURL *curl;               /* opened at its first request */
     uint64_t next_us;
 };
 
@@ -83,32 +83,6 @@ static size_t collect(char *data, size_t size, size_t n, void *ctx)
     return cordon_buf_append(b, data, size * n) == CORDON_OK ? size * n : 0;
 }
 
-static bool read_ready(const char *dir, const char *path, struct instance *inst, size_t *n)
-{
-    cordon_buf b;
-    cordon_buf_init(&b, (size_t)INSTANCES_MAX * 128, false);
-    bool ok =
-        cordon_read_file(path, b.max, &b) == CORDON_OK && cordon_buf_terminate(&b) == CORDON_OK;
-    *n = 0;
-    for (char *line = ok ? (char *)b.data : NULL, *save = NULL;
-         ok && (line = strtok_r(line, "\n", &save)) != NULL; line = NULL) {
-        size_t index;
-        char addr[80], id[65];
-        if (*n == INSTANCES_MAX || sscanf(line, "%zu %79s %64s", &index, addr, id) != 3 ||
-            index != *n || strlen(id) != 64) {
-            ok = false;
-            break;
-        }
-        snprintf(inst[*n].id, sizeof(inst[*n].id), "%s", id);
-        if (snprintf(inst[*n].sock, sizeof(inst[*n].sock), "%s/%zu/control.sock", dir, index) >=
-            (int)sizeof(inst[*n].sock))
-            ok = false;
-        (*n)++;
-    }
-    cordon_buf_free(&b);
-    return ok && *n >= 2;
-}
-
 /* Waits until the instance may be asked again (--rate), then marks the request. */
 static void pace(struct instance *in, uint64_t gap_us)
 {
@@ -129,7 +103,7 @@ static long request(struct instance *in, const char *path, const uint8_t *body, 
     CURL *c = in->curl;
     snprintf(url, sizeof(url), "http://peer%s", path);
     cordon_buf_reset(b);
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, in->sock);
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, in->at.sock);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
@@ -250,7 +224,12 @@ int main(int argc, char **argv)
     cordon_buf_init(&b, VALUE_MAX + 4096, false);
     if (inst == NULL || writer == NULL || values == NULL || put_t.us == NULL || get_t.us == NULL)
         goto out;
-    if (!read_ready(dir, ready, inst, &n)) {
+    struct swarm_instance *at = calloc(INSTANCES_MAX, sizeof(*at));
+    bool read = at != NULL && swarm_read_ready(dir, ready, at, INSTANCES_MAX, &n);
+    for (size_t i = 0; read && i < n; i++)
+        inst[i].at = at[i];
+    free(at);
+    if (!read) {
         fprintf(stderr, "cordon-bench-storage-load: cannot read %s\n", ready);
         goto out;
     }
@@ -291,7 +270,7 @@ int main(int argc, char **argv)
         } while (r == writer[i]);
         struct instance *in = &inst[r];
         snprintf(path, sizeof(path), "/v1/objects/lat-%" PRIu64 "-%" PRIu64 "-%zu?owner=%s", seed,
-                 run, i, inst[writer[i]].id);
+                 run, i, inst[writer[i]].at.id);
         pace(in, gap_us);
         long st = request(in, path, NULL, 0, &b, &us);
         bool ok = st == 200 && b.len == value_size &&
