@@ -262,6 +262,7 @@ static void print_json(const struct cordon_sim_config *c, const struct cordon_si
         set_int(o, "summaries_served", r->summaries_served);
         set_int(o, "maintain_pushed", r->maintain_pushed);
         set_int(o, "maintain_accepted", r->maintain_accepted);
+        set_int(o, "maintain_retargeted", r->maintain_retargeted);
     }
     if (c->objects > 0 && c->churn_rounds > 0) {
         json_t *checks = json_array();
@@ -490,10 +491,12 @@ int main(int argc, char **argv)
                    (unsigned long long)r.get_stale, (unsigned long long)r.get_forged,
                    (unsigned long long)r.stores_accepted);
             printf("maintenance %s (%u ms, %u ms after a new contact): %llu passes, %llu "
-                   "summaries sent, %llu served, %llu objects pushed, %llu accepted\n",
+                   "summaries sent, %llu served, %llu retargeted, %llu objects pushed, %llu "
+                   "accepted\n",
                    c.maintain ? "on" : "off", r.maintain_ms, r.maintain_soon_ms,
                    (unsigned long long)r.maintain_passes, (unsigned long long)r.summaries_sent,
-                   (unsigned long long)r.summaries_served, (unsigned long long)r.maintain_pushed,
+                   (unsigned long long)r.summaries_served,
+                   (unsigned long long)r.maintain_retargeted, (unsigned long long)r.maintain_pushed,
                    (unsigned long long)r.maintain_accepted);
         }
         for (uint32_t i = 0; c.churn_rounds > 0 && i < r.checks_done; i++) {

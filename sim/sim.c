@@ -472,6 +472,7 @@ static void count_core(struct sim *s, const struct node *n)
     s->st.summaries_served += st.summaries_served;
     s->st.maintain_pushed += st.maintain_pushed;
     s->st.maintain_accepted += st.maintain_accepted;
+    s->st.maintain_retargeted += st.maintain_retargeted;
 }
 
 static void stop_core(struct sim *s, uint32_t idx)
@@ -1298,6 +1299,7 @@ static void finish(struct sim *s, struct cordon_sim_result *r)
     r->summaries_served = s->st.summaries_served;
     r->maintain_pushed = s->st.maintain_pushed;
     r->maintain_accepted = s->st.maintain_accepted;
+    r->maintain_retargeted = s->st.maintain_retargeted;
     r->checks_done = s->st.checks_done;
     r->replaced = s->st.replaced;
     memcpy(r->checks, s->st.checks, sizeof(r->checks));

@@ -146,6 +146,7 @@ struct cordon_sim_result {
     uint64_t stores_accepted;       /* STOREs answered accepted by honest cores */
     /* replica maintenance, summed over the honest cores, those that left included */
     uint64_t maintain_passes, summaries_sent, summaries_served, maintain_pushed, maintain_accepted;
+    uint64_t maintain_retargeted;           /* targets added after a SUMMARY failed */
     uint32_t maintain_ms, maintain_soon_ms; /* the periods the cores ran with */
     /* churn rounds: checks[0] before the first round, checks[i] after round i */
     uint32_t checks_done;

@@ -211,11 +211,12 @@ struct cordon_core_status {
     uint64_t get_forged;         /* answers to gets that failed the check: forged or
                                   * tampered, of another entry, revoked, expired */
     /* replica maintenance */
-    uint64_t maintain_passes;   /* passes over the whole store completed */
-    uint64_t summaries_sent;    /* SUMMARY requests sent */
-    uint64_t summaries_served;  /* SUMMARY requests answered WANT */
-    uint64_t maintain_pushed;   /* STOREs sent because a WANT asked for them */
-    uint64_t maintain_accepted; /* of them, answered STORED accepted */
+    uint64_t maintain_passes;     /* passes over the whole store completed */
+    uint64_t summaries_sent;      /* SUMMARY requests sent */
+    uint64_t summaries_served;    /* SUMMARY requests answered WANT */
+    uint64_t maintain_pushed;     /* STOREs sent because a WANT asked for them */
+    uint64_t maintain_accepted;   /* of them, answered STORED accepted */
+    uint64_t maintain_retargeted; /* targets added after a SUMMARY failed (retarget) */
 };
 
 /* What a put did. The replicas are the r nodes closest to the object's resource ID among

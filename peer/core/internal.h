@@ -177,6 +177,10 @@ struct storage_op {
 #define MAINT_PUSHES_MAX 8
 #define MAINT_SCANS_PER_STEP 4
 #define MAINT_PACE_MS 10
+/* A target whose SUMMARY failed hands its entries to the next closest nodes at once
+ * (storage.c, retarget): a batch grows to at most this many times its first n * r
+ * targets, so a region of departed nodes costs a bounded number of SUMMARYs. */
+#define MAINT_RETARGETS 3
 
 enum maint_target_state {
     TARGET_NEW = 0, /* its SUMMARY is not sent yet */
@@ -196,8 +200,8 @@ struct maint_target {
 struct maint_batch {
     struct cordon_summary_entry e[CORDON_SUMMARY_MAX]; /* in scan (key) order */
     size_t n;
-    struct maint_target *t; /* at most n * (r - 1) */
-    size_t nt;
+    struct maint_target *t; /* nt of cap; cap at most MAINT_RETARGETS * n * r */
+    size_t nt, cap;
 };
 
 /* ---- churn limiter -------------------------------------------------------------------- */

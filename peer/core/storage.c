@@ -611,6 +611,51 @@ static void pass_end(cordon_core *core, bool completed)
         core->st.maintain_passes++;
 }
 
+/* Adds the target of the batch for entry i that is node c: into a target not asked yet,
+ * or a new one. false when the batch is at its cap or out of memory. */
+static bool target_add(struct maint_batch *b, size_t i, const struct cordon_contact *c)
+{
+    for (size_t k = 0; k < b->nt; k++)
+        if (b->t[k].state == TARGET_NEW && cordon_id_equal(b->t[k].c.id, c->id)) {
+            b->t[k].entries |= (uint16_t)(1u << i);
+            return true;
+        }
+    if (b->nt == b->cap)
+        return false;
+    memset(&b->t[b->nt], 0, sizeof(b->t[b->nt]));
+    b->t[b->nt].c = *c;
+    b->t[b->nt].entries = (uint16_t)(1u << i);
+    b->nt++;
+    return true;
+}
+
+/* A SUMMARY failed: its target is suspect now (rpc.c counted the failure) or gone from the
+ * table, so its entries go to the nodes now among their r closest that this batch has not
+ * named for them, at once rather than a pass later. The replica that stopped answering may
+ * have been one of an entry's last copies: under churn the time from a replica's departure
+ * to a new copy is what decides whether the last copy departs first (bench/sim
+ * SUITE=churn). Bounded by the batch's cap (MAINT_RETARGETS). */
+static void retarget(cordon_core *core, struct maint_batch *b, uint16_t entries)
+{
+    size_t r = core->cfg.params.replicas;
+    struct cordon_contact reps[CORDON_REPLICAS_MAX];
+    for (size_t i = 0; i < b->n; i++) {
+        if (!(entries & (1u << i)))
+            continue;
+        bool self_in = false;
+        size_t nr = closest_with_self(core, b->e[i].key, r, true, reps, &self_in);
+        for (size_t j = 0; j < nr; j++) {
+            bool named = false;
+            for (size_t k = 0; k < b->nt && !named; k++)
+                named = (b->t[k].entries & (1u << i)) && cordon_id_equal(b->t[k].c.id, reps[j].id);
+            if (!named && !target_add(b, i, &reps[j]))
+                return;
+            if (!named)
+                core->st.maintain_retargeted++;
+        }
+    }
+}
+
 static void maint_resolved(cordon_core *core, const struct pending *p, enum rpc_outcome outcome,
                            const struct cordon_msg *m)
 {
@@ -621,8 +666,12 @@ static void maint_resolved(cordon_core *core, const struct pending *p, enum rpc_
     if (t == NULL || t->state != TARGET_ASKED)
         return;
     t->state = TARGET_DONE;
+    if (outcome == RPC_FAILED) {
+        retarget(core, b, t->entries); /* t is not used after: the batch may have grown */
+        return;
+    }
     if (outcome != RPC_ANSWERED || m == NULL || m->type != CORDON_MSG_WANT)
-        return; /* failed or refused: the next pass tries again */
+        return; /* refused: the next pass tries again */
     /* Index j of the WANT is the j-th entry of our SUMMARY, which named the batch's entries
      * in t->entries in order. The codec checked j < CORDON_SUMMARY_MAX and the order; the
      * count is ours to check. */
@@ -775,8 +824,10 @@ static cordon_err maint_scan(cordon_core *core, uint64_t now_ms)
     b->n = n;
     memcpy(core->maint_after, b->e[n - 1].key, CORDON_OBJECT_ENTRY_KEY_LEN);
     core->maint_has_after = true;
-    /* Each entry has at most r targets (this node is one of the r, or it is not). */
-    b->t = calloc(n * r, sizeof(*b->t));
+    /* Each entry has at most r targets (this node is one of the r, or it is not) at first,
+     * more after failures (retarget). */
+    b->cap = MAINT_RETARGETS * n * r;
+    b->t = calloc(b->cap, sizeof(*b->t));
     if (b->t == NULL) {
         free(b);
         return CORDON_ERR_NOMEM;
@@ -919,9 +970,8 @@ size_t cordon_storage_memory(const cordon_core *core)
     size_t bytes = 0;
     for (size_t b = 0; b < MAINT_BATCHES_MAX; b++)
         if (core->maint_batch[b] != NULL)
-            bytes += sizeof(struct maint_batch) + core->maint_batch[b]->n *
-                                                      core->cfg.params.replicas *
-                                                      sizeof(struct maint_target);
+            bytes += sizeof(struct maint_batch) +
+                     core->maint_batch[b]->cap * sizeof(struct maint_target);
     for (size_t l = 0; l < CORDON_STORAGE_OPS_MAX; l++)
         if (core->ops[l] != NULL)
             bytes +=

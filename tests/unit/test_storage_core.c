@@ -2171,6 +2171,47 @@ static void test_maintain_replaces_dead_replicas(void **state)
     net_free(net);
 }
 
+/* (a2) The same loss, met by one pass: the SUMMARYs to the two dead replicas fail, and the
+ * pass hands their entry at once to the next closest nodes (retarget) instead of leaving
+ * it on one live copy until the next pass, an hour later here. */
+static void test_maintain_retargets_within_a_pass(void **state)
+{
+    (void)state;
+    struct cordon_core_config cfg;
+    cordon_core_config_default(&cfg);
+    cfg.maintain_ms = 3600 * 1000;     /* one periodic pass in the window below */
+    cfg.refresh_ms = 24 * 3600 * 1000; /* no refresh finds the dead before the pass does */
+    struct net *net = net_make(32, &cfg, 5151, NULL, true);
+    net_join_all(net);
+    const size_t writer = 5;
+    size_t c[5];
+    obj *x = mk(&net->nodes[writer].w, CORDON_KIND_OWNED, "one pass", 1, "soon placed");
+    closest_nodes(net, x->key, c, 5);
+    must(net_put(net, writer, x).err);
+    net_settle(net);
+    expect_holders(net, x->key, c, 3, 1);
+
+    net->nodes[c[0]].dead = true;
+    net->nodes[c[1]].dead = true;
+    uint64_t passes = status_of(net->nodes[c[2]].core).maintain_passes;
+    /* Steps of 10 s until the survivor's next pass is over (the first one is jittered
+     * within the hour); the pass ends only when its SUMMARYs have resolved. */
+    for (int i = 0; i < 400 && status_of(net->nodes[c[2]].core).maintain_passes == passes; i++)
+        net_run(net, net->now + 10000);
+    struct cordon_core_status st = status_of(net->nodes[c[2]].core);
+    assert_int_equal(st.maintain_passes, passes + 1);
+    net_settle(net);
+    st = status_of(net->nodes[c[2]].core);
+    assert_int_equal(st.maintain_passes, passes + 1); /* still the one pass */
+    assert_int_equal(st.maintain_retargeted, 2);      /* c[3] and c[4], once each */
+    assert_int_equal(st.maintain_pushed, 2);
+    assert_int_equal(st.maintain_accepted, 2);
+    assert_int_equal(stored_seq(net->nodes[c[3]].be.store, x->key, net->now), 1);
+    assert_int_equal(stored_seq(net->nodes[c[4]].be.store, x->key, net->now), 1);
+    obj_free(x);
+    net_free(net);
+}
+
 /* (b) A node that joins closest to a resource gets its object from the early pass that its
  * arrival in the replicas' tables schedules, maintain_soon_ms (and up to half again) later,
  * not a period later. */
@@ -2750,6 +2791,7 @@ int main(void)
         cmocka_unit_test(test_get_with_silent_replicas),
         cmocka_unit_test(test_get_outvotes_stale_and_forged),
         cmocka_unit_test(test_maintain_replaces_dead_replicas),
+        cmocka_unit_test(test_maintain_retargets_within_a_pass),
         cmocka_unit_test(test_maintain_joiner_gets_objects_soon),
         cmocka_unit_test(test_maintain_sends_nothing_held),
         cmocka_unit_test(test_maintain_checks_wants),
