@@ -230,6 +230,7 @@ struct cert_entry {
     uint8_t serial[CORDON_SERIAL_LEN];
     int64_t not_before, not_after; /* the certificate's validity within the CA's */
     cordon_cert *cert;
+    cordon_verify_ctx *vc;            /* the signature check prepared for cert */
     struct cert_entry *chain;         /* next in its bucket */
     struct cert_entry *newer, *older; /* LRU list */
 };
@@ -313,6 +314,7 @@ void cordon_object_verifier_free(cordon_object_verifier *v)
     struct cert_entry *e = v->newest;
     while (e != NULL) {
         struct cert_entry *older = e->older;
+        cordon_verify_ctx_free(e->vc);
         cordon_cert_free(e->cert);
         free(e);
         e = older;
@@ -389,6 +391,7 @@ static void cache_evict(cordon_object_verifier *v)
         p = &(*p)->chain;
     *p = e->chain;
     lru_unlink(v, e);
+    cordon_verify_ctx_free(e->vc);
     cordon_cert_free(e->cert);
     free(e);
     v->cache_len--;
@@ -407,6 +410,7 @@ static struct cert_entry *cache_insert(cordon_object_verifier *v, struct cert_en
         cache_evict(v);
     *e = *scratch;
     scratch->cert = NULL;
+    scratch->vc = NULL;
     struct cert_entry **b = bucket_of(v, e->fp);
     e->chain = *b;
     *b = e;
@@ -434,7 +438,8 @@ static cordon_err cert_admit(cordon_object_verifier *v, const struct cordon_obje
     if ((err = cordon_cert_verify_node(scratch->cert, v->ca, NULL, v->overlay, now,
                                        scratch->node_id)) != CORDON_OK ||
         (err = cordon_cert_serial(scratch->cert, scratch->serial)) != CORDON_OK ||
-        (err = cordon_cert_validity(scratch->cert, &nb, &na)) != CORDON_OK)
+        (err = cordon_cert_validity(scratch->cert, &nb, &na)) != CORDON_OK ||
+        (err = cordon_verify_ctx_new(scratch->cert, &scratch->vc)) != CORDON_OK)
         return err;
     /* The CA's own validity counts too, as it does in cordon_cert_verify_node(). */
     scratch->not_before = nb > v->ca_not_before ? nb : v->ca_not_before;
@@ -443,10 +448,10 @@ static cordon_err cert_admit(cordon_object_verifier *v, const struct cordon_obje
 }
 
 /* The writer's certificate: found in the cache or admitted into it, then checked at now
- * against the current CRL and the object's writer. *signer borrows the certificate (from
- * the cache, or from scratch, which the caller frees). */
+ * against the current CRL and the object's writer. *signer borrows the certificate's
+ * prepared signature check (from the cache, or from scratch, which the caller frees). */
 static cordon_err check_cert(cordon_object_verifier *v, const struct cordon_object *o, int64_t now,
-                             struct cert_entry *scratch, const cordon_cert **signer)
+                             struct cert_entry *scratch, cordon_verify_ctx **signer)
 {
     uint8_t fp[32];
     cordon_err err;
@@ -473,7 +478,7 @@ static cordon_err check_cert(cordon_object_verifier *v, const struct cordon_obje
         return CORDON_ERR_CERT_REVOKED;
     if (memcmp(e->node_id, o->writer, sizeof(e->node_id)) != 0)
         return CORDON_ERR_OBJ_NOT_ALLOWED;
-    *signer = e->cert;
+    *signer = e->vc;
     return CORDON_OK;
 }
 
@@ -503,7 +508,7 @@ static cordon_err verify(cordon_object_verifier *v, const struct cordon_object *
 {
     uint8_t rid[CORDON_NODE_ID_LEN];
     struct cert_entry scratch;
-    const cordon_cert *signer = NULL;
+    cordon_verify_ctx *signer = NULL;
     uint8_t *buf = NULL;
     size_t len;
     cordon_err err;
@@ -527,12 +532,13 @@ static cordon_err verify(cordon_object_verifier *v, const struct cordon_object *
     }
     if ((err = signed_bytes(o, buf, &len)) != CORDON_OK)
         goto out;
-    if ((err = cordon_verify(signer, buf, len, o->sig, o->sig_len)) != CORDON_OK)
+    if ((err = cordon_verify_with(signer, buf, len, o->sig, o->sig_len)) != CORDON_OK)
         goto out;
     if (o->kind == CORDON_KIND_CRL)
         err = check_crl_value(v, o);
 out:
     free(buf);
+    cordon_verify_ctx_free(scratch.vc);
     cordon_cert_free(scratch.cert);
     return err;
 }

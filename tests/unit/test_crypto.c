@@ -416,6 +416,16 @@ static void test_key_bad_inputs(void **state)
 
 /* ---- signatures ---------------------------------------------------------------------- */
 
+/* cordon_verify and the prepared check of the same certificate (cordon_verify_with), which
+ * must answer alike: the result of both. */
+static cordon_err verify_both(const cordon_cert *c, cordon_verify_ctx *vc, const void *msg,
+                              size_t len, const uint8_t *sig, size_t sig_len)
+{
+    cordon_err a = cordon_verify(c, msg, len, sig, sig_len);
+    assert_int_equal(cordon_verify_with(vc, msg, len, sig, sig_len), a);
+    return a;
+}
+
 static void sign_verify(cordon_key_type type)
 {
     cordon_key *k = gen(type);
@@ -423,6 +433,9 @@ static void sign_verify(cordon_key_type type)
     cordon_cert *other = make_ca(node_key, OVERLAY);
     uint8_t msg[100], sig[CORDON_SIG_MAX], big[CORDON_SIG_MAX + 1];
     size_t sig_len = 0;
+    cordon_verify_ctx *vc = NULL, *ovc = NULL;
+    must(cordon_verify_ctx_new(c, &vc));
+    must(cordon_verify_ctx_new(other, &ovc));
 
     for (size_t i = 0; i < sizeof(msg); i++)
         msg[i] = (uint8_t)i;
@@ -430,39 +443,41 @@ static void sign_verify(cordon_key_type type)
     assert_in_range(sig_len, 8, CORDON_SIG_MAX);
     if (type == CORDON_KEY_ED25519)
         assert_int_equal(sig_len, 64);
-    must(cordon_verify(c, msg, sizeof(msg), sig, sig_len));
-    assert_int_equal(cordon_verify(other, msg, sizeof(msg), sig, sig_len),
+    must(verify_both(c, vc, msg, sizeof(msg), sig, sig_len));
+    assert_int_equal(verify_both(other, ovc, msg, sizeof(msg), sig, sig_len),
                      CORDON_ERR_BAD_SIGNATURE);
 
     for (size_t bit = 0; bit < 8 * sizeof(msg); bit += 13) {
         msg[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-        assert_int_equal(cordon_verify(c, msg, sizeof(msg), sig, sig_len),
+        assert_int_equal(verify_both(c, vc, msg, sizeof(msg), sig, sig_len),
                          CORDON_ERR_BAD_SIGNATURE);
         msg[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
     for (size_t bit = 0; bit < 8 * sig_len; bit++) {
         sig[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-        assert_int_equal(cordon_verify(c, msg, sizeof(msg), sig, sig_len),
+        assert_int_equal(verify_both(c, vc, msg, sizeof(msg), sig, sig_len),
                          CORDON_ERR_BAD_SIGNATURE);
         sig[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
     for (size_t n = 0; n < sig_len; n++)
-        assert_int_equal(cordon_verify(c, msg, sizeof(msg), sig, n), CORDON_ERR_BAD_SIGNATURE);
+        assert_int_equal(verify_both(c, vc, msg, sizeof(msg), sig, n), CORDON_ERR_BAD_SIGNATURE);
     memcpy(big, sig, sig_len);
     big[sig_len] = 0;
-    assert_int_equal(cordon_verify(c, msg, sizeof(msg), big, sig_len + 1),
+    assert_int_equal(verify_both(c, vc, msg, sizeof(msg), big, sig_len + 1),
                      CORDON_ERR_BAD_SIGNATURE);
-    assert_int_equal(cordon_verify(c, msg, sizeof(msg), NULL, 0), CORDON_ERR_BAD_SIGNATURE);
-    must(cordon_verify(c, msg, sizeof(msg), sig, sig_len));
+    assert_int_equal(verify_both(c, vc, msg, sizeof(msg), NULL, 0), CORDON_ERR_BAD_SIGNATURE);
+    must(verify_both(c, vc, msg, sizeof(msg), sig, sig_len));
 
     /* The empty message is a message too. */
     must(cordon_sign(k, NULL, 0, sig, &sig_len));
-    must(cordon_verify(c, NULL, 0, sig, sig_len));
-    must(cordon_verify(c, "", 0, sig, sig_len));
-    assert_int_equal(cordon_verify(c, "x", 1, sig, sig_len), CORDON_ERR_BAD_SIGNATURE);
+    must(verify_both(c, vc, NULL, 0, sig, sig_len));
+    must(verify_both(c, vc, "", 0, sig, sig_len));
+    assert_int_equal(verify_both(c, vc, "x", 1, sig, sig_len), CORDON_ERR_BAD_SIGNATURE);
     assert_int_equal(cordon_sign(k, NULL, 1, sig, &sig_len), CORDON_ERR_INVAL);
     assert_int_equal(ERR_peek_error(), 0);
 
+    cordon_verify_ctx_free(ovc);
+    cordon_verify_ctx_free(vc);
     cordon_cert_free(other);
     cordon_cert_free(c);
     cordon_key_free(k);
@@ -492,6 +507,10 @@ static void test_verify_rsa_signer(void **state)
     cordon_cert *c = forge_leaf(rsa, conf, NULL, NULL, ca_key, ca_cert);
     uint8_t sig[CORDON_SIG_MAX] = {1};
     assert_int_equal(cordon_verify(c, "m", 1, sig, 64), CORDON_ERR_KEY_TYPE);
+    cordon_verify_ctx *vc = (cordon_verify_ctx *)1;
+    assert_int_equal(cordon_verify_ctx_new(c, &vc), CORDON_ERR_KEY_TYPE);
+    assert_null(vc);
+    assert_int_equal(cordon_verify_with(NULL, "m", 1, sig, 64), CORDON_ERR_INVAL);
 
     /* A CA-signed, well-formed node certificate with an RSA key is still refused. */
     uint8_t id[CORDON_NODE_ID_LEN];
