@@ -119,6 +119,13 @@
 #define CORDON_RT_BOOTSTRAP_RETRY_MS 5000  /* after every bootstrap address failed */
 #define CORDON_RT_EXPIRE_MS 5000           /* the store's expiry sweep runs this often... */
 #define CORDON_RT_EXPIRE_BUSY_MS 50        /* ...and this soon again after a full batch */
+/* The receive buffer a peer asks its UDP socket for: a burst of STOREs from a pipelining
+ * writer (bench/storage) overflows the kernel's default 208 KiB (about 90 datagrams) long
+ * before the peer is busy. The kernel caps it at net.core.rmem_max (docs/operations.md). */
+#define CORDON_RT_RCVBUF (4 << 20)
+/* Datagrams one recvmmsg() takes: a system call costs about as much as a DTLS record on a
+ * virtual machine, and a burst of STOREs is hundreds of datagrams (19.7 KB of stack). */
+#define CORDON_RT_RECV_BATCH 16
 /* A peer stores at most this many bytes (its LMDB map is twice that, in address space). */
 #define CORDON_RT_STORE_BYTES_MAX (64ULL << 30)
 /* Control puts, gets and deletes held per instance: twice the control's slots, since
