@@ -86,11 +86,12 @@ CORDON_MUST_CHECK cordon_err cordon_verify(const cordon_cert *signer, const void
 /* The same check prepared once for one signer, for a caller that verifies many signatures
  * of the same certificate (the object verifier's certificate cache): cordon_verify fetches
  * the digest and signature algorithms and builds a context on every call (16,600 P-256
- * checks/s where openssl speed did 19,100 on the bench machine). cordon_verify_ctx_new borrows signer, which must outlive the context;
- * it fails as cordon_verify would on the key (CORDON_ERR_KEY_TYPE), or with
- * CORDON_ERR_NOMEM / CORDON_ERR_CRYPTO. cordon_verify_with answers exactly as cordon_verify
- * (a P-256 signature is checked over the SHA-256 of msg, as EVP_DigestVerify does; Ed25519
- * goes through cordon_verify). A context is used by one thread at a time. */
+ * checks/s where openssl speed did 19,100 on the bench machine). cordon_verify_ctx_new borrows
+ * signer, which must outlive the context; it fails as cordon_verify would on the key
+ * (CORDON_ERR_KEY_TYPE), or with CORDON_ERR_NOMEM / CORDON_ERR_CRYPTO. cordon_verify_with answers
+ * exactly as cordon_verify (a P-256 signature is checked over the SHA-256 of msg, as
+ * EVP_DigestVerify does; Ed25519 goes through cordon_verify). A context is used by one thread at a
+ * time. */
 typedef struct cordon_verify_ctx cordon_verify_ctx;
 CORDON_MUST_CHECK cordon_err cordon_verify_ctx_new(const cordon_cert *signer,
                                                    cordon_verify_ctx **out);
