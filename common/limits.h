@@ -126,6 +126,9 @@
 /* Datagrams one recvmmsg() takes: a system call costs about as much as a DTLS record on a
  * virtual machine, and a burst of STOREs is hundreds of datagrams (19.7 KB of stack). */
 #define CORDON_RT_RECV_BATCH 16
+/* Datagrams a burst that carries STOREs reads at most, and STOREs one store batch (one
+ * commit, one sync) takes at most (peer/runtime.c, read_socket). */
+#define CORDON_RT_BATCH_MAX 1024
 /* A peer stores at most this many bytes (its LMDB map is twice that, in address space). */
 #define CORDON_RT_STORE_BYTES_MAX (64ULL << 30)
 /* Control puts, gets and deletes held per instance: twice the control's slots, since

@@ -42,8 +42,11 @@
 
 /* Group commit: the STORED answers that said "accepted" during a burst of datagrams wait
  * here until the store's batch holding their objects is committed (see read_socket). One
- * per datagram at most, so a burst never fills it; a full queue ends the batch early. */
-#define RT_HELD_MAX CORDON_RT_DATAGRAMS_PER_HANDLE
+ * per datagram at most, so a burst never fills it; a full queue ends the batch early. The
+ * queue grows from RT_HELD_MIN as a burst needs and is let go after a batch that needed
+ * more, so that the instances of a swarm do not each keep room for a burst. */
+#define RT_HELD_MAX CORDON_RT_BATCH_MAX
+#define RT_HELD_MIN 64
 #define RT_STORED_LEN (CORDON_MSG_HEADER_LEN + 2 + 8) /* header | u16 code | u64 seq */
 struct rt_held {
     struct cordon_contact to;
@@ -206,8 +209,8 @@ struct cordon_runtime {
      * batch; the accepted STOREDs wait in held until the batch is committed. */
     bool in_burst;
     bool batch_open;
-    struct rt_held *held; /* RT_HELD_MAX, allocated at the first STORE held */
-    size_t n_held;
+    struct rt_held *held; /* held_cap entries (RT_HELD_MIN..RT_HELD_MAX), or NULL */
+    size_t n_held, held_cap;
 };
 
 uint64_t cordon_runtime_now_ms(void)
@@ -684,9 +687,15 @@ static void on_core_send(void *ctx, const struct cordon_contact *to, const uint8
      * accepted STOREDs wait for the batch's commit. Refusals go now (they depend on no
      * commit). */
     if (held_stored(rt, msg, len)) {
-        if (rt->held == NULL)
-            rt->held = malloc(RT_HELD_MAX * sizeof(*rt->held));
-        if (rt->held != NULL) {
+        if (rt->n_held == rt->held_cap) {
+            size_t cap = rt->held_cap == 0 ? RT_HELD_MIN : 2 * rt->held_cap;
+            struct rt_held *h = realloc(rt->held, cap * sizeof(*h));
+            if (h != NULL) {
+                rt->held = h;
+                rt->held_cap = cap;
+            }
+        }
+        if (rt->n_held < rt->held_cap) {
             rt->held[rt->n_held].to = *to;
             memcpy(rt->held[rt->n_held].msg, msg, RT_STORED_LEN);
             if (++rt->n_held == RT_HELD_MAX)
@@ -2337,6 +2346,11 @@ static void batch_flush(cordon_runtime *rt)
             defer_failure(rt, &h->to);
     }
     rt->n_held = 0;
+    if (rt->held_cap > RT_HELD_MIN) {
+        free(rt->held);
+        rt->held = NULL;
+        rt->held_cap = 0;
+    }
 }
 
 static cordon_err read_socket(cordon_runtime *rt)
@@ -2353,8 +2367,16 @@ static cordon_err read_socket(cordon_runtime *rt)
      * FETCH later in the burst reads the batch's objects (store.h): genuine objects, if
      * not yet durable, as a replica that loses one after serving it. */
     rt->in_burst = true;
-    for (size_t done = 0; done < CORDON_RT_DATAGRAMS_PER_HANDLE;) {
-        size_t want = CORDON_RT_DATAGRAMS_PER_HANDLE - done;
+    /* A burst that opened a store batch reads on past CORDON_RT_DATAGRAMS_PER_HANDLE, up to
+     * CORDON_RT_BATCH_MAX datagrams: a commit's sync writes every page its batch touched,
+     * and the inner pages of the objects' B-tree are shared by all the batch's puts, so one
+     * batch of 1,024 costs the disk far less than four of 256 (bench/README.md, storage).
+     * Timers and the other instances of a swarm wait that much longer, ~0.1 s at most. */
+    for (size_t done = 0;;) {
+        size_t cap = rt->batch_open ? CORDON_RT_BATCH_MAX : CORDON_RT_DATAGRAMS_PER_HANDLE;
+        if (done >= cap)
+            break;
+        size_t want = cap - done;
         if (want > CORDON_RT_RECV_BATCH)
             want = CORDON_RT_RECV_BATCH;
         for (size_t i = 0; i < want; i++) {

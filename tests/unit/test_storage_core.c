@@ -2225,7 +2225,7 @@ static void test_maintain_joiner_gets_objects_soon(void **state)
     const size_t writer = 3, joiner = 31;
     /* A name whose resource ID is closer to the joiner than to any other node. */
     char name[32];
-    size_t c[1];
+    size_t c[1] = {0};
     uint8_t rid[CORDON_NODE_ID_LEN];
     int tries = 0;
     for (;; tries++) {
