@@ -2120,6 +2120,22 @@ static void net_settle(struct net *net)
     fail_msg("the network does not settle");
 }
 
+/* A joined network of 32 in which `writer` has put one object, placed on its 3 closest and
+ * settled; closest gets the n nodes closest to its key, closest first. */
+static struct net *net_with_object(const struct cordon_core_config *cfg, uint64_t seed,
+                                   size_t writer, const char *name, const char *value,
+                                   size_t *closest, size_t n, obj **out)
+{
+    struct net *net = net_make(32, cfg, seed, NULL, true);
+    net_join_all(net);
+    obj *x = mk(&net->nodes[writer].w, CORDON_KIND_OWNED, name, 1, value);
+    closest_nodes(net, x->key, closest, n);
+    must(net_put(net, writer, x).err);
+    net_settle(net);
+    *out = x;
+    return net;
+}
+
 /* (a) Two of three replicas die: a maintenance pass of the third gives the object to the
  * nodes now closest (the dead ones, suspect after their failed SUMMARY, are passed over),
  * and a get finds it there. */
@@ -2128,14 +2144,10 @@ static void test_maintain_replaces_dead_replicas(void **state)
     (void)state;
     struct cordon_core_config cfg;
     cordon_core_config_default(&cfg); /* r = 3, a pass a minute */
-    struct net *net = net_make(32, &cfg, 5150, NULL, true);
-    net_join_all(net);
     const size_t writer = 5;
     size_t c[5], now_closest[3];
-    obj *x = mk(&net->nodes[writer].w, CORDON_KIND_OWNED, "survivor", 1, "still here");
-    closest_nodes(net, x->key, c, 5);
-    must(net_put(net, writer, x).err);
-    net_settle(net);
+    obj *x = NULL;
+    struct net *net = net_with_object(&cfg, 5150, writer, "survivor", "still here", c, 5, &x);
     expect_holders(net, x->key, c, 3, 1); /* maintenance moved nothing: all in place */
     uint64_t pushed = 0, accepted = 0;
     for (size_t i = 0; i < net->n; i++) {
@@ -2181,14 +2193,9 @@ static void test_maintain_retargets_within_a_pass(void **state)
     cordon_core_config_default(&cfg);
     cfg.maintain_ms = 3600 * 1000;     /* one periodic pass in the window below */
     cfg.refresh_ms = 24 * 3600 * 1000; /* no refresh finds the dead before the pass does */
-    struct net *net = net_make(32, &cfg, 5151, NULL, true);
-    net_join_all(net);
-    const size_t writer = 5;
     size_t c[5];
-    obj *x = mk(&net->nodes[writer].w, CORDON_KIND_OWNED, "one pass", 1, "soon placed");
-    closest_nodes(net, x->key, c, 5);
-    must(net_put(net, writer, x).err);
-    net_settle(net);
+    obj *x = NULL;
+    struct net *net = net_with_object(&cfg, 5151, 5, "one pass", "soon placed", c, 5, &x);
     expect_holders(net, x->key, c, 3, 1);
 
     net->nodes[c[0]].dead = true;
@@ -2265,14 +2272,9 @@ static void test_maintain_sends_nothing_held(void **state)
     (void)state;
     struct cordon_core_config cfg;
     cordon_core_config_default(&cfg);
-    struct net *net = net_make(32, &cfg, 6502, NULL, true);
-    net_join_all(net);
-    const size_t writer = 17;
     size_t c[3];
-    obj *x = mk(&net->nodes[writer].w, CORDON_KIND_OWNED, "steady", 1, "same everywhere");
-    closest_nodes(net, x->key, c, 3);
-    must(net_put(net, writer, x).err);
-    net_settle(net);
+    obj *x = NULL;
+    struct net *net = net_with_object(&cfg, 6502, 17, "steady", "same everywhere", c, 3, &x);
     struct cordon_core_status before[32];
     uint64_t stores_before = 0, stores_after = 0;
     for (size_t i = 0; i < net->n; i++) {
