@@ -256,9 +256,11 @@ struct cordon_core {
     uint64_t maint_soon_at;   /* the pending early pass after the table gained a node, or 0 */
     uint64_t maint_resume_at; /* a running pass stopped on MAINT_SCANS_PER_STEP: go on then
                                * (0: not stopped) */
-    uint64_t maint_admitted;  /* admissions to the table seen so far (table_size + evictions
-                               * + maint_removed): a rise is a new node */
+    uint64_t maint_changes;   /* changes to the table seen so far (table_size + evictions +
+                               * maint_removed + maint_suspects): a rise is a new node or
+                               * one that stopped answering */
     uint64_t maint_removed;   /* contacts removed by forget */
+    uint64_t maint_suspects;  /* contacts that turned suspect (their first failure) */
     bool maint_running;
     bool maint_end;       /* the pass's scan reached the end of the store */
     bool maint_has_after; /* maint_after holds the last key scanned */

@@ -887,16 +887,20 @@ void cordon_maint_step(cordon_core *core, uint64_t now_ms)
     uint32_t rnd = 0;
     /* Every node that entered the table is in table_size, or left it by eviction or
      * forget: so this rises exactly when a node was admitted, even one that took the place
-     * of an evicted one within the same event. */
-    uint64_t admitted = core->table_size + core->st.evictions + core->maint_removed;
-    if (admitted > core->maint_admitted && core->maint_soon_at == 0) {
+     * of an evicted one within the same event, and when a node turned suspect. Both change
+     * the closest set of some resources: a joiner should get what it is now among the r
+     * closest for, and a replica that stopped answering should be replaced before the
+     * others go too (bench/README.md, churn). */
+    uint64_t changes =
+        core->table_size + core->st.evictions + core->maint_removed + core->maint_suspects;
+    if (changes > core->maint_changes && core->maint_soon_at == 0) {
         /* Up to half again, drawn: a swarm that restarts together does not pass in step. */
         cordon_core_fill_random(core, &rnd, sizeof(rnd));
         core->maint_soon_at =
             now_ms + core->cfg.maintain_soon_ms +
             (core->cfg.maintain_soon_ms / 2 > 0 ? rnd % (core->cfg.maintain_soon_ms / 2) : 0);
     }
-    core->maint_admitted = admitted;
+    core->maint_changes = changes;
     if (core->maint_at == 0) {
         cordon_core_fill_random(core, &rnd, sizeof(rnd));
         core->maint_at = now_ms + 1 + rnd % core->cfg.maintain_ms;

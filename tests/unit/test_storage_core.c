@@ -2201,20 +2201,52 @@ static void test_maintain_retargets_within_a_pass(void **state)
     net->nodes[c[0]].dead = true;
     net->nodes[c[1]].dead = true;
     uint64_t passes = status_of(net->nodes[c[2]].core).maintain_passes;
-    /* Steps of 10 s until the survivor's next pass is over (the first one is jittered
-     * within the hour); the pass ends only when its SUMMARYs have resolved. */
-    for (int i = 0; i < 400 && status_of(net->nodes[c[2]].core).maintain_passes == passes; i++)
-        net_run(net, net->now + 10000);
+    /* Steps of 0.5 s until the survivor's next pass is over (the first one is jittered
+     * within the hour); the pass ends only when its SUMMARYs have resolved. Its failed
+     * SUMMARYs schedule an early pass maintain_soon_ms later: what is checked here is
+     * done before that one. */
+    for (int i = 0; i < 8000 && status_of(net->nodes[c[2]].core).maintain_passes == passes; i++)
+        net_run(net, net->now + 500);
+    net_run(net, net->now + 500); /* the pushes' STOREDs */
     struct cordon_core_status st = status_of(net->nodes[c[2]].core);
-    assert_int_equal(st.maintain_passes, passes + 1);
-    net_settle(net);
-    st = status_of(net->nodes[c[2]].core);
     assert_int_equal(st.maintain_passes, passes + 1); /* still the one pass */
     assert_int_equal(st.maintain_retargeted, 2);      /* c[3] and c[4], once each */
     assert_int_equal(st.maintain_pushed, 2);
     assert_int_equal(st.maintain_accepted, 2);
     assert_int_equal(stored_seq(net->nodes[c[3]].be.store, x->key, net->now), 1);
     assert_int_equal(stored_seq(net->nodes[c[4]].be.store, x->key, net->now), 1);
+    obj_free(x);
+    net_free(net);
+}
+
+/* (a3) A replica's failure that any other request meets (here a get's FETCH) schedules an
+ * early pass maintain_soon_ms later, as a join does: the holder replaces it long before
+ * its next periodic pass, an hour away. */
+static void test_maintain_soon_after_a_failure(void **state)
+{
+    (void)state;
+    struct cordon_core_config cfg;
+    cordon_core_config_default(&cfg);
+    cfg.maintain_ms = 3600 * 1000;
+    cfg.refresh_ms = 24 * 3600 * 1000;
+    size_t c[4];
+    obj *x = NULL;
+    struct net *net = net_with_object(&cfg, 5152, 5, "noticed", "replaced soon", c, 4, &x);
+    uint64_t passes = status_of(net->nodes[c[2]].core).maintain_passes;
+    assert_int_equal(stored_seq(net->nodes[c[3]].be.store, x->key, net->now), 0);
+
+    net->nodes[c[0]].dead = true;
+    struct get_res g;
+    memset(&g, 0, sizeof(g));
+    uint64_t t0 = net->now;
+    must(cordon_core_get(net->nodes[c[2]].core, net->now, x->key, on_get, &g));
+    /* The FETCH to c[0] fails at once (its link), then maintain_soon_ms and up to half of
+     * it, then a SUMMARY, a WANT and a STORE. */
+    net_run(net, t0 + cfg.maintain_soon_ms * 3 / 2 + 2000);
+    assert_int_equal(g.calls, 1);
+    get_res_clear(&g);
+    assert_int_equal(status_of(net->nodes[c[2]].core).maintain_passes, passes + 1);
+    assert_int_equal(stored_seq(net->nodes[c[3]].be.store, x->key, net->now), 1);
     obj_free(x);
     net_free(net);
 }
@@ -2794,6 +2826,7 @@ int main(void)
         cmocka_unit_test(test_get_outvotes_stale_and_forged),
         cmocka_unit_test(test_maintain_replaces_dead_replicas),
         cmocka_unit_test(test_maintain_retargets_within_a_pass),
+        cmocka_unit_test(test_maintain_soon_after_a_failure),
         cmocka_unit_test(test_maintain_joiner_gets_objects_soon),
         cmocka_unit_test(test_maintain_sends_nothing_held),
         cmocka_unit_test(test_maintain_checks_wants),
