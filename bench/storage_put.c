@@ -5,19 +5,20 @@
  *
  *   cordon-bench-storage --dir DIR --overlay NAME --server 127.0.0.1:PORT
  *                        [--count N] [--window W] [--value-size S] [--timeout-ms T]
+ *                        [--run R]
  *
  * DIR is an enrolled identity (node.key, node.crt, ca.crt, crl.pem), not the peer's. N
  * objects of kind owned (distinct names, a per-run prefix so that a rerun against the same
- * store stores new entries) are signed and encoded as STORE messages BEFORE anything is
- * timed: the client's signing is not what is measured. Then one link to the peer, opened
- * and proven by a first PING/PONG outside the timing, carries:
- *   puts     the N STOREs, W in flight (a new one goes as each STORED comes back); counts
- *            STORED accepted, STORED refused (by code) and those with no answer within T;
- *   fetches  a FETCH of each stored entry, W in flight; counts OBJECT answers that carry
- *            exactly the bytes stored, and any other answer.
- * Each phase runs from its first send to its last answer; the rate is answers / time.
- * The link table, the fragmentation and the message codec are the peer's own
- * (peer/link.h, wire/frag.h, wire/msg.h), as bench/dtls_handshake_link.c uses them.
+ * store stores new entries; --run R fixes the prefix, so that a second run names the same
+ * entries again, at the same seq: tests/integration/peer_store_burst.sh) are signed and encoded as
+ * STORE messages BEFORE anything is timed: the client's signing is not what is measured. Then one
+ * link to the peer, opened and proven by a first PING/PONG outside the timing, carries: puts the N
+ * STOREs, W in flight (a new one goes as each STORED comes back); counts STORED accepted, STORED
+ * refused (by code) and those with no answer within T; fetches  a FETCH of each stored entry, W in
+ * flight; counts OBJECT answers that carry exactly the bytes stored, and any other answer. Each
+ * phase runs from its first send to its last answer; the rate is answers / time. The link table,
+ * the fragmentation and the message codec are the peer's own (peer/link.h, wire/frag.h,
+ * wire/msg.h), as bench/dtls_handshake_link.c uses them.
  *
  * Output: one line per phase, "put ..." and "fetch ...", key=value, for the script.
  * Exit status 0 when every put was accepted and every fetch returned its object, 1 when
@@ -468,7 +469,8 @@ static bool open_link(struct bench *b)
 static void usage(void)
 {
     fprintf(stderr, "usage: cordon-bench-storage --dir DIR --overlay NAME --server IPV4:PORT\n"
-                    "       [--count N] [--window W] [--value-size BYTES] [--timeout-ms MS]\n");
+                    "       [--count N] [--window W] [--value-size BYTES] [--timeout-ms MS]\n"
+                    "       [--run N]\n");
 }
 
 static void print_phase(const char *name, const struct bench *b, double seconds)
@@ -488,7 +490,8 @@ static void print_phase(const char *name, const struct bench *b, double seconds)
 int main(int argc, char **argv)
 {
     const char *dir = NULL, *overlay = NULL, *server = NULL;
-    size_t value_size = 64;
+    size_t value_size = 64, fixed_run = 0;
+    bool has_run = false;
     struct bench b;
     int rc = 2;
     memset(&b, 0, sizeof(b));
@@ -513,6 +516,8 @@ int main(int argc, char **argv)
             ok = parse_size(v, 0, 1000, &value_size);
         else if (ok && strcmp(a, "--timeout-ms") == 0)
             ok = parse_size(v, 1, 600000, &b.timeout_ms);
+        else if (ok && strcmp(a, "--run") == 0)
+            ok = has_run = parse_size(v, 0, SIZE_MAX, &fixed_run);
         else
             ok = false;
         if (!ok) {
@@ -530,8 +535,9 @@ int main(int argc, char **argv)
     }
     b.items = calloc(b.count, sizeof(*b.items));
     b.out = malloc(BATCH_DATAGRAMS * sizeof(*b.out));
-    uint64_t run = 0;
-    if (b.items == NULL || b.out == NULL || cordon_random(&run, sizeof(run)) != CORDON_OK)
+    uint64_t run = fixed_run;
+    if (b.items == NULL || b.out == NULL ||
+        (!has_run && cordon_random(&run, sizeof(run)) != CORDON_OK))
         goto out;
     double t0 = now_s();
     if (!presign(&b, overlay, value_size, run)) {
