@@ -77,13 +77,7 @@ sed -i -E -e 's/"per_prefix_contacts": *[0-9]+/"per_prefix_contacts": 20/' "$TMP
 token=$("$CORDON_ENROLL" token --dir "$TMP/ov" --max-nodes "$N" --label peer-crl-dht)
 fp=$(fingerprint "$TMP/ov")
 start_server "$TMP/ov"
-for ((i = 1; i <= N; i++)); do
-    rc=0
-    "$CORDON_PEER" enroll --dir "$TMP/p.$i" --server "https://127.0.0.1:$PORT" \
-        --token "$token" --ca-fingerprint "sha256:$fp" --timeout 10 \
-        >"$TMP/enroll.$i.out" 2>"$TMP/enroll.$i.err" || rc=$?
-    [ "$rc" = 0 ] || die "p$i did not enroll: $(cat "$TMP/enroll.$i.err")"
-done
+enroll_peers "$N" "$token" "$fp"
 ok "$N peers enrolled"
 
 # --help names the new options; out-of-range values are refused with what is expected.

@@ -66,13 +66,7 @@ check 'grep -q "\"max_object_size\": 4096" "$P" && grep -q "\"writer_quota_objec
 token=$("$CORDON_ENROLL" token --dir "$TMP/ov" --max-nodes "$N" --label peer-storage)
 fp=$(fingerprint "$TMP/ov")
 start_server "$TMP/ov"
-for ((i = 1; i <= N; i++)); do
-    rc=0
-    "$CORDON_PEER" enroll --dir "$TMP/p.$i" --server "https://127.0.0.1:$PORT" \
-        --token "$token" --ca-fingerprint "sha256:$fp" --timeout 10 \
-        >"$TMP/enroll.$i.out" 2>"$TMP/enroll.$i.err" || rc=$?
-    [ "$rc" = 0 ] || die "p$i did not enroll: $(cat "$TMP/enroll.$i.err")"
-done
+enroll_peers "$N" "$token" "$fp"
 ok "$N peers enrolled"
 
 PEER_IDS=("")

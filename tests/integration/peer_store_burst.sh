@@ -53,13 +53,7 @@ check '[ "$(jq .writer_quota_objects "$P")" = 100000 ]' \
 token=$("$CORDON_ENROLL" token --dir "$TMP/ov" --max-nodes 2 --label peer-store-burst)
 fp=$(fingerprint "$TMP/ov")
 start_server "$TMP/ov"
-for i in 1 2; do
-    rc=0
-    "$CORDON_PEER" enroll --dir "$TMP/p.$i" --server "https://127.0.0.1:$PORT" \
-        --token "$token" --ca-fingerprint "sha256:$fp" --timeout 10 \
-        >"$TMP/enroll.$i.out" 2>"$TMP/enroll.$i.err" || rc=$?
-    [ "$rc" = 0 ] || die "p$i did not enroll: $(cat "$TMP/enroll.$i.err")"
-done
+enroll_peers 2 "$token" "$fp"
 ok "a peer and a writer enrolled"
 stop_server
 

@@ -39,6 +39,19 @@ start_peer() {
     read -r PEER_PORT PEER_ID <"$ready"
 }
 
+# enroll_peers N TOKEN FP: enrolls peers 1..N ($TMP/p.I) with the server on $PORT, whose CA
+# has the SHA-256 fingerprint FP (hex); a peer that does not enroll ends the script.
+enroll_peers() {
+    local n=$1 token=$2 fp=$3 i rc
+    for ((i = 1; i <= n; i++)); do
+        rc=0
+        "$CORDON_PEER" enroll --dir "$TMP/p.$i" --server "https://127.0.0.1:$PORT" \
+            --token "$token" --ca-fingerprint "sha256:$fp" --timeout 10 \
+            >"$TMP/enroll.$i.out" 2>"$TMP/enroll.$i.err" || rc=$?
+        [ "$rc" = 0 ] || die "p$i did not enroll: $(cat "$TMP/enroll.$i.err")"
+    done
+}
+
 # ctl I ARGS...: the cordon CLI against peer I.
 ctl() {
     local i=$1
