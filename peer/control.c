@@ -449,9 +449,10 @@ static enum MHD_Result serve_metrics(cordon_control *ctl, struct MHD_Connection 
         const struct cordon_control_counter *k = &st->counters[i];
         if (!counter_name_ok(k->name))
             continue;
-        err = cordon_buf_printf(&b,
-                                "# TYPE cordon_peer_%s_total counter\ncordon_peer_%s_total %llu\n",
-                                k->name, k->name, (unsigned long long)k->value);
+        const char *suffix = k->gauge ? "" : "_total";
+        err = cordon_buf_printf(&b, "# TYPE cordon_peer_%s%s %s\ncordon_peer_%s%s %llu\n", k->name,
+                                suffix, k->gauge ? "gauge" : "counter", k->name, suffix,
+                                (unsigned long long)k->value);
     }
     if (err == CORDON_OK)
         err = cordon_buf_printf(

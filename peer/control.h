@@ -49,7 +49,8 @@ typedef struct cordon_control cordon_control;
 
 struct cordon_control_counter {
     char name[CORDON_CONTROL_COUNTER_NAME_MAX + 1]; /* [a-z0-9_]; others are skipped */
-    uint64_t value;                                 /* monotonic: served as name_total */
+    uint64_t value; /* monotonic, served as name_total; or, when gauge, a level served as name */
+    bool gauge;
 };
 
 /* Filled by ops->status() into a zeroed struct owned by the control. */

@@ -1723,6 +1723,15 @@ static void add_counter(struct cordon_control_status *st, const char *name, uint
     c->value = value;
 }
 
+/* A level rather than a count: /metrics serves it without _total. */
+static void add_gauge(struct cordon_control_status *st, const char *name, uint64_t value)
+{
+    size_t n = st->n_counters;
+    add_counter(st, name, value);
+    if (st->n_counters > n)
+        st->counters[n].gauge = true;
+}
+
 static cordon_err ctl_status(void *ctx, struct cordon_control_status *st)
 {
     cordon_runtime *rt = ctx;
@@ -1779,6 +1788,7 @@ static cordon_err ctl_status(void *ctx, struct cordon_control_status *st)
     add_counter(st, "link_links_expired", lc->links_expired);
     add_counter(st, "link_records_in", lc->records_in);
     add_counter(st, "link_records_out", lc->records_out);
+    add_gauge(st, "link_sessions", cordon_links_sessions(rt->links));
 
     struct cordon_frag_counters fc = rt->frag_freed;
     for (size_t i = 0; i < rt->n_remotes; i++)
@@ -1827,7 +1837,7 @@ static cordon_err ctl_status(void *ctx, struct cordon_control_status *st)
     add_counter(st, "core_summaries_served", cs.summaries_served);
     add_counter(st, "core_maintain_pushed", cs.maintain_pushed);
     add_counter(st, "core_maintain_accepted", cs.maintain_accepted);
-    add_counter(st, "socket_rcvbuf_bytes", rt->rcvbuf);
+    add_gauge(st, "socket_rcvbuf_bytes", rt->rcvbuf);
     add_counter(st, "core_maintain_retargeted", cs.maintain_retargeted);
     uint64_t mine = 0;
     if (cordon_store_mine_count(rt->store, &mine) != CORDON_OK)

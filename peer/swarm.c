@@ -52,6 +52,7 @@ struct swarm {
     int ep, sfd;
     cordon_refresher *refresher;
     int signo;
+    bool ready; /* every wave started: from then on the heap is trimmed */
     uint64_t trim_at;
     size_t trim_free; /* the least free heap bytes seen since the last trim */
     uint16_t base_port;
@@ -325,7 +326,7 @@ static cordon_err round_once(struct swarm *s, uint64_t max_wait_ms)
         if (s->inst[i].due <= now)
             run_instance(s, i, false, now);
     }
-    if (now >= s->trim_at) {
+    if (s->ready && now >= s->trim_at) {
         /* Links that idled out free tens of kilobytes each, scattered over the heap: give
          * the free pages back, or the swarm's RSS would stay at its peak forever. A trim
          * walks every free chunk (one madvise per free page run: some 100,000 in a swarm
@@ -334,7 +335,10 @@ static cordon_err round_once(struct swarm *s, uint64_t max_wait_ms)
          * the least it held since the last trim — links were freed, there is memory to
          * return — and the next one waits at least CORDON_SWARM_TRIM_FACTOR times as long
          * as this one took. A busy swarm in a steady state reuses what it frees and is
-         * not stalled; one whose links idle out is trimmed. */
+         * not stalled; one whose links idle out is trimmed. Not while the waves start: the
+         * joins reuse at once what they free, and a trim at 1,000 instances took 0.5–2.7 s,
+         * longer than a request's first timeout (1 s) — every request in flight timed out,
+         * and the joins it slowed held their links longer. */
         s->trim_at = now + CORDON_SWARM_TRIM_MS;
 #ifdef __GLIBC__
         size_t free_bytes = mallinfo2().fordblks;
@@ -344,7 +348,12 @@ static cordon_err round_once(struct swarm *s, uint64_t max_wait_ms)
             uint64_t t0 = cordon_runtime_now_ms();
             (void)malloc_trim(0);
             uint64_t took = cordon_runtime_now_ms() - t0;
-            s->trim_free = mallinfo2().fordblks; /* trimmed pages stay free chunks */
+            struct mallinfo2 mi = mallinfo2();
+            s->trim_free = mi.fordblks; /* trimmed pages stay free chunks */
+            cordon_log(CORDON_LOG_INFO, "swarm.trim",
+                       "took_ms=%llu heap_bytes=%zu in_use_bytes=%zu free_bytes=%zu "
+                       "mmapped_bytes=%zu",
+                       (unsigned long long)took, mi.arena, mi.uordblks, mi.fordblks, mi.hblkhd);
             if (took * CORDON_SWARM_TRIM_FACTOR > CORDON_SWARM_TRIM_MS)
                 s->trim_at = now + took * CORDON_SWARM_TRIM_FACTOR;
         }
@@ -419,6 +428,7 @@ static cordon_err start_all(struct swarm *s)
         return CORDON_OK;
     cordon_log(CORDON_LOG_INFO, "swarm.ready", "count=%zu failed=%zu slow_waves=%zu", s->started,
                s->failed, slow);
+    s->ready = true;
     if (o->ready_file != NULL) {
         cordon_err err = write_ready(s);
         if (err != CORDON_OK) {

@@ -209,6 +209,8 @@ check 'grep -q "^# TYPE cordon_peer_table_size gauge" "$TMP/metrics" && grep -Eq
     "/metrics has the table gauge, the handshake counter and the node ID"
 check '! grep -Ev "^(# (HELP|TYPE) .*|[a-z_:]+(\{[^}]*\})? [0-9]+(\.[0-9]+)?)$" "$TMP/metrics"' \
     "every /metrics line is a comment or a sample"
+check 'grep -q "^# TYPE cordon_peer_link_sessions gauge" "$TMP/metrics" && grep -Eq "^cordon_peer_socket_rcvbuf_bytes [1-9][0-9]*$" "$TMP/metrics" && ! grep -q "socket_rcvbuf_bytes_total" "$TMP/metrics"' \
+    "/metrics serves levels (stored sessions, the socket's receive buffer) as gauges, without _total"
 
 # A second peer cannot take a live control socket: it refuses to start.
 rc=0
