@@ -337,8 +337,8 @@ static cordon_err round_once(struct swarm *s, uint64_t max_wait_ms)
          * as this one took. A busy swarm in a steady state reuses what it frees and is
          * not stalled; one whose links idle out is trimmed. Not while the waves start: the
          * joins reuse at once what they free, and a trim at 1,000 instances took 0.5–2.7 s,
-         * longer than a request's first timeout (1 s) — every request in flight timed out,
-         * and the joins it slowed held their links longer. */
+         * longer than a request's first timeout (1 s): requests in flight at a trim time
+         * out, and the joins it slows hold their links longer. */
         s->trim_at = now + CORDON_SWARM_TRIM_MS;
 #ifdef __GLIBC__
         size_t free_bytes = mallinfo2().fordblks;
