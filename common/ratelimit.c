@@ -169,3 +169,19 @@ bool cordon_ratelimit_take(cordon_ratelimit *rl, const void *key, size_t key_len
     e->tokens -= 1.0;
     return true;
 }
+
+uint64_t cordon_ratelimit_wait_ms(const cordon_ratelimit *rl, const void *key, size_t key_len,
+                                  uint64_t now_ms)
+{
+    if (key_len > CORDON_RATE_KEY_MAX)
+        return 0;
+    bool found;
+    struct entry e = *probe(rl, key, key_len, &found);
+    if (!found)
+        return 0;
+    refill(rl, &e, now_ms); /* on a copy: waiting takes nothing */
+    if (e.tokens >= 1.0)
+        return 0;
+    double ms = (1.0 - e.tokens) / rl->rate_per_ms;
+    return (uint64_t)ms + 1; /* rounded up: at that time the token is there */
+}

@@ -31,6 +31,12 @@ void cordon_ratelimit_free(cordon_ratelimit *rl);
  * empty, or the table is full of busy keys. key_len <= CORDON_RATE_KEY_MAX. */
 bool cordon_ratelimit_take(cordon_ratelimit *rl, const void *key, size_t key_len, uint64_t now_ms);
 
+/* Milliseconds until a take of key at now_ms or later would find a token: 0 when one would
+ * now. A key without a bucket has a full one (0), whether or not the table has room for it
+ * (take tells). For a sender that keeps to a receiver's limit, counting as it does. */
+uint64_t cordon_ratelimit_wait_ms(const cordon_ratelimit *rl, const void *key, size_t key_len,
+                                  uint64_t now_ms);
+
 /* true when key has a bucket in the table. After a refusal it tells the two cases apart:
  * a tracked key has emptied its bucket; an untracked one found the table full. */
 bool cordon_ratelimit_has(const cordon_ratelimit *rl, const void *key, size_t key_len);

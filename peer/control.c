@@ -572,6 +572,11 @@ static enum MHD_Result send_object_error(cordon_control *ctl, struct MHD_Connect
             o, json_pack("{s:I, s:I, s:I, s:I, s:o}", "replicas", (json_int_t)r->replicas,
                          "accepted", (json_int_t)r->accepted, "refused", (json_int_t)r->refused,
                          "failed", (json_int_t)r->failed, "held", json_u64(r->held)));
+    if (o != NULL)
+        (void)json_object_set_new(
+            o, "lookup",
+            json_pack("{s:I, s:I, s:I}", "messages", (json_int_t)r->lookup_messages, "answered",
+                      (json_int_t)r->lookup_answered, "failed", (json_int_t)r->lookup_failed));
     char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (text == NULL)

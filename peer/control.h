@@ -111,7 +111,10 @@ struct cordon_control_object_result {
     uint64_t expires_at;                          /* Unix seconds */
     uint32_t replicas, accepted, refused, failed; /* PUT, DEL: what the replicas said */
     uint32_t asked, found, stale, forged;         /* GET */
-    const uint8_t *value;                         /* GET: the value (copied by done()) */
+    /* The lookup of the replicas: FIND_NODE requests sent, answered, failed. A read or
+     * write that reached no replica often says why here (no node answered the lookup). */
+    uint32_t lookup_messages, lookup_answered, lookup_failed;
+    const uint8_t *value; /* GET: the value (copied by done()) */
     size_t value_len;
 };
 

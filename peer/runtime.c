@@ -1598,6 +1598,9 @@ static void ctl_put_done(void *arg, cordon_err result, const struct cordon_put_r
         r.accepted = res->accepted;
         r.refused = res->refused;
         r.failed = res->failed;
+        r.lookup_messages = res->lookup.messages;
+        r.lookup_answered = res->lookup.answered;
+        r.lookup_failed = res->lookup.failed;
     }
     ctl_object_finish(rt, s, &r);
 }
@@ -1633,6 +1636,9 @@ static void ctl_get_done(void *arg, cordon_err result, const uint8_t *obj, size_
         r.stale = res->stale;
         r.forged = res->forged;
         r.failed = res->failed;
+        r.lookup_messages = res->lookup.messages;
+        r.lookup_answered = res->lookup.answered;
+        r.lookup_failed = res->lookup.failed;
     }
     ctl_object_finish(rt, s, &r);
 }
@@ -1756,6 +1762,8 @@ static cordon_err ctl_status(void *ctx, struct cordon_control_status *st)
     add_counter(st, "core_refused_churn", cs.refused_churn);
     add_counter(st, "core_refused_full", cs.refused_full);
     add_counter(st, "core_timeouts", cs.timeouts);
+    add_counter(st, "core_paced", cs.paced);
+    add_counter(st, "core_retried_limited", cs.retried_limited);
     add_counter(st, "core_evictions", cs.evictions);
 
     add_counter(st, "link_handshakes_full", lc->handshakes_full);

@@ -198,6 +198,9 @@ struct cordon_core_status {
     uint64_t refused_churn;       /* admissions refused by the churn limiter */
     uint64_t refused_full;        /* messages of newcomers kept out by a full bucket */
     uint64_t timeouts;            /* requests that failed after their last retry */
+    uint64_t paced;               /* requests held back to keep to a receiver's per-node
+                                   * limits (the overlay's request and routing rates) */
+    uint64_t retried_limited;     /* requests sent again after a RATE_LIMITED answer */
     uint64_t evictions;           /* contacts evicted after fail_evict failures */
     /* storage */
     size_t storage_ops;          /* puts and gets running */

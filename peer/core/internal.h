@@ -66,6 +66,7 @@ struct pending {
     uint8_t type;        /* CORDON_MSG_PING, _FIND_NODE, _STORE, _FETCH or _SUMMARY */
     uint8_t purpose;
     uint8_t tries; /* retries sent so far */
+    uint8_t held;  /* not sent yet (a first try or a retry): deadline_ms is when it may go */
     uint8_t path;  /* lookup path, or the replica's index in its put or get */
 };
 
@@ -245,6 +246,8 @@ struct cordon_core {
     struct token_bucket overflow;     /* shared by senders the per-node tables cannot track */
     cordon_ratelimit *rate_store;     /* per-node STORE buckets, made with the storage */
     struct token_bucket store_global; /* store_global_rate per second, for every STORE */
+    /* This node's own requests, paced to what the receivers allow it (limits.c). */
+    cordon_ratelimit *pace_request, *pace_routing;
 
     struct cordon_core_storage storage; /* all NULL until cordon_core_set_storage */
     struct storage_op *ops[CORDON_STORAGE_OPS_MAX];
@@ -410,6 +413,10 @@ void cordon_churn_evicted(cordon_core *core, uint64_t now_ms, const uint8_t id[C
 /* id is about to enter the table: false (and refused_churn counted) when it rejoined too
  * often; true records the re-admission. */
 bool cordon_churn_admit(cordon_core *core, uint64_t now_ms, const uint8_t id[CORDON_NODE_ID_LEN]);
+/* Pacing of this node's own requests: 0 when a request (a routing query when routing) to
+ * id may go now, and its tokens are taken; else the milliseconds to wait, nothing taken. */
+uint64_t cordon_limits_pace(cordon_core *core, uint64_t now_ms,
+                            const uint8_t id[CORDON_NODE_ID_LEN], bool routing);
 size_t cordon_limits_memory(const cordon_core *core);
 void cordon_limits_free(cordon_core *core);
 

@@ -7,6 +7,16 @@
  * the churn limiter that keeps node IDs which leave and come
  * back too often out of the routing table.
  *
+ * Pacing: this node keeps to the same per-node limits as a sender. Every node enforces
+ * the request and routing rates of the overlay document, so every node knows them: a
+ * request that would overdraw the receiver's bucket for us waits in the pending table
+ * (rpc.c) until it would not. Without it an honest burst (a hundred puts at once, each a
+ * lookup of twenty FIND_NODEs over the same few dozen nodes) was answered RATE_LIMITED
+ * by the very nodes closest to its resources, its lookups ended without them, and its
+ * objects were stored on nodes a reader's lookup does not reach (tests/integration/
+ * peer_storage_e2e.sh, under load). The sender's buckets hold PACE_SHARE of the receiver's
+ * rate and depth, a margin for datagrams that arrive closer together than they left.
+ *
  * STOREs pay a request token and then one of their own: a per-node store bucket
  * (store_rate per second, store_burst deep) and one global store budget (store_global_rate
  * per second, one second deep). A STORE may cost a signature check and a synced write, so a
@@ -42,6 +52,9 @@ static bool bucket_take(struct token_bucket *b, double rate, uint64_t now_ms)
     return true;
 }
 
+#define PACE_SHARE 0.8
+#define PACE_NODES 32 /* receivers paced at once; requests to others go unpaced */
+
 static double overflow_rate(const cordon_core *core)
 {
     double rate = (double)core->cfg.params.inbound_rate / CORDON_OVERFLOW_SHARE;
@@ -57,6 +70,15 @@ cordon_err cordon_limits_init(cordon_core *core)
         return err;
     err = cordon_ratelimit_new(p->routing_rate, p->routing_burst, CORDON_RATE_NODES_MAX,
                                random_seed(core), &core->rate_routing);
+    if (err != CORDON_OK)
+        return err;
+    double burst = PACE_SHARE * p->request_burst, rburst = PACE_SHARE * p->routing_burst;
+    err = cordon_ratelimit_new(PACE_SHARE * p->request_rate, burst < 1 ? 1 : burst, PACE_NODES,
+                               random_seed(core), &core->pace_request);
+    if (err != CORDON_OK)
+        return err;
+    err = cordon_ratelimit_new(PACE_SHARE * p->routing_rate, rburst < 1 ? 1 : rburst, PACE_NODES,
+                               random_seed(core), &core->pace_routing);
     if (err != CORDON_OK)
         return err;
     core->global.tokens = p->inbound_rate;
@@ -113,6 +135,24 @@ bool cordon_limits_node(cordon_core *core, uint64_t now_ms, const uint8_t id[COR
     if (!node_take(core, core->rate_request, id, now_ms))
         return false;
     return !routing || node_take(core, core->rate_routing, id, now_ms);
+}
+
+uint64_t cordon_limits_pace(cordon_core *core, uint64_t now_ms,
+                            const uint8_t id[CORDON_NODE_ID_LEN], bool routing)
+{
+    uint64_t wait = cordon_ratelimit_wait_ms(core->pace_request, id, CORDON_NODE_ID_LEN, now_ms);
+    if (routing) {
+        uint64_t w = cordon_ratelimit_wait_ms(core->pace_routing, id, CORDON_NODE_ID_LEN, now_ms);
+        wait = w > wait ? w : wait;
+    }
+    if (wait > 0)
+        return wait;
+    /* A take fails only when the table is full of busy receivers: this one goes unpaced,
+     * and a RATE_LIMITED answer, if it comes, is retried (rpc.c). */
+    (void)cordon_ratelimit_take(core->pace_request, id, CORDON_NODE_ID_LEN, now_ms);
+    if (routing)
+        (void)cordon_ratelimit_take(core->pace_routing, id, CORDON_NODE_ID_LEN, now_ms);
+    return 0;
 }
 
 static struct churn_entry *churn_find(cordon_core *core, const uint8_t id[CORDON_NODE_ID_LEN])
@@ -190,6 +230,10 @@ size_t cordon_limits_memory(const cordon_core *core)
         bytes += cordon_ratelimit_memory(core->rate_routing);
     if (core->rate_store != NULL)
         bytes += cordon_ratelimit_memory(core->rate_store);
+    if (core->pace_request != NULL)
+        bytes += cordon_ratelimit_memory(core->pace_request);
+    if (core->pace_routing != NULL)
+        bytes += cordon_ratelimit_memory(core->pace_routing);
     return bytes;
 }
 
@@ -198,8 +242,11 @@ void cordon_limits_free(cordon_core *core)
     cordon_ratelimit_free(core->rate_request);
     cordon_ratelimit_free(core->rate_routing);
     cordon_ratelimit_free(core->rate_store);
+    cordon_ratelimit_free(core->pace_request);
+    cordon_ratelimit_free(core->pace_routing);
     free(core->churn);
     core->rate_request = core->rate_routing = core->rate_store = NULL;
+    core->pace_request = core->pace_routing = NULL;
     core->churn = NULL;
     core->nchurn = core->churn_cap = 0;
 }

@@ -10,8 +10,15 @@
  * A pending STORE or FETCH holds no object or key of its own: each try asks storage.c to
  * fill the message from its put or get, which outlives all of its requests.
  *
- * A request fails on its last timeout, on a link failure or on an ERROR "rate limited"
- * answer; each failure counts against the contact (fail_evict in a row evict it).
+ * A request goes out when this node's pacing of the receiver lets it (limits.c: the
+ * overlay's per-node request and routing rates, which the receiver enforces); until then it
+ * waits in the table, held, its timeout not started. An ERROR "rate limited" answer means
+ * the receiver is busy, not gone: while the request has retries left it is held for the
+ * length of its current timeout and sent again, like a retry after a timeout.
+ *
+ * A request fails on its last timeout, on a link failure, or on an ERROR "rate limited"
+ * answer to its last try. Timeouts and link failures count against the contact (fail_evict
+ * in a row evict it); a refusal does not.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +57,7 @@ static struct pending pend_take(cordon_core *core, size_t i)
 
 static void pend_send(cordon_core *core, const struct pending *p)
 {
+    /* Sent: from here its timeout runs (the caller set it). */
     struct cordon_msg m;
     memset(&m, 0, sizeof(m));
     m.type = p->type;
@@ -59,6 +67,25 @@ static void pend_send(cordon_core *core, const struct pending *p)
     if (p->purpose == PURPOSE_STORAGE && !cordon_storage_request(core, p, &m))
         return; /* cannot happen: it then times out */
     cordon_core_send_msg(core, &p->to, &m);
+}
+
+/* Sends entry i now if pacing lets it go (its timeout starts), else holds it until then.
+ * The entry may be gone or moved when this returns: sending can fail the link at once. */
+static void pend_go(cordon_core *core, uint64_t now_ms, size_t i)
+{
+    struct pending *p = &core->pend[i];
+    uint64_t wait = cordon_limits_pace(core, now_ms, p->to.id, p->type == CORDON_MSG_FIND_NODE);
+    if (wait > 0) {
+        if (!p->held)
+            core->st.paced++;
+        p->held = 1;
+        p->deadline_ms = now_ms + wait;
+        return;
+    }
+    p->held = 0;
+    p->deadline_ms = now_ms + p->timeout_ms;
+    struct pending copy = *p;
+    pend_send(core, &copy);
 }
 
 cordon_err cordon_rpc_request(cordon_core *core, uint64_t now_ms, const struct cordon_contact *to,
@@ -87,13 +114,11 @@ cordon_err cordon_rpc_request(cordon_core *core, uint64_t now_ms, const struct c
         memcpy(p->target, target, CORDON_NODE_ID_LEN);
     p->txid = txid;
     p->timeout_ms = core->cfg.rpc_timeout_ms;
-    p->deadline_ms = now_ms + p->timeout_ms;
     p->lookup = lookup;
     p->type = type;
     p->purpose = purpose;
     p->path = path;
-    struct pending copy = *p;
-    pend_send(core, &copy);
+    pend_go(core, now_ms, core->npend - 1);
     return CORDON_OK;
 }
 
@@ -134,8 +159,23 @@ void cordon_rpc_answer(cordon_core *core, uint64_t now_ms, const struct cordon_c
 {
     size_t i = pend_index_txid(core, m->txid);
     if (i == SIZE_MAX || !cordon_id_equal(core->pend[i].to.id, from->id) ||
-        !answer_fits(core->pend[i].type, m->type)) {
-        core->st.dropped_unsolicited++;
+        !answer_fits(core->pend[i].type, m->type) ||
+        (core->pend[i].held && core->pend[i].tries == 0)) {
+        core->st.dropped_unsolicited++; /* the last case: an answer to what was never sent */
+        return;
+    }
+    struct pending *held = &core->pend[i];
+    if (m->type == CORDON_MSG_ERROR && m->u.error.code == CORDON_MSGERR_RATE_LIMITED &&
+        held->tries < core->cfg.rpc_retries) {
+        /* Busy, not gone: the same request again after a pause as long as this try's
+         * timeout, paced like any other (same txid: nothing else answers it meanwhile). */
+        held->tries++;
+        held->held = 1;
+        held->deadline_ms = now_ms + held->timeout_ms;
+        held->timeout_ms *= 2;
+        core->st.retried_limited++;
+        if (held->purpose == PURPOSE_LOOKUP)
+            cordon_lookups_resent(core, held);
         return;
     }
     struct pending p = pend_take(core, i);
@@ -162,15 +202,17 @@ void cordon_rpc_tick(cordon_core *core, uint64_t now_ms)
         if (i == core->npend)
             return;
         struct pending *p = &core->pend[i];
+        if (p->held) {
+            pend_go(core, now_ms, i); /* its time to go, or a later one */
+            continue;
+        }
         if (p->tries < core->cfg.rpc_retries) {
             /* Same txid: a late answer to the first try is as good as one to the retry. */
             p->tries++;
             p->timeout_ms *= 2;
-            p->deadline_ms = now_ms + p->timeout_ms;
-            struct pending copy = *p;
-            pend_send(core, &copy);
-            if (copy.purpose == PURPOSE_LOOKUP)
-                cordon_lookups_resent(core, &copy);
+            if (p->purpose == PURPOSE_LOOKUP)
+                cordon_lookups_resent(core, p);
+            pend_go(core, now_ms, i);
             continue;
         }
         struct pending done = pend_take(core, i);

@@ -379,7 +379,11 @@ static void finish(cordon_core *core, struct storage_op *op)
             if (op->valid_seq[i] < op->seq)
                 res.stale++;
         core->st.get_stale += res.stale;
-    } else if (res.found + res.not_found + res.forged > 0) {
+    } else if (res.found + res.not_found + res.forged > 0 &&
+               !(res.lookup.messages > 0 && res.lookup.answered == 0)) {
+        /* When the lookup asked nodes and none answered, this node was the only replica
+         * asked, and its "not found" says nothing of the overlay's: that is "network". A
+         * node alone in its overlay (an empty table, nothing asked) does answer. */
         result = CORDON_ERR_NOT_FOUND;
     }
     op->get_cb(op->arg, result, op->obj, op->obj != NULL ? op->len : 0, &res);

@@ -114,6 +114,10 @@ rc=0
 ctl 6 get no-such-object --owner "${PEER_IDS[2]}" >/dev/null 2>"$TMP/nf.err" || rc=$?
 check '[ "$rc" = 4 ] && grep -q "not found" "$TMP/nf.err"' \
     "a name nobody wrote: exit 4, not found ($(cat "$TMP/nf.err"))"
+# The same over HTTP: 404 with the replicas' counts and the lookup that chose them.
+code=$(api 6 GET "/v1/objects/no-such-object?owner=${PEER_IDS[2]}")
+check '[ "$code" = 404 ] && [ "$(jq -r .code "$TMP/api.body")" = not_found ] && [ "$(jq -r ".asked >= 3 and .found == 0 and .lookup.messages >= 1 and .lookup.answered >= 1" "$TMP/api.body")" = true ]' \
+    "GET of a name nobody wrote: 404 not_found, replicas asked, none found, and the lookup's counts ($code $(cat "$TMP/api.body"))"
 
 # A newer put replaces the older one, as every reader sees.
 printf 'value-2 of p2' | ctl 2 put obj-2 - >/dev/null

@@ -494,6 +494,39 @@ static void test_ratelimit_burst_and_refill(void **state)
     cordon_ratelimit_free(rl);
 }
 
+/* wait_ms says when a take would succeed, and takes nothing itself: a sender that waits
+ * that long before each take never hears a refusal. */
+static void test_ratelimit_wait(void **state)
+{
+    (void)state;
+    cordon_ratelimit *rl;
+    assert_int_equal(cordon_ratelimit_new(4, 2, 16, 5, &rl), CORDON_OK); /* 4/s, burst 2 */
+    const char *k = "node";
+    uint64_t t = 5000;
+    assert_int_equal(cordon_ratelimit_wait_ms(rl, k, 4, t), 0); /* unknown: a full bucket */
+    assert_int_equal(cordon_ratelimit_size(rl), 0);             /* and still unknown */
+    assert_true(cordon_ratelimit_take(rl, k, 4, t));
+    assert_int_equal(cordon_ratelimit_wait_ms(rl, k, 4, t), 0);
+    assert_true(cordon_ratelimit_take(rl, k, 4, t));
+    /* Empty: a token every 250 ms. Asking again, or later, takes nothing. */
+    assert_int_equal(cordon_ratelimit_wait_ms(rl, k, 4, t), 251);
+    assert_int_equal(cordon_ratelimit_wait_ms(rl, k, 4, t), 251);
+    assert_int_equal(cordon_ratelimit_wait_ms(rl, k, 4, t + 100), 151);
+    t += 249;
+    assert_false(cordon_ratelimit_take(rl, k, 4, t));
+    uint64_t w = cordon_ratelimit_wait_ms(rl, k, 4, t);
+    assert_true(w >= 1 && w <= 2);
+    /* Waiting as told, every take succeeds: 20 takes over 5 s at 4/s. */
+    for (int i = 0; i < 20; i++) {
+        t += cordon_ratelimit_wait_ms(rl, k, 4, t);
+        assert_true(cordon_ratelimit_take(rl, k, 4, t));
+    }
+    assert_true(t >= 5249 + 250 * 19 && t <= 5249 + 251 * 20);
+    uint8_t big[CORDON_RATE_KEY_MAX + 1] = {0};
+    assert_int_equal(cordon_ratelimit_wait_ms(rl, big, sizeof(big), t), 0);
+    cordon_ratelimit_free(rl);
+}
+
 static void test_ratelimit_keys_independent(void **state)
 {
     (void)state;
@@ -644,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_parse_list),
         cmocka_unit_test(test_ratelimit_new_refused),
         cmocka_unit_test(test_ratelimit_burst_and_refill),
+        cmocka_unit_test(test_ratelimit_wait),
         cmocka_unit_test(test_ratelimit_keys_independent),
         cmocka_unit_test(test_ratelimit_capacity),
         cmocka_unit_test(test_ratelimit_many_keys),

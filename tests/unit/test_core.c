@@ -205,6 +205,7 @@ struct result {
     size_t n;
     struct cordon_contact closest[CORDON_K_MAX];
     struct cordon_lookup_stats stats;
+    void *ctx; /* the test's own */
 };
 
 static void on_lookup(void *arg, cordon_err err, const struct cordon_contact *closest, size_t n,
@@ -1259,6 +1260,94 @@ static void test_limits_crowd(void **state)
     capture_free(&cap, core);
 }
 
+/* An honest burst: one node runs 256 lookups, CORDON_LOOKUPS_MAX at a time, over 32 nodes:
+ * about 5,000 FIND_NODEs, some 170 to every node, four times the routing burst each
+ * receiver allows one sender. The sender paces itself to those limits (limits.c), so no
+ * receiver answers RATE_LIMITED and every lookup finds the true closest node and 3
+ * closest. Without pacing, the receivers refused hundreds of them and lookups ended
+ * without the nodes that refused: a put then lands where a reader does not look. */
+#define BURST_LOOKUPS 256
+struct burst {
+    struct net *net;
+    size_t started, done;
+    uint64_t last_ms; /* when the last lookup ended */
+    uint8_t target[BURST_LOOKUPS][CORDON_NODE_ID_LEN];
+    struct result res[BURST_LOOKUPS];
+};
+
+static void burst_start(struct burst *b);
+
+static void on_burst_lookup(void *arg, cordon_err err, const struct cordon_contact *closest,
+                            size_t n, const struct cordon_lookup_stats *stats)
+{
+    struct result *r = arg;
+    on_lookup(r, err, closest, n, stats);
+    struct burst *b = (struct burst *)r->ctx;
+    b->done++;
+    b->last_ms = b->net->now;
+    burst_start(b); /* from inside the callback: the slot it left is free */
+}
+
+static void burst_start(struct burst *b)
+{
+    while (b->started < BURST_LOOKUPS) {
+        size_t i = b->started;
+        fill_xorshift(&b->net->rng, b->target[i], CORDON_NODE_ID_LEN);
+        b->res[i].ctx = b;
+        cordon_err err = cordon_core_lookup(b->net->nodes[0].core, b->net->now, b->target[i],
+                                            on_burst_lookup, &b->res[i]);
+        if (err == CORDON_ERR_BUSY)
+            return;
+        assert_int_equal(err, CORDON_OK);
+        b->started++;
+    }
+}
+
+static void test_limits_paced_burst(void **state)
+{
+    (void)state;
+    struct cordon_core_config cfg;
+    cordon_core_config_default(&cfg); /* routing 20/s, burst 40; requests 50/s, burst 100 */
+    struct net *net = net_new(32, &cfg, 0x5eed0fb0757ULL);
+    net_join_all(net);
+    struct burst *b = calloc(1, sizeof(*b));
+    assert_non_null(b);
+    b->net = net;
+    uint64_t t0 = net->now;
+    burst_start(b);
+    assert_int_equal(b->started, CORDON_LOOKUPS_MAX);
+    net_run(net, net->now + 600000);
+    assert_int_equal(b->done, BURST_LOOKUPS);
+    uint64_t messages = 0;
+    size_t exact3 = 0;
+    for (size_t i = 0; i < BURST_LOOKUPS; i++) {
+        const struct result *r = &b->res[i];
+        assert_int_equal(r->calls, 1);
+        assert_int_equal(r->err, CORDON_OK);
+        assert_int_equal(r->stats.failed, 0);
+        assert_memory_equal(r->closest[0].id, true_closest(net, 0, b->target[i])->me.id,
+                            CORDON_NODE_ID_LEN);
+        messages += r->stats.messages;
+        if (exact_closest(net, 0, b->target[i], r) >= 3)
+            exact3++;
+    }
+    assert_int_equal(exact3, BURST_LOOKUPS);
+    struct cordon_core_status origin = status_of(net->nodes[0].core);
+    assert_true(origin.paced > 0);
+    assert_int_equal(origin.retried_limited, 0);
+    assert_int_equal(origin.timeouts, 0);
+    for (size_t i = 0; i < net->n; i++) {
+        struct cordon_core_status st = status_of(net->nodes[i].core);
+        assert_int_equal(st.dropped_rate_node, 0);
+        assert_int_equal(st.dropped_rate_global, 0);
+    }
+    printf("paced burst: %d lookups, %llu FIND_NODEs, %llu held by pacing, done in %llu ms\n",
+           BURST_LOOKUPS, (unsigned long long)messages, (unsigned long long)origin.paced,
+           (unsigned long long)(b->last_ms - t0));
+    free(b);
+    net_free(net);
+}
+
 static void test_limits_churn(void **state)
 {
     (void)state;
@@ -1604,6 +1693,7 @@ int main(void)
         cmocka_unit_test(test_limits_per_node),
         cmocka_unit_test(test_limits_global),
         cmocka_unit_test(test_limits_crowd),
+        cmocka_unit_test(test_limits_paced_burst),
         cmocka_unit_test(test_limits_churn),
         cmocka_unit_test(test_refresh_one_lookup_at_a_time),
         cmocka_unit_test(test_random_events),

@@ -1055,7 +1055,19 @@ static void test_get_judges_answers(void **state)
     assert_int_equal(f.cap->n, 0);
     assert_int_equal(f.cap->be.gets, 1);
     assert_int_equal(g.calls, 0);
-    answer_simple(core, now, &p[3], CORDON_MSG_ERROR, t3); /* rate limited: a failure */
+    /* Rate limited: busy, not gone. The same FETCH again after the try's timeout... */
+    answer_simple(core, now, &p[3], CORDON_MSG_ERROR, t3);
+    assert_int_equal(g.calls, 0);
+    assert_int_equal(f.cap->n, 0);
+    assert_int_equal(status_of(core).retried_limited, 1);
+    cordon_core_tick(core, now + cfg.rpc_timeout_ms - 1);
+    assert_int_equal(f.cap->n, 0);
+    cordon_core_tick(core, now += cfg.rpc_timeout_ms);
+    assert_int_equal(count_type(f.cap, CORDON_MSG_FETCH), 1);
+    assert_int_equal(txid_to(f.cap, &p[3], CORDON_MSG_FETCH), t3);
+    capture_clear(f.cap);
+    /* ...and rate limited on its last try: a failure. */
+    answer_simple(core, now, &p[3], CORDON_MSG_ERROR, t3);
     assert_int_equal(g.calls, 1);
     must(g.err);
     assert_int_equal(g.len, f.o->len);
@@ -1356,11 +1368,14 @@ static void test_bounds(void **state)
     assert_true(busy >= idle + CORDON_STORAGE_OPS_MAX * sizeof(struct storage_op));
     printf("core memory: %zu bytes idle, %zu with %d gets running (%zu bytes each)\n", idle, busy,
            CORDON_STORAGE_OPS_MAX, sizeof(struct storage_op));
-    /* Their lookups time out, this node is the only replica left, and it holds nothing. */
+    /* Their lookups time out, this node is the only replica left, and it holds nothing:
+     * with no node answering, that is no answer for the overlay ("network", not "not
+     * found"). */
     now = quiesce(cap->core, now, cap);
     for (int i = 0; i < CORDON_STORAGE_OPS_MAX; i++) {
         assert_int_equal(gs[i].calls, 1);
-        expect_err(gs[i].err, CORDON_ERR_NOT_FOUND);
+        expect_err(gs[i].err, CORDON_ERR_NETWORK);
+        assert_int_equal(gs[i].r.lookup.answered, 0);
         assert_int_equal(gs[i].r.asked, 1);
         assert_int_equal(gs[i].r.not_found, 1);
         assert_true(gs[i].r.lookup.failed >= 1);
@@ -1405,9 +1420,15 @@ static void test_put_waits_for_pending_room(void **state)
     send_ping(core, 1000, &pq[0], 1);
     send_ping(core, 1000, &pq[1], 2);
     capture_clear(cap);
-    /* Fill the pending table but for the lookup's two FIND_NODEs. */
+    /* Fill the pending table but for the lookup's two FIND_NODEs, with requests to a third
+     * node (most of them held by pacing, in the table all the same): pq's own budgets stay
+     * whole, so nothing the put sends them is held. */
+    uint8_t fid[CORDON_NODE_ID_LEN];
+    memset(fid, 0x44, sizeof(fid));
+    struct cordon_contact filler = contact4(fid, 3, 1);
     for (int i = 0; i < CORDON_PENDING_MAX - 2; i++)
-        must(cordon_rpc_request(core, 1000, &pq[0], CORDON_MSG_PING, NULL, PURPOSE_PLAIN, 0, 0));
+        must(cordon_rpc_request(core, 1000, &filler, CORDON_MSG_PING, NULL, PURPOSE_PLAIN, 0, 0));
+    assert_true(status_of(core).paced > 0);
     struct put_res r = {0};
     must(cordon_core_put(core, 1000, x->b, x->len, on_put, &r));
     assert_int_equal(status_of(core).pending, CORDON_PENDING_MAX);
