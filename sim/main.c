@@ -235,6 +235,8 @@ static void print_json(const struct cordon_sim_config *c, const struct cordon_si
     set_int(o, "evictions", r->evictions);
     set_int(o, "unsolicited_drops", r->dropped_unsolicited);
     set_int(o, "timeouts", r->timeouts);
+    set_int(o, "paced", r->paced);
+    set_int(o, "retried_limited", r->retried_limited);
     set_int(o, "memory_per_node_avg", (uint64_t)r->memory_avg);
     set_int(o, "memory_per_node_max", (uint64_t)r->memory_max);
     if (c->objects > 0) {
@@ -478,9 +480,10 @@ int main(int argc, char **argv)
                r.hops_median, r.hops_p99, r.rounds_median, r.rounds_p99, r.messages_per_lookup);
         printf("core memory per node: %.0f bytes average, %.0f max\n", r.memory_avg, r.memory_max);
         printf("limiter: %llu per-node drops, %llu global drops, %llu churn refusals; %llu "
-               "evictions\n",
+               "evictions; %llu requests paced, %llu retried after rate limited\n",
                (unsigned long long)r.dropped_rate_node, (unsigned long long)r.dropped_rate_global,
-               (unsigned long long)r.refused_churn, (unsigned long long)r.evictions);
+               (unsigned long long)r.refused_churn, (unsigned long long)r.evictions,
+               (unsigned long long)r.paced, (unsigned long long)r.retried_limited);
         if (c.objects > 0) {
             printf("puts %u, accepted %u; reads %u: newest %u (%.4f%%), failed %u, wrong %u (%u "
                    "of them an older version); %u reads of captured objects\n",

@@ -1278,6 +1278,8 @@ static void finish(struct sim *s, struct cordon_sim_result *r)
         r->dropped_unsolicited += st.dropped_unsolicited;
         r->timeouts += st.timeouts;
         r->evictions += st.evictions;
+        r->paced += st.paced;
+        r->retried_limited += st.retried_limited;
         count_core(s, n);
     }
     r->puts = s->st.puts;

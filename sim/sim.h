@@ -130,6 +130,7 @@ struct cordon_sim_result {
     double memory_avg, memory_max; /* bytes of core heap per node at the end */
     uint64_t dropped_rate_node, dropped_rate_global, refused_churn, refused_prefix;
     uint64_t dropped_unsolicited, timeouts, evictions;
+    uint64_t paced, retried_limited; /* honest senders keeping to the receivers' limits */
     uint32_t adversaries[CORDON_SIM_KINDS];
     uint32_t crashed, joined_late;
     /* storage */
