@@ -105,7 +105,11 @@
 #define CORDON_LINK_DEFAULT_MAX 1024
 #define CORDON_LINK_DEFAULT_HALF_OPEN 32
 #define CORDON_LINK_DEFAULT_SESSIONS 1024
-#define CORDON_LINK_DEFAULT_IDLE_MS 120000     /* established link without traffic */
+/* An established link without traffic is closed after this. An open link end costs ~55 KB
+ * of OpenSSL's buffers, a stored session 2.2 KB and a resumed handshake one round trip:
+ * at 120 s, an idle 1,000-peer swarm held dozens of links per peer from bucket refreshes
+ * alone (bench/README.md, bench/swarm). */
+#define CORDON_LINK_DEFAULT_IDLE_MS 30000
 #define CORDON_LINK_DEFAULT_HANDSHAKE_MS 15000 /* handshake must complete within */
 #define CORDON_LINK_DEFAULT_RATE 2.0           /* handshakes per second per source IP */
 #define CORDON_LINK_DEFAULT_BURST 8.0
