@@ -887,20 +887,20 @@ static void test_crl_swap_drops_only_revoked(void **state)
 static void test_expired_link_closed(void **state)
 {
     (void)state;
-    struct node_opts ao = {.id_byte = 0x10, .serial = 0x10, .nb = T0, .na = NOW + 100};
+    struct node_opts ao = {.id_byte = 0x10, .serial = 0x10, .nb = T0, .na = NOW + 20};
     struct node *a = node_new(&ao, 4001);
     struct node *b = good(0x20, 4002);
 
     must(send_str(a, b, b->node_id, "hi"));
     pump();
     assert_int_equal(b->delivered, 1);
-    /* b holds a's certificate: 100 s left, less than the idle timeout. */
-    assert_int_equal(cordon_links_next_deadline(b->links, now_ms), now_ms + 100000);
+    /* b holds a's certificate: 20 s left, less than the idle timeout (30 s). */
+    assert_int_equal(cordon_links_next_deadline(b->links, now_ms), now_ms + 20000);
 
     /* The monotonic clock ran ahead of the wall clock: not expired yet, and the deadline
      * moves on instead of coming back at once. */
-    now_ms += 100000;
-    wall_now = NOW + 99;
+    now_ms += 20000;
+    wall_now = NOW + 19;
     cordon_links_tick(b->links, now_ms);
     assert_int_equal(cordon_links_count(b->links), 1);
     assert_int_equal(ctr(b)->links_expired, 0);
@@ -908,7 +908,7 @@ static void test_expired_link_closed(void **state)
     assert_true(d > now_ms && d <= now_ms + 1000);
 
     now_ms += 1000;
-    wall_now = NOW + 100; /* notAfter: expired (OpenSSL's rule) */
+    wall_now = NOW + 20; /* notAfter: expired (OpenSSL's rule) */
     cordon_links_tick(b->links, now_ms);
     assert_int_equal(ctr(b)->links_expired, 1);
     assert_int_equal(cordon_links_count(b->links), 0);
