@@ -61,6 +61,14 @@ static double overflow_rate(const cordon_core *core)
     return rate < 1.0 ? 1.0 : rate;
 }
 
+/* This node's mirror of a receiver's per-node limit: PACE_SHARE of its rate and depth. */
+static cordon_err pace_new(cordon_core *core, double rate, double burst, cordon_ratelimit **out)
+{
+    burst *= PACE_SHARE;
+    return cordon_ratelimit_new(PACE_SHARE * rate, burst < 1 ? 1 : burst, PACE_NODES,
+                                random_seed(core), out);
+}
+
 cordon_err cordon_limits_init(cordon_core *core)
 {
     const struct cordon_overlay_params *p = &core->cfg.params;
@@ -72,13 +80,10 @@ cordon_err cordon_limits_init(cordon_core *core)
                                random_seed(core), &core->rate_routing);
     if (err != CORDON_OK)
         return err;
-    double burst = PACE_SHARE * p->request_burst, rburst = PACE_SHARE * p->routing_burst;
-    err = cordon_ratelimit_new(PACE_SHARE * p->request_rate, burst < 1 ? 1 : burst, PACE_NODES,
-                               random_seed(core), &core->pace_request);
+    err = pace_new(core, p->request_rate, p->request_burst, &core->pace_request);
     if (err != CORDON_OK)
         return err;
-    err = cordon_ratelimit_new(PACE_SHARE * p->routing_rate, rburst < 1 ? 1 : rburst, PACE_NODES,
-                               random_seed(core), &core->pace_routing);
+    err = pace_new(core, p->routing_rate, p->routing_burst, &core->pace_routing);
     if (err != CORDON_OK)
         return err;
     core->global.tokens = p->inbound_rate;

@@ -69,6 +69,15 @@ static void pend_send(cordon_core *core, const struct pending *p)
     cordon_core_send_msg(core, &p->to, &m);
 }
 
+/* Counts one more try of p, with twice the timeout (sent by pend_go, now or later). */
+static void pend_retry(cordon_core *core, struct pending *p)
+{
+    p->tries++;
+    p->timeout_ms *= 2;
+    if (p->purpose == PURPOSE_LOOKUP)
+        cordon_lookups_resent(core, p);
+}
+
 /* Sends entry i now if pacing lets it go (its timeout starts), else holds it until then.
  * The entry may be gone or moved when this returns: sending can fail the link at once. */
 static void pend_go(cordon_core *core, uint64_t now_ms, size_t i)
@@ -164,18 +173,15 @@ void cordon_rpc_answer(cordon_core *core, uint64_t now_ms, const struct cordon_c
         core->st.dropped_unsolicited++; /* the last case: an answer to what was never sent */
         return;
     }
-    struct pending *held = &core->pend[i];
+    struct pending *busy = &core->pend[i];
     if (m->type == CORDON_MSG_ERROR && m->u.error.code == CORDON_MSGERR_RATE_LIMITED &&
-        held->tries < core->cfg.rpc_retries) {
+        busy->tries < core->cfg.rpc_retries) {
         /* Busy, not gone: the same request again after a pause as long as this try's
          * timeout, paced like any other (same txid: nothing else answers it meanwhile). */
-        held->tries++;
-        held->held = 1;
-        held->deadline_ms = now_ms + held->timeout_ms;
-        held->timeout_ms *= 2;
+        busy->held = 1;
+        busy->deadline_ms = now_ms + busy->timeout_ms;
+        pend_retry(core, busy);
         core->st.retried_limited++;
-        if (held->purpose == PURPOSE_LOOKUP)
-            cordon_lookups_resent(core, held);
         return;
     }
     struct pending p = pend_take(core, i);
@@ -208,10 +214,7 @@ void cordon_rpc_tick(cordon_core *core, uint64_t now_ms)
         }
         if (p->tries < core->cfg.rpc_retries) {
             /* Same txid: a late answer to the first try is as good as one to the retry. */
-            p->tries++;
-            p->timeout_ms *= 2;
-            if (p->purpose == PURPOSE_LOOKUP)
-                cordon_lookups_resent(core, p);
+            pend_retry(core, p);
             pend_go(core, now_ms, i);
             continue;
         }
