@@ -110,6 +110,10 @@
  * at 120 s, an idle 1,000-peer swarm held dozens of links per peer from bucket refreshes
  * alone (bench/README.md, bench/swarm). */
 #define CORDON_LINK_DEFAULT_IDLE_MS 30000
+/* An established link without traffic for this long gives its record buffers back
+ * (SSL_free_buffers: the 16.7 KB read buffer and the 1.3 KB write buffer) until its next
+ * record; an idle 1,000-peer swarm holds dozens of such links per peer (bench/swarm). */
+#define CORDON_LINK_QUIET_MS 1000
 #define CORDON_LINK_DEFAULT_HANDSHAKE_MS 15000 /* handshake must complete within */
 #define CORDON_LINK_DEFAULT_RATE 2.0           /* handshakes per second per source IP */
 #define CORDON_LINK_DEFAULT_BURST 8.0

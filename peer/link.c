@@ -72,6 +72,7 @@ struct link {
     bool has_expected; /* the host named the node it expects */
     bool verified;     /* the verify callback accepted the peer certificate */
     bool wrong_node;   /* refused because the node ID was not the expected one */
+    bool quiet;        /* established and idle: its record buffers are given back */
     uint8_t expected[CORDON_NODE_ID_LEN];
     uint8_t peer_id[CORDON_NODE_ID_LEN];
     uint8_t peer_serial[CORDON_SERIAL_LEN]; /* of the certificate that proved peer_id */
@@ -329,6 +330,32 @@ static void lru_append(struct cordon_links *t, struct link *l)
     t->lru_tail = l;
 }
 
+/* Before any call that may read or write records on an established link: a quiet link
+ * gets its record buffers again. libssl sets them up itself for a handshake and for TLS,
+ * but its DTLS record writer expects the write buffer to be there. false: out of memory,
+ * and the link must not be driven. */
+static bool link_buffers(struct cordon_links *t, struct link *l)
+{
+    if (!l->quiet)
+        return true;
+    if (SSL_alloc_buffers(l->ssl) != 1)
+        return false;
+    l->quiet = false;
+    t->due_valid = false; /* its next quiet time may come before the deadline known */
+    return true;
+}
+
+/* An established link idle for CORDON_LINK_QUIET_MS gives its record buffers back; the
+ * next record in or out takes them again (link_buffers). libssl refuses while a record
+ * is half read or written, and the link stays as it is until its next quiet time. */
+static void link_quiet(struct cordon_links *t, struct link *l)
+{
+    if (l->quiet || SSL_free_buffers(l->ssl) != 1)
+        return;
+    l->quiet = true;
+    t->c.links_quieted++;
+}
+
 static void link_touch(struct cordon_links *t, struct link *l)
 {
     l->last_ms = t->now_ms;
@@ -358,7 +385,7 @@ static void link_kill(struct cordon_links *t, struct link *l, bool notify)
     if (l->state == LINK_DEAD)
         return;
     if (l->state == LINK_UP) {
-        if (!notify)
+        if (!notify || !link_buffers(t, l))
             SSL_set_quiet_shutdown(l->ssl, 1);
         (void)SSL_shutdown(l->ssl);
     } else {
@@ -1094,6 +1121,10 @@ static void link_fail(struct cordon_links *t, struct link *l, cordon_err reason)
 
 static void link_write(struct cordon_links *t, struct link *l, const uint8_t *data, size_t len)
 {
+    if (!link_buffers(t, l)) {
+        link_kill(t, l, false);
+        return;
+    }
     int r = SSL_write(l->ssl, data, (int)len);
     if (r == (int)len) {
         t->c.records_out++;
@@ -1175,6 +1206,10 @@ static void link_drive(struct cordon_links *t, struct link *l)
             return;
         }
         link_established(t, l);
+    }
+    if (l->state == LINK_UP && !link_buffers(t, l)) {
+        link_kill(t, l, false);
+        return;
     }
     for (int i = 0; i < CORDON_LINK_RECORDS_PER_INPUT && l->state == LINK_UP; i++) {
         int n = SSL_read(l->ssl, buf, (int)sizeof(buf));
@@ -1569,7 +1604,9 @@ void cordon_links_tick(cordon_links *t, uint64_t now_ms)
                 t->c.links_expired++;
                 session_forget(t, &l->addr, l->addrlen);
                 link_kill(t, l, true);
-            } else {
+            } else if (now_ms - l->last_ms >= CORDON_LINK_QUIET_MS) {
+                link_quiet(t, l);
+            } else if (link_buffers(t, l)) {
                 (void)DTLSv1_handle_timeout(l->ssl);
             }
         }
@@ -1596,7 +1633,7 @@ uint64_t cordon_links_next_deadline(cordon_links *t, uint64_t now_ms)
                     d = now_ms + in;
             }
         } else {
-            d = l->last_ms + t->cfg.idle_timeout_ms;
+            d = l->last_ms + (l->quiet ? t->cfg.idle_timeout_ms : CORDON_LINK_QUIET_MS);
             if (l->expire_ms < d)
                 d = l->expire_ms;
         }

@@ -148,6 +148,7 @@ struct cordon_link_counters {
     uint64_t links_closed;           /* links freed for any reason */
     uint64_t links_evicted;          /* established links closed to make room (LRU) */
     uint64_t links_idle;             /* established links closed after idle_timeout_ms */
+    uint64_t links_quieted;          /* times an idle link gave its record buffers back */
     uint64_t links_revoked;          /* established links closed by cordon_links_set_crl() */
     uint64_t links_expired;          /* established links closed when the peer cert expired */
     uint64_t records_in;             /* plaintext records delivered */

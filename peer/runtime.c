@@ -1792,6 +1792,7 @@ static cordon_err ctl_status(void *ctx, struct cordon_control_status *st)
     add_counter(st, "link_links_closed", lc->links_closed);
     add_counter(st, "link_links_evicted", lc->links_evicted);
     add_counter(st, "link_links_idle", lc->links_idle);
+    add_counter(st, "link_links_quieted", lc->links_quieted);
     add_counter(st, "link_links_revoked", lc->links_revoked);
     add_counter(st, "link_links_expired", lc->links_expired);
     add_counter(st, "link_records_in", lc->records_in);

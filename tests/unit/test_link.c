@@ -740,6 +740,65 @@ static void test_idle_and_lru(void **state)
     pump();
 }
 
+/* A link without records for CORDON_LINK_QUIET_MS gives its record buffers back and stays
+ * up: records in and out take them again, without a handshake, and it still closes with
+ * a close_notify its peer hears. */
+static void test_quiet_link(void **state)
+{
+    (void)state;
+    struct node *a = good(0x10, 4001);
+    struct node *b = good(0x20, 4002);
+
+    must(send_str(a, b, b->node_id, "hello"));
+    pump();
+    assert_int_equal(b->delivered, 1);
+    /* Not before its time. */
+    now_ms += CORDON_LINK_QUIET_MS - 1;
+    cordon_links_tick(a->links, now_ms);
+    cordon_links_tick(b->links, now_ms);
+    assert_int_equal(ctr(a)->links_quieted + ctr(b)->links_quieted, 0);
+    now_ms += 1;
+    assert_int_equal(cordon_links_next_deadline(a->links, now_ms), now_ms);
+    cordon_links_tick(a->links, now_ms);
+    cordon_links_tick(b->links, now_ms);
+    assert_int_equal(ctr(a)->links_quieted, 1);
+    assert_int_equal(ctr(b)->links_quieted, 1);
+    assert_int_equal(cordon_links_count(a->links), 1);
+    assert_int_equal(cordon_links_count(b->links), 1);
+    /* Once quiet, the next deadline is the idle timeout. */
+    cordon_links_tick(a->links, now_ms);
+    assert_int_equal(ctr(a)->links_quieted, 1);
+    assert_true(cordon_links_next_deadline(a->links, now_ms) > now_ms + CORDON_LINK_QUIET_MS);
+
+    /* b writes on its quiet link, a reads on its quiet one; then the other way. */
+    must(send_str(b, a, NULL, "from b"));
+    pump();
+    assert_int_equal(a->delivered, 1);
+    assert_string_equal(a->last_data, "from b");
+    must(send_str(a, b, NULL, "from a"));
+    pump();
+    assert_int_equal(b->delivered, 2);
+    assert_string_equal(b->last_data, "from a");
+    assert_int_equal(ctr(a)->handshakes_full + ctr(a)->handshakes_resumed, 1);
+    assert_int_equal(ctr(b)->handshakes_full + ctr(b)->handshakes_resumed, 1);
+    /* Active again: quiet again after its time. */
+    assert_int_equal(cordon_links_next_deadline(a->links, now_ms), now_ms + CORDON_LINK_QUIET_MS);
+
+    /* Quiet, then closed by the idle timeout: the close_notify goes out all the same. */
+    now_ms += CORDON_LINK_QUIET_MS;
+    cordon_links_tick(a->links, now_ms);
+    cordon_links_tick(b->links, now_ms);
+    assert_int_equal(ctr(a)->links_quieted, 2);
+    now_ms += CORDON_LINK_DEFAULT_IDLE_MS;
+    cordon_links_tick(a->links, now_ms);
+    assert_int_equal(ctr(a)->links_idle, 1);
+    assert_int_equal(cordon_links_count(a->links), 0);
+    pump();
+    assert_int_equal(cordon_links_count(b->links), 0);
+    assert_int_equal(ctr(b)->links_idle, 0);
+    assert_int_equal(oversize_sends, 0);
+}
+
 /* The session store keeps at most max_sessions, dropping the least recently used, and a
  * session taken out of it (serialized) still resumes. */
 static void test_session_store_lru(void **state)
@@ -894,12 +953,19 @@ static void test_expired_link_closed(void **state)
     must(send_str(a, b, b->node_id, "hi"));
     pump();
     assert_int_equal(b->delivered, 1);
-    /* b holds a's certificate: 20 s left, less than the idle timeout (30 s). */
-    assert_int_equal(cordon_links_next_deadline(b->links, now_ms), now_ms + 20000);
+    /* b holds a's certificate: 20 s left, less than the idle timeout (30 s). First the
+     * link goes quiet (CORDON_LINK_QUIET_MS without a record), then it expires, and its
+     * close_notify needs the buffers back. */
+    uint64_t up_ms = now_ms;
+    assert_int_equal(cordon_links_next_deadline(b->links, now_ms), now_ms + CORDON_LINK_QUIET_MS);
+    now_ms += CORDON_LINK_QUIET_MS;
+    cordon_links_tick(b->links, now_ms);
+    assert_int_equal(ctr(b)->links_quieted, 1);
+    assert_int_equal(cordon_links_next_deadline(b->links, now_ms), up_ms + 20000);
 
     /* The monotonic clock ran ahead of the wall clock: not expired yet, and the deadline
      * moves on instead of coming back at once. */
-    now_ms += 20000;
+    now_ms = up_ms + 20000;
     wall_now = NOW + 19;
     cordon_links_tick(b->links, now_ms);
     assert_int_equal(cordon_links_count(b->links), 1);
@@ -1051,6 +1117,7 @@ int main(void)
         cmocka_unit_test_teardown(test_resumption, test_teardown),
         cmocka_unit_test_teardown(test_revoked_after_crl_update, test_teardown),
         cmocka_unit_test_teardown(test_simultaneous_open, test_teardown),
+        cmocka_unit_test_teardown(test_quiet_link, test_teardown),
         cmocka_unit_test_teardown(test_session_store_lru, test_teardown),
         cmocka_unit_test_teardown(test_idle_and_lru, test_teardown),
         cmocka_unit_test_teardown(test_handshake_timeout_and_caps, test_teardown),
