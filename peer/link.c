@@ -88,24 +88,25 @@ struct link {
     struct link *gnext; /* graveyard */
 };
 
-/* A stored client session, kept serialized (i2d_SSL_SESSION: about a kilobyte with the
- * server's certificate and ticket) rather than as a live SSL_SESSION, which holds the
- * parsed certificate and costs several times that: a node linked with hundreds of others
- * keeps a session for each. It holds the master secret, so it is wiped when dropped. */
-/* A stored client session, serialized (i2d_SSL_SESSION: the master secret, the server's
- * certificate, the ticket) in place. The bytes live in the slot rather than in a malloc of
- * their own because sessions are made one per link as links come up, all through a join,
- * between the handshakes' short-lived allocations, and live on after those are freed: a
- * few hundred small chunks per peer instance, each pinning a heap page that the trim
- * cannot return (bench/swarm: the RSS of an idle swarm). In one array they share pages,
- * and past glibc's mmap threshold the array leaves the heap altogether. */
+/* A stored client session, kept serialized (i2d_SSL_SESSION: the master secret, the
+ * server's certificate, the ticket; about 1.6 KB) rather than as a live SSL_SESSION, which
+ * holds the parsed certificate and costs several times that: a node linked with hundreds
+ * of others keeps a session for each. The bytes live in the table's session arena (one
+ * buffer for all, each session at its own size) rather than in mallocs of their own:
+ * sessions are made one per link as links come up, all through a join, between the
+ * handshakes' short-lived allocations, and live on after those are freed, so a few hundred
+ * small chunks per peer instance would each pin a heap page that the trim cannot return
+ * (bench/swarm: the RSS of an idle swarm); past glibc's mmap threshold the arena leaves
+ * the heap altogether. They were fixed slots of CORDON_LINK_SESSION_DER_MAX bytes, 2.2 KB
+ * each with the address, until a swarm of 1,000 held 0.36 MiB of them per peer. Session
+ * bytes hold the master secret: wiped when dropped, moved or grown out of. */
 struct session {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     uint16_t der_len;
+    uint32_t der_off; /* in the arena */
     uint64_t used_ms;
     int64_t peer_not_after; /* the server certificate inside expires then: no resumption */
-    uint8_t der[CORDON_LINK_SESSION_DER_MAX];
 };
 
 /* A peer certificate that passed cordon_cert_verify_node(), by the SHA-256 of its DER. A
@@ -160,6 +161,10 @@ struct cordon_links {
     struct session *sessions; /* [0, nsessions) in use; grown up to cfg.max_sessions */
     size_t nsessions;
     size_t sessions_cap;
+    uint8_t *arena;   /* the sessions' bytes: [0, arena_len) written, holes included */
+    size_t arena_len; /* at most max_sessions * CORDON_LINK_SESSION_DER_MAX */
+    size_t arena_cap;
+    size_t arena_holes; /* bytes of dropped sessions (wiped) not reclaimed yet */
     cordon_ratelimit *rate;
     struct cordon_link_counters c;
 };
@@ -455,36 +460,91 @@ static struct session *session_find(struct cordon_links *t, const struct sockadd
     return NULL;
 }
 
-static void session_clear(struct session *s)
+/* Drops s's bytes (wiped); s itself stays, empty. */
+static void session_clear(struct cordon_links *t, struct session *s)
 {
-    cordon_wipe(s->der, s->der_len);
+    if (s->der_len > 0) {
+        cordon_wipe(t->arena + s->der_off, s->der_len);
+        t->arena_holes += s->der_len;
+    }
     s->der_len = 0;
     s->addrlen = 0;
+}
+
+/* Drops slot s: the last slot takes its place (its bytes stay where they are). */
+static void slot_drop(struct cordon_links *t, struct session *s)
+{
+    session_clear(t, s);
+    struct session *last = &t->sessions[--t->nsessions];
+    if (s != last) {
+        *s = *last;
+        memset(last, 0, sizeof(*last));
+    }
 }
 
 static void session_forget(struct cordon_links *t, const struct sockaddr_storage *a, socklen_t alen)
 {
     struct session *s = session_find(t, a, alen);
-    if (s == NULL)
-        return;
-    session_clear(s);
-    struct session *last = &t->sessions[--t->nsessions];
-    if (s != last) {
-        s->addr = last->addr;
-        s->addrlen = last->addrlen;
-        s->used_ms = last->used_ms;
-        s->peer_not_after = last->peer_not_after;
-        memcpy(s->der, last->der, last->der_len);
-        s->der_len = last->der_len;
-        session_clear(last);
-    }
+    if (s != NULL)
+        slot_drop(t, s);
 }
 
 static void session_forget_all(struct cordon_links *t)
 {
     for (size_t i = 0; i < t->nsessions; i++)
-        session_clear(&t->sessions[i]);
+        session_clear(t, &t->sessions[i]);
     t->nsessions = 0;
+    t->arena_len = 0;
+    t->arena_holes = 0;
+}
+
+/* Moves the live sessions' bytes into a new arena of cap bytes, in slot order and without
+ * holes, and wipes the old one before freeing it (realloc would leave copies of master
+ * secrets in freed memory). false when memory is short: nothing changed. */
+static bool arena_rebuild(struct cordon_links *t, size_t cap)
+{
+    uint8_t *fresh = malloc(cap);
+    if (fresh == NULL)
+        return false;
+    size_t len = 0;
+    for (size_t i = 0; i < t->nsessions; i++) {
+        struct session *s = &t->sessions[i];
+        if (s->der_len == 0)
+            continue;
+        memcpy(fresh + len, t->arena + s->der_off, s->der_len);
+        s->der_off = (uint32_t)len;
+        len += s->der_len;
+    }
+    if (t->arena != NULL) {
+        cordon_wipe(t->arena, t->arena_len);
+        free(t->arena);
+    }
+    t->arena = fresh;
+    t->arena_cap = cap;
+    t->arena_len = len;
+    t->arena_holes = 0;
+    return true;
+}
+
+/* Room for n more bytes at the arena's end: reclaiming the holes when they are at least a
+ * quarter of it (and make the room), else growing it (doubling, from 16 sessions' worth,
+ * up to max_sessions + 1 of CORDON_LINK_SESSION_DER_MAX: a full store plus the one that
+ * takes the least recently used one's place). Rebuilding costs a copy of the live bytes,
+ * at most once per quarter of them dropped or per doubling. */
+static bool arena_room(struct cordon_links *t, size_t n)
+{
+    if (t->arena_len + n <= t->arena_cap)
+        return true;
+    size_t max = (t->cfg.max_sessions + 1) * CORDON_LINK_SESSION_DER_MAX;
+    size_t live = t->arena_len - t->arena_holes;
+    if (t->arena_holes >= t->arena_len / 4 && live + n <= t->arena_cap)
+        return arena_rebuild(t, t->arena_cap);
+    size_t cap = t->arena_cap == 0 ? 16 * CORDON_LINK_SESSION_DER_MAX : 2 * t->arena_cap;
+    while (cap < live + n)
+        cap *= 2;
+    if (cap > max)
+        cap = max;
+    return live + n <= cap && arena_rebuild(t, cap);
 }
 
 /* The slot for a new session: a free one (growing the array), else the least recently
@@ -497,15 +557,18 @@ static struct session *session_slot(struct cordon_links *t)
         if (grown != NULL)
             t->sessions = grown;
     }
-    if (t->nsessions < t->sessions_cap)
-        return &t->sessions[t->nsessions++];
+    if (t->nsessions < t->sessions_cap) {
+        struct session *s = &t->sessions[t->nsessions++];
+        memset(s, 0, sizeof(*s));
+        return s;
+    }
     if (t->nsessions == 0)
         return NULL;
     struct session *s = &t->sessions[0];
     for (size_t i = 1; i < t->nsessions; i++)
         if (t->sessions[i].used_ms < s->used_ms)
             s = &t->sessions[i];
-    session_clear(s);
+    session_clear(t, s);
     return s;
 }
 
@@ -519,29 +582,30 @@ static void session_store(struct cordon_links *t, struct link *l)
     int n = SSL_SESSION_is_resumable(sess) ? i2d_SSL_SESSION(sess, NULL) : 0;
     struct session *s = NULL;
     if (n > 0 && (size_t)n <= CORDON_LINK_SESSION_DER_MAX) {
-        s = session_find(t, &l->addr, l->addrlen);
-        if (s != NULL)
-            session_clear(s);
-        else
+        session_forget(t, &l->addr, l->addrlen); /* the one it replaces, if any */
+        /* Room at the arena's end, then a slot (perhaps the least recently used one,
+         * whose bytes become a hole: the room stays). */
+        if (arena_room(t, (size_t)n))
             s = session_slot(t);
-        if (s != NULL) {
-            s->addr = l->addr;
-            s->addrlen = l->addrlen;
-            s->der_len = (uint16_t)n; /* what a failed i2d below has to wipe */
-        }
     } else if (n > 0) {
         t->c.sessions_too_large++;
     }
-    uint8_t *p = s != NULL ? s->der : NULL;
-    if (s != NULL && i2d_SSL_SESSION(sess, &p) != n) {
-        session_forget(t, &l->addr, l->addrlen);
-        s = NULL;
+    if (s != NULL) {
+        uint8_t *p = t->arena + t->arena_len;
+        if (i2d_SSL_SESSION(sess, &p) == n) {
+            s->addr = l->addr;
+            s->addrlen = l->addrlen;
+            s->der_off = (uint32_t)t->arena_len;
+            s->der_len = (uint16_t)n;
+            s->used_ms = t->now_ms;
+            s->peer_not_after = l->peer_not_after;
+            t->arena_len += (size_t)n;
+        } else {
+            cordon_wipe(t->arena + t->arena_len, (size_t)n);
+            slot_drop(t, s);
+        }
     }
     SSL_SESSION_free(sess);
-    if (s == NULL)
-        return;
-    s->used_ms = t->now_ms;
-    s->peer_not_after = l->peer_not_after;
 }
 
 /* ---- the output BIO ---------------------------------------------------------------------- */
@@ -1055,6 +1119,7 @@ void cordon_links_free(cordon_links *t)
     }
     session_forget_all(t);
     free(t->sessions);
+    free(t->arena); /* wiped by session_forget_all */
     free(t->memo);
     SSL_free(t->listener);
     SSL_CTX_free(t->ctx);
@@ -1337,6 +1402,9 @@ static void listen_input(struct cordon_links *t, const struct sockaddr_storage *
         if (t->c.cookies_sent == cookies_before)
             t->c.dropped_garbage++;
         ERR_clear_error();
+        /* Stateless between ClientHellos: its 18 KB of record buffers go back until the
+         * next one, which sets them up again (DTLSv1_listen does, as on a new SSL). */
+        (void)SSL_free_buffers(t->listener);
         return;
     }
     t->c.cookies_verified++;
@@ -1470,7 +1538,7 @@ static cordon_err link_new_client(struct cordon_links *t, const struct sockaddr_
     }
     if (s != NULL) {
         s->used_ms = t->now_ms;
-        const uint8_t *p = s->der;
+        const uint8_t *p = t->arena + s->der_off;
         SSL_SESSION *sess = d2i_SSL_SESSION(NULL, &p, (long)s->der_len);
         if (sess == NULL || SSL_set_session(l->ssl, sess) != 1)
             session_forget(t, a, alen);

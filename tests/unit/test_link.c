@@ -834,6 +834,41 @@ static void test_session_store_lru(void **state)
     assert_int_equal(cordon_links_sessions(a->links), 2);
 }
 
+/* Sessions are kept at their own size in one arena that grows, and reclaims the bytes of
+ * dropped sessions by moving the others: with room for 4 and 6 servers visited three
+ * times over (every visit stores a session again, each replacing the last or the least
+ * recently used), the arena is rebuilt many times, and every session left in it still
+ * resumes. */
+static void test_session_arena(void **state)
+{
+    (void)state;
+    struct cordon_link_config cfg;
+    cordon_link_config_default(&cfg);
+    cfg.max_sessions = 4;
+    struct node_opts ao = {.id_byte = 0x10, .serial = 0x10, .config = &cfg};
+    struct node *a = node_new(&ao, 4001);
+    struct node *s[6];
+    for (size_t i = 0; i < 6; i++)
+        s[i] = good((uint8_t)(0x21 + i), (uint16_t)(4021 + i));
+
+    for (int round = 0; round < 3; round++) {
+        /* Round 0 meets all six (the last four stay stored); rounds 1 and 2 the last four. */
+        for (size_t i = round == 0 ? 0 : 2; i < 6; i++) {
+            must(send_str(a, s[i], s[i]->node_id, "hello"));
+            pump();
+            now_ms += 10;
+            must(cordon_links_close(a->links, now_ms, sa(s[i]), sizeof(s[i]->addr)));
+            pump();
+            assert_int_equal(cordon_links_sessions(a->links), i < 4 && round == 0 ? i + 1 : 4);
+        }
+        assert_int_equal(ctr(a)->handshakes_full, 6);
+        assert_int_equal(ctr(a)->handshakes_resumed, (uint64_t)round * 4);
+    }
+    for (size_t i = 2; i < 6; i++)
+        assert_int_equal(s[i]->delivered, 3);
+    assert_int_equal(ctr(a)->sessions_too_large, 0);
+}
+
 static void test_handshake_timeout_and_caps(void **state)
 {
     (void)state;
@@ -1119,6 +1154,7 @@ int main(void)
         cmocka_unit_test_teardown(test_simultaneous_open, test_teardown),
         cmocka_unit_test_teardown(test_quiet_link, test_teardown),
         cmocka_unit_test_teardown(test_session_store_lru, test_teardown),
+        cmocka_unit_test_teardown(test_session_arena, test_teardown),
         cmocka_unit_test_teardown(test_idle_and_lru, test_teardown),
         cmocka_unit_test_teardown(test_handshake_timeout_and_caps, test_teardown),
         cmocka_unit_test_teardown(test_crl_swap_drops_only_revoked, test_teardown),
