@@ -54,7 +54,8 @@ struct swarm {
     int signo;
     bool ready; /* every wave started: from then on the heap is trimmed */
     uint64_t trim_at;
-    size_t trim_free; /* the least free heap bytes seen since the last trim */
+    size_t trim_free;     /* the least free heap bytes seen since the last trim */
+    uint64_t trim_period; /* the next trim whatever the gain */
     uint16_t base_port;
     char host[SWARM_IP_MAX];
 };
@@ -338,13 +339,21 @@ static cordon_err round_once(struct swarm *s, uint64_t max_wait_ms)
          * not stalled; one whose links idle out is trimmed. Not while the waves start: the
          * joins reuse at once what they free, and a trim at 1,000 instances took 0.5–2.7 s,
          * longer than a request's first timeout (1 s): requests in flight at a trim time
-         * out, and the joins it slows hold their links longer. */
+         * out, and the joins it slows hold their links longer.
+         * The free bytes count pages trimmed before, so a heap that keeps reusing and
+         * freeing them (links that open and idle out all the time) makes no gain and was
+         * never trimmed again: 0.25 MiB per instance of free pages stayed resident in a
+         * swarm of 1,000 (bench/README.md, run 12). So it is also trimmed once every
+         * CORDON_SWARM_TRIM_PERIOD_MS: 0.1–0.25 s of stall a minute at 1,000 instances. */
         s->trim_at = now + CORDON_SWARM_TRIM_MS;
+        if (s->trim_period == 0)
+            s->trim_period = now + CORDON_SWARM_TRIM_PERIOD_MS;
 #ifdef __GLIBC__
         size_t free_bytes = mallinfo2().fordblks;
         if (free_bytes < s->trim_free)
             s->trim_free = free_bytes;
-        if (free_bytes >= s->trim_free + CORDON_SWARM_TRIM_GAIN) {
+        if (free_bytes >= s->trim_free + CORDON_SWARM_TRIM_GAIN || now >= s->trim_period) {
+            s->trim_period = now + CORDON_SWARM_TRIM_PERIOD_MS;
             uint64_t t0 = cordon_runtime_now_ms();
             (void)malloc_trim(0);
             uint64_t took = cordon_runtime_now_ms() - t0;

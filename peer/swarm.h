@@ -43,7 +43,8 @@
 #define CORDON_SWARM_FDS_PER_INSTANCE 8    /* UDP, control listener + epoll, LMDB (3), slack */
 #define CORDON_SWARM_TRIM_MS 10000 /* the heap is looked at this often; it is trimmed when */
 #define CORDON_SWARM_TRIM_GAIN (64u * 1024 * 1024) /* it holds this many more free bytes, */
-#define CORDON_SWARM_TRIM_FACTOR 20 /* at most once per 20 times the last trim's duration */
+#define CORDON_SWARM_TRIM_FACTOR 20       /* at most once per 20 times the last trim's duration */
+#define CORDON_SWARM_TRIM_PERIOD_MS 60000 /* and at least this often, gain or not */
 
 struct cordon_swarm_options {
     const char *dir;    /* the swarm's root: DIR/<i>/ per instance (created 0700) */
