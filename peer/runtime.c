@@ -1848,6 +1848,8 @@ static cordon_err ctl_status(void *ctx, struct cordon_control_status *st)
     add_counter(st, "core_maintain_accepted", cs.maintain_accepted);
     add_gauge(st, "socket_rcvbuf_bytes", rt->rcvbuf);
     add_counter(st, "core_maintain_retargeted", cs.maintain_retargeted);
+    add_counter(st, "core_maintain_watched", cs.maintain_watched);
+    add_counter(st, "core_maintain_watch_failed", cs.maintain_watch_failed);
     uint64_t mine = 0;
     if (cordon_store_mine_count(rt->store, &mine) != CORDON_OK)
         mine = 0;
@@ -2174,6 +2176,8 @@ cordon_err cordon_runtime_new(const struct cordon_runtime_options *o, uint64_t n
         cc.maintain_ms = o->maintain_s * 1000u;
         if (cc.maintain_soon_ms > cc.maintain_ms)
             cc.maintain_soon_ms = cc.maintain_ms;
+        if (cc.maintain_watch_ms > cc.maintain_ms)
+            cc.maintain_watch_ms = cc.maintain_ms;
     }
     if (o->store_rate != 0)
         cc.store_rate = o->store_rate;

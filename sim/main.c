@@ -66,6 +66,9 @@ static const char usage_storage[] =
     "                       (default: the core's, 60000)\n"
     "  --maintain-soon MS   and one MS after a node's routing table gains a node\n"
     "                       (default: the core's, 5000, at most --maintain-period)\n"
+    "  --maintain-watch MS  between passes, each node pings the other replicas of what it\n"
+    "                       holds every MS unless heard from; a failed ping starts a pass\n"
+    "                       (default: the core's, 2000, at most --maintain-period)\n"
     "  --no-maintain        no replica maintenance: objects stay where their puts left them\n"
     "\n"
     "Churn rounds (with --objects): once every put has ended, --churn-rounds periods of\n"
@@ -111,6 +114,7 @@ enum {
     OPT_READ_INTERVAL,
     OPT_MAINTAIN_PERIOD,
     OPT_MAINTAIN_SOON,
+    OPT_MAINTAIN_WATCH,
     OPT_NO_MAINTAIN,
     OPT_CHURN_ROUNDS,
     OPT_CHURN_FRACTION,
@@ -145,6 +149,7 @@ static const struct option options[] = {
     {"read-interval", required_argument, NULL, OPT_READ_INTERVAL},
     {"maintain-period", required_argument, NULL, OPT_MAINTAIN_PERIOD},
     {"maintain-soon", required_argument, NULL, OPT_MAINTAIN_SOON},
+    {"maintain-watch", required_argument, NULL, OPT_MAINTAIN_WATCH},
     {"no-maintain", no_argument, NULL, OPT_NO_MAINTAIN},
     {"churn-rounds", required_argument, NULL, OPT_CHURN_ROUNDS},
     {"churn-fraction", required_argument, NULL, OPT_CHURN_FRACTION},
@@ -265,6 +270,9 @@ static void print_json(const struct cordon_sim_config *c, const struct cordon_si
         set_int(o, "maintain_pushed", r->maintain_pushed);
         set_int(o, "maintain_accepted", r->maintain_accepted);
         set_int(o, "maintain_retargeted", r->maintain_retargeted);
+        set_int(o, "maintain_watch_ms", r->maintain_watch_ms);
+        set_int(o, "maintain_watched", r->maintain_watched);
+        set_int(o, "maintain_watch_failed", r->maintain_watch_failed);
     }
     if (c->objects > 0 && c->churn_rounds > 0) {
         json_t *checks = json_array();
@@ -417,6 +425,9 @@ int main(int argc, char **argv)
         case OPT_MAINTAIN_SOON:
             rc = u32_opt("--maintain-soon", optarg, 1, 86400000, &c.maintain_soon_ms);
             break;
+        case OPT_MAINTAIN_WATCH:
+            rc = u32_opt("--maintain-watch", optarg, 1, 86400000, &c.maintain_watch_ms);
+            break;
         case OPT_NO_MAINTAIN:
             c.maintain = false;
             break;
@@ -453,6 +464,8 @@ int main(int argc, char **argv)
         c.reads = c.objects;
     if (c.maintain_ms > 0 && c.maintain_soon_ms > c.maintain_ms)
         return fail("--maintain-soon must not exceed --maintain-period");
+    if (c.maintain_ms > 0 && c.maintain_watch_ms > c.maintain_ms)
+        return fail("--maintain-watch must not exceed --maintain-period");
     if (c.churn_rounds > 0 && c.objects == 0)
         return fail("--churn-rounds needs --objects");
     if ((uint64_t)c.reads * (c.churn_rounds + 1) > 10000000)
@@ -493,14 +506,15 @@ int main(int argc, char **argv)
                    "nodes\n",
                    (unsigned long long)r.get_stale, (unsigned long long)r.get_forged,
                    (unsigned long long)r.stores_accepted);
-            printf("maintenance %s (%u ms, %u ms after a new contact): %llu passes, %llu "
-                   "summaries sent, %llu served, %llu retargeted, %llu objects pushed, %llu "
-                   "accepted\n",
+            printf("maintenance %s (%u ms, %u ms after a new contact, watch %u ms): %llu passes, "
+                   "%llu summaries sent, %llu served, %llu retargeted, %llu objects pushed, %llu "
+                   "accepted; %llu watch pings, %llu failed\n",
                    c.maintain ? "on" : "off", r.maintain_ms, r.maintain_soon_ms,
-                   (unsigned long long)r.maintain_passes, (unsigned long long)r.summaries_sent,
-                   (unsigned long long)r.summaries_served,
+                   r.maintain_watch_ms, (unsigned long long)r.maintain_passes,
+                   (unsigned long long)r.summaries_sent, (unsigned long long)r.summaries_served,
                    (unsigned long long)r.maintain_retargeted, (unsigned long long)r.maintain_pushed,
-                   (unsigned long long)r.maintain_accepted);
+                   (unsigned long long)r.maintain_accepted, (unsigned long long)r.maintain_watched,
+                   (unsigned long long)r.maintain_watch_failed);
         }
         for (uint32_t i = 0; c.churn_rounds > 0 && i < r.checks_done; i++) {
             const struct cordon_sim_check *k = &r.checks[i];

@@ -473,6 +473,8 @@ static void count_core(struct sim *s, const struct node *n)
     s->st.maintain_pushed += st.maintain_pushed;
     s->st.maintain_accepted += st.maintain_accepted;
     s->st.maintain_retargeted += st.maintain_retargeted;
+    s->st.maintain_watched += st.maintain_watched;
+    s->st.maintain_watch_failed += st.maintain_watch_failed;
 }
 
 static void stop_core(struct sim *s, uint32_t idx)
@@ -1302,6 +1304,9 @@ static void finish(struct sim *s, struct cordon_sim_result *r)
     r->maintain_pushed = s->st.maintain_pushed;
     r->maintain_accepted = s->st.maintain_accepted;
     r->maintain_retargeted = s->st.maintain_retargeted;
+    r->maintain_watch_ms = s->core_cfg.maintain_watch_ms;
+    r->maintain_watched = s->st.maintain_watched;
+    r->maintain_watch_failed = s->st.maintain_watch_failed;
     r->checks_done = s->st.checks_done;
     r->replaced = s->st.replaced;
     memcpy(r->checks, s->st.checks, sizeof(r->checks));
@@ -1335,7 +1340,9 @@ cordon_err cordon_sim_run(const struct cordon_sim_config *cfg, struct cordon_sim
          cfg->reads > 10000000))
         return CORDON_ERR_INVAL;
     if (cfg->maintain_ms > 86400000 || cfg->maintain_soon_ms > 86400000 ||
-        (cfg->maintain_ms > 0 && cfg->maintain_soon_ms > cfg->maintain_ms))
+        cfg->maintain_watch_ms > 86400000 ||
+        (cfg->maintain_ms > 0 && cfg->maintain_soon_ms > cfg->maintain_ms) ||
+        (cfg->maintain_ms > 0 && cfg->maintain_watch_ms > cfg->maintain_ms))
         return CORDON_ERR_INVAL;
     /* Churn rounds need objects to count, and reads of each check fit in the read budget. */
     if (cfg->churn_rounds > 0 &&
@@ -1359,12 +1366,17 @@ cordon_err cordon_sim_run(const struct cordon_sim_config *cfg, struct cordon_sim
         s->core_cfg.params.replicas = cfg->replicas;
     if (cfg->maintain_ms > 0) {
         s->core_cfg.maintain_ms = cfg->maintain_ms;
-        /* A period shorter than the default "soon" shortens it too, unless it is given. */
+        /* A period shorter than the default "soon" or watch shortens them too, unless they
+         * are given. */
         if (s->core_cfg.maintain_soon_ms > cfg->maintain_ms)
             s->core_cfg.maintain_soon_ms = cfg->maintain_ms;
+        if (s->core_cfg.maintain_watch_ms > cfg->maintain_ms)
+            s->core_cfg.maintain_watch_ms = cfg->maintain_ms;
     }
     if (cfg->maintain_soon_ms > 0)
         s->core_cfg.maintain_soon_ms = cfg->maintain_soon_ms;
+    if (cfg->maintain_watch_ms > 0)
+        s->core_cfg.maintain_watch_ms = cfg->maintain_watch_ms;
     s->rounds = cfg->objects > 0 && cfg->churn_rounds > 0;
     for (int k = 1; k < CORDON_SIM_KINDS; k++)
         s->adversaries = s->adversaries || cfg->share[k] > 0;

@@ -127,7 +127,7 @@ struct cordon_core_storage {
 /* cordon_core_new refuses (CORDON_ERR_INVAL) params that cordon_overlay_params_check
  * refuses, rpc_timeout_ms outside 1..600000, rpc_retries over CORDON_RPC_RETRIES_MAX,
  * fail_evict outside 1..CORDON_FAIL_EVICT_MAX, refresh_ms 0, maintain_ms outside
- * 1..86400000 and maintain_soon_ms outside 1..maintain_ms. */
+ * 1..86400000 and maintain_soon_ms or maintain_watch_ms outside 1..maintain_ms. */
 struct cordon_core_config {
     struct cordon_overlay_params params; /* k, alpha, disjoint_paths, limits (overlay doc) */
     uint32_t rpc_timeout_ms;             /* first timeout of a request (1000) */
@@ -148,9 +148,16 @@ struct cordon_core_config {
      * after the routing table gains a node, so a joiner gets its objects without waiting
      * a period (plus up to half of it again, drawn, so that nodes restarted together do
      * not pass together; one early pass pending at a time). Only when the storage has scan
-     * and held, and after cordon_core_join. */
+     * and held, and after cordon_core_join. Between passes, the other replicas of what
+     * this node is among the r closest for (as its last pass or the STOREs it accepted
+     * since found them, at most 16) are pinged every maintain_watch_ms (2 s,
+     * 1..maintain_ms) unless heard from meanwhile, without retry; when one of them fails a
+     * request, a pass starts at once and hands their entries to the next closest. Under churn, the
+     * time from a replica's departure to a new copy decides whether the last copy departs first
+     * (bench/README.md, churn). */
     uint32_t maintain_ms;
     uint32_t maintain_soon_ms;
+    uint32_t maintain_watch_ms;
 };
 
 void cordon_core_config_default(struct cordon_core_config *cfg);
@@ -214,12 +221,14 @@ struct cordon_core_status {
     uint64_t get_forged;         /* answers to gets that failed the check: forged or
                                   * tampered, of another entry, revoked, expired */
     /* replica maintenance */
-    uint64_t maintain_passes;     /* passes over the whole store completed */
-    uint64_t summaries_sent;      /* SUMMARY requests sent */
-    uint64_t summaries_served;    /* SUMMARY requests answered WANT */
-    uint64_t maintain_pushed;     /* STOREs sent because a WANT asked for them */
-    uint64_t maintain_accepted;   /* of them, answered STORED accepted */
-    uint64_t maintain_retargeted; /* targets added after a SUMMARY failed (retarget) */
+    uint64_t maintain_passes;       /* passes over the whole store completed */
+    uint64_t summaries_sent;        /* SUMMARY requests sent */
+    uint64_t summaries_served;      /* SUMMARY requests answered WANT */
+    uint64_t maintain_pushed;       /* STOREs sent because a WANT asked for them */
+    uint64_t maintain_accepted;     /* of them, answered STORED accepted */
+    uint64_t maintain_retargeted;   /* targets added after a SUMMARY failed (retarget) */
+    uint64_t maintain_watched;      /* watch pings sent to other replicas between passes */
+    uint64_t maintain_watch_failed; /* of them, failed (each started a pass) */
 };
 
 /* What a put did. The replicas are the r nodes closest to the object's resource ID among

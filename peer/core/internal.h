@@ -53,6 +53,7 @@ enum pending_purpose {
     PURPOSE_CHECK,   /* a ping to a full bucket's least-recently-seen resident */
     PURPOSE_LOOKUP,  /* a FIND_NODE of a lookup path */
     PURPOSE_STORAGE, /* a STORE or FETCH of a put, get or push, or a maintenance SUMMARY */
+    PURPOSE_WATCH,   /* a ping to another replica of what this node holds (storage.c) */
 };
 
 struct pending {
@@ -182,6 +183,10 @@ struct storage_op {
  * (storage.c, retarget): a batch grows to at most this many times its first n * r
  * targets, so a region of departed nodes costs a bounded number of SUMMARYs. */
 #define MAINT_RETARGETS 3
+/* Between passes a node watches the other replicas of the entries it is among the r
+ * closest for (as its last pass found them): at most this many, pinged every
+ * maintain_watch_ms unless heard from meanwhile (storage.c, watch_step). */
+#define MAINT_WATCH_MAX 16
 
 enum maint_target_state {
     TARGET_NEW = 0, /* its SUMMARY is not sent yet */
@@ -270,8 +275,11 @@ struct cordon_core {
     uint8_t maint_after[CORDON_OBJECT_ENTRY_KEY_LEN];
     uint32_t maint_serial;
     struct maint_batch *maint_batch[MAINT_BATCHES_MAX];
-    size_t maint_summaries; /* SUMMARYs in flight */
-    size_t maint_pushes;    /* OP_PUSH operations running */
+    size_t maint_summaries;                             /* SUMMARYs in flight */
+    size_t maint_pushes;                                /* OP_PUSH operations running */
+    uint8_t watch[MAINT_WATCH_MAX][CORDON_NODE_ID_LEN]; /* the replica watch, by node ID */
+    size_t nwatch;
+    uint64_t watch_at; /* its next round of pings */
 
     struct churn_entry *churn; /* grown up to CORDON_CHURN_TRACKED_MAX */
     size_t nchurn, churn_cap;
@@ -391,6 +399,10 @@ void cordon_storage_pump_all(cordon_core *core, uint64_t now_ms);
 /* Replica maintenance, at the end of every event: notices nodes new to the table (an early
  * pass), starts a pass when one is due, and moves a running pass on. */
 void cordon_maint_step(cordon_core *core, uint64_t now_ms);
+/* A watch ping (PURPOSE_WATCH) is over. */
+void cordon_maint_watch_resolved(cordon_core *core, uint64_t now_ms, enum rpc_outcome outcome);
+/* Contact id failed a first request (table.c): a watched replica starts a pass at once. */
+void cordon_maint_suspect(cordon_core *core, uint64_t now_ms, const uint8_t id[CORDON_NODE_ID_LEN]);
 /* When maintenance next needs a tick (UINT64_MAX: never). */
 uint64_t cordon_maint_next_deadline(const cordon_core *core);
 size_t cordon_storage_memory(const cordon_core *core);

@@ -69,6 +69,14 @@ static void pend_send(cordon_core *core, const struct pending *p)
     cordon_core_send_msg(core, &p->to, &m);
 }
 
+/* The tries p may take after its first. A watch ping takes none: it asks whether a replica
+ * is still there, and a failure only starts a maintenance pass early (storage.c); a retry
+ * would triple the time a departed replica's last partners take to notice. */
+static uint32_t pend_retries(const cordon_core *core, const struct pending *p)
+{
+    return p->purpose == PURPOSE_WATCH ? 0 : core->cfg.rpc_retries;
+}
+
 /* Counts one more try of p, with twice the timeout (sent by pend_go, now or later). */
 static void pend_retry(cordon_core *core, struct pending *p)
 {
@@ -148,6 +156,9 @@ static void resolved(cordon_core *core, uint64_t now_ms, const struct pending *p
     case PURPOSE_STORAGE:
         cordon_storage_resolved(core, now_ms, p, outcome, m);
         break;
+    case PURPOSE_WATCH:
+        cordon_maint_watch_resolved(core, now_ms, outcome);
+        break;
     default:
         break;
     }
@@ -175,7 +186,7 @@ void cordon_rpc_answer(cordon_core *core, uint64_t now_ms, const struct cordon_c
     }
     struct pending *busy = &core->pend[i];
     if (m->type == CORDON_MSG_ERROR && m->u.error.code == CORDON_MSGERR_RATE_LIMITED &&
-        busy->tries < core->cfg.rpc_retries) {
+        busy->tries < pend_retries(core, busy)) {
         /* Busy, not gone: the same request again after a pause as long as this try's
          * timeout, paced like any other (same txid: nothing else answers it meanwhile). */
         busy->held = 1;
@@ -212,7 +223,7 @@ void cordon_rpc_tick(cordon_core *core, uint64_t now_ms)
             pend_go(core, now_ms, i); /* its time to go, or a later one */
             continue;
         }
-        if (p->tries < core->cfg.rpc_retries) {
+        if (p->tries < pend_retries(core, p)) {
             /* Same txid: a late answer to the first try is as good as one to the retry. */
             pend_retry(core, p);
             pend_go(core, now_ms, i);

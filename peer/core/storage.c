@@ -114,6 +114,36 @@ static size_t closest_with_self(const cordon_core *core, const uint8_t rid[CORDO
     return n;
 }
 
+/* The other replicas of an entry this node is among the r closest for join the watch. */
+static void watch_add(cordon_core *core, const struct cordon_contact *reps, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        size_t k = 0;
+        while (k < core->nwatch && !cordon_id_equal(core->watch[k], reps[j].id))
+            k++;
+        if (k == core->nwatch && core->nwatch < MAINT_WATCH_MAX)
+            memcpy(core->watch[core->nwatch++], reps[j].id, CORDON_NODE_ID_LEN);
+    }
+}
+
+/* An object this node just accepted from a STORE (a put's or a push's), or its own put
+ * kept: if it is among the r closest, the other replicas join the watch now rather than
+ * at its next pass, up to a period away. A node that just became a replica because
+ * another departed may soon hold the last copy, and only the watch or a pass would tell it
+ * that its partners went too. */
+static void watch_object(cordon_core *core, const uint8_t *obj, size_t len)
+{
+    struct cordon_object o;
+    if (!maint_enabled(core) || cordon_object_decode(obj, len, &o) != CORDON_OK)
+        return;
+    struct cordon_contact reps[CORDON_REPLICAS_MAX];
+    bool self_in = false;
+    size_t nr =
+        closest_with_self(core, o.resource, core->cfg.params.replicas, true, reps, &self_in);
+    if (self_in)
+        watch_add(core, reps, nr);
+}
+
 /* SUMMARY: WANT the entries held at a lower seq or not at all. The sender chose this node
  * by its own table, and this node does not second-guess it with its own: an empty WANT
  * says "nothing to send", so a node that declined entries it judged another's (it used to
@@ -177,8 +207,10 @@ void cordon_storage_serve(cordon_core *core, uint64_t now_ms, const struct cordo
         r.u.stored.code = cordon_msg_store_code(err);
         r.u.stored.seq = held;
         core->st.stores_served++;
-        if (err == CORDON_OK)
+        if (err == CORDON_OK) {
             core->st.stores_accepted++;
+            watch_object(core, m->u.store.object, m->u.store.len);
+        }
         cordon_core_send_msg(core, from, &r);
         return;
     }
@@ -304,6 +336,7 @@ static void serve_self(cordon_core *core, uint64_t now_ms, struct storage_op *op
         if (err == CORDON_OK) {
             rep->state = REPLICA_GOOD;
             op->put.accepted++;
+            watch_object(core, op->obj, op->len);
         } else {
             put_refused(op, rep, cordon_msg_store_code(err), held);
         }
@@ -611,6 +644,7 @@ static void pass_end(cordon_core *core, bool completed)
     }
     core->maint_running = false;
     core->maint_resume_at = 0;
+    core->watch_at = core->now_ms + core->cfg.maintain_watch_ms;
     if (completed)
         core->st.maintain_passes++;
 }
@@ -842,6 +876,8 @@ static cordon_err maint_scan(cordon_core *core, uint64_t now_ms)
         /* Suspect contacts are passed over: the next closest takes the place of a replica
          * that stopped answering, which is what maintenance is for. */
         size_t nr = closest_with_self(core, b->e[i].key, r, true, reps, &self_in);
+        if (self_in)
+            watch_add(core, reps, nr);
         for (size_t j = 0; j < nr; j++) {
             size_t k = 0;
             while (k < b->nt && !cordon_id_equal(b->t[k].c.id, reps[j].id))
@@ -884,6 +920,55 @@ static void maint_run(cordon_core *core, uint64_t now_ms)
     }
 }
 
+/* Between passes: pings the watched replicas not heard from within half of
+ * maintain_watch_ms (the answer to the last round's ping comes a round trip after it, so
+ * a whole period would skip every other round). A
+ * replica that departed is otherwise noticed only by the next pass, up to a period later,
+ * and meanwhile the copies left may depart too: at 10,000 nodes and half of them replaced
+ * every 10 minutes, the last copy of five objects stayed 21 s alone after its two
+ * partners left 2.6 s apart, and left in turn before a pass (bench/README.md, churn). A
+ * node no longer in the table, or suspect already, has a pass coming for it. */
+static void watch_step(cordon_core *core, uint64_t now_ms)
+{
+    if (core->maint_running || core->nwatch == 0 || now_ms < core->watch_at)
+        return;
+    core->watch_at = now_ms + core->cfg.maintain_watch_ms;
+    for (size_t i = 0; i < core->nwatch; i++) {
+        const struct table_entry *e = cordon_table_find(core, core->watch[i]);
+        if (e == NULL || e->fails > 0 || e->last_seen_ms + core->cfg.maintain_watch_ms / 2 > now_ms)
+            continue;
+        struct cordon_contact to = e->c;
+        if (cordon_rpc_request(core, now_ms, &to, CORDON_MSG_PING, NULL, PURPOSE_WATCH, 0, 0) ==
+            CORDON_OK)
+            core->st.maintain_watched++;
+    }
+}
+
+void cordon_maint_watch_resolved(cordon_core *core, uint64_t now_ms, enum rpc_outcome outcome)
+{
+    (void)now_ms;
+    /* A failure went through the table first (cordon_maint_suspect started the pass). */
+    if (outcome == RPC_FAILED)
+        core->st.maintain_watch_failed++;
+}
+
+void cordon_maint_suspect(cordon_core *core, uint64_t now_ms, const uint8_t id[CORDON_NODE_ID_LEN])
+{
+    /* A watched replica that fails any request, a watch ping or another, is one of the
+     * copies of something this node holds: the pass that replaces it starts at the end
+     * of this event rather than maintain_soon_ms later. It passes the suspect over. Under
+     * churn the copies left may depart within seconds (bench/README.md, churn). While a
+     * pass runs, its own failed SUMMARYs are retargeted within it, and any other failure
+     * schedules the usual early pass. */
+    if (core->maint_running)
+        return;
+    for (size_t i = 0; i < core->nwatch; i++)
+        if (cordon_id_equal(core->watch[i], id)) {
+            core->maint_soon_at = now_ms;
+            return;
+        }
+}
+
 void cordon_maint_step(cordon_core *core, uint64_t now_ms)
 {
     if (!maint_enabled(core) || !core->joined)
@@ -909,6 +994,7 @@ void cordon_maint_step(cordon_core *core, uint64_t now_ms)
         cordon_core_fill_random(core, &rnd, sizeof(rnd));
         core->maint_at = now_ms + 1 + rnd % core->cfg.maintain_ms;
     }
+    watch_step(core, now_ms);
     if (!core->maint_running) {
         bool due = now_ms >= core->maint_at;
         if (!due && (core->maint_soon_at == 0 || now_ms < core->maint_soon_at))
@@ -916,6 +1002,7 @@ void cordon_maint_step(cordon_core *core, uint64_t now_ms)
         if (due)
             core->maint_at = now_ms + core->cfg.maintain_ms;
         core->maint_soon_at = 0; /* this pass meets the new nodes */
+        core->nwatch = 0;        /* and finds the replicas to watch afresh */
         core->maint_running = true;
         core->maint_end = false;
         core->maint_has_after = false;
@@ -929,9 +1016,12 @@ uint64_t cordon_maint_next_deadline(const cordon_core *core)
         return UINT64_MAX;
     if (core->maint_running)
         return core->maint_resume_at != 0 ? core->maint_resume_at : UINT64_MAX;
-    if (core->maint_soon_at != 0 && core->maint_soon_at < core->maint_at)
-        return core->maint_soon_at;
-    return core->maint_at;
+    uint64_t d = core->maint_at;
+    if (core->maint_soon_at != 0 && core->maint_soon_at < d)
+        d = core->maint_soon_at;
+    if (core->nwatch > 0 && core->watch_at < d)
+        d = core->watch_at;
+    return d;
 }
 
 /* ---- the rest ----------------------------------------------------------------------------- */

@@ -189,8 +189,10 @@ void cordon_table_failed(cordon_core *core, uint64_t now_ms, const uint8_t id[CO
     size_t i = entry_index(bk, id);
     if (i == SIZE_MAX)
         return;
-    if (bk->e[i].fails < UINT8_MAX && bk->e[i].fails++ == 0)
+    if (bk->e[i].fails < UINT8_MAX && bk->e[i].fails++ == 0) {
         core->maint_suspects++; /* it may have been a replica: maintenance looks soon */
+        cordon_maint_suspect(core, now_ms, id);
+    }
     if (bk->e[i].fails < core->cfg.fail_evict)
         return;
     core->st.evictions++;

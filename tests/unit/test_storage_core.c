@@ -2212,8 +2212,9 @@ static void test_maintain_retargets_within_a_pass(void **state)
     (void)state;
     struct cordon_core_config cfg;
     cordon_core_config_default(&cfg);
-    cfg.maintain_ms = 3600 * 1000;     /* one periodic pass in the window below */
-    cfg.refresh_ms = 24 * 3600 * 1000; /* no refresh finds the dead before the pass does */
+    cfg.maintain_ms = 3600 * 1000;           /* one periodic pass in the window below */
+    cfg.maintain_watch_ms = cfg.maintain_ms; /* nor a watch ping (the next test) */
+    cfg.refresh_ms = 24 * 3600 * 1000;       /* no refresh finds the dead before the pass does */
     size_t c[5];
     obj *x = NULL;
     struct net *net = net_with_object(&cfg, 5151, 5, "one pass", "soon placed", c, 5, &x);
@@ -2238,6 +2239,108 @@ static void test_maintain_retargets_within_a_pass(void **state)
     assert_int_equal(stored_seq(net->nodes[c[4]].be.store, x->key, net->now), 1);
     obj_free(x);
     net_free(net);
+}
+
+/* Runs until c's next pass is over (at most 4,000 s, in steps of 0.5 s); its count. */
+static uint64_t net_until_pass(struct net *net, size_t c)
+{
+    uint64_t passes = status_of(net->nodes[c].core).maintain_passes;
+    for (int i = 0; i < 8000 && status_of(net->nodes[c].core).maintain_passes == passes; i++)
+        net_run(net, net->now + 500);
+    assert_int_equal(status_of(net->nodes[c].core).maintain_passes, passes + 1);
+    return passes + 1;
+}
+
+/* (a2b) Between passes a holder pings the other replicas it met in its last pass, or in
+ * the STOREs that made it a replica: two of three depart, and the third, an hour from its
+ * next periodic pass, replaces them within maintain_watch_ms and a round trip. watch 2:
+ * after a pass; 1: right after the put, no pass since; 0: the watch as slow as the period,
+ * and nothing happens in that time: the watch is what notices. */
+static void test_maintain_watch_notices_departures(void **state)
+{
+    (void)state;
+    for (int watch = 2; watch >= 0; watch--) {
+        struct cordon_core_config cfg;
+        cordon_core_config_default(&cfg);
+        cfg.maintain_ms = 3600 * 1000;
+        cfg.refresh_ms = 24 * 3600 * 1000;
+        if (!watch)
+            cfg.maintain_watch_ms = cfg.maintain_ms;
+        size_t c[5];
+        obj *x = NULL;
+        struct net *net = net_with_object(&cfg, 5153, 5, "watched", "kept", c, 5, &x);
+        /* The survivor's first pass (jittered within the hour) finds the replicas to watch;
+         * or the put's STORE told it already. */
+        uint64_t passes = status_of(net->nodes[c[2]].core).maintain_passes;
+        if (watch != 1)
+            passes = net_until_pass(net, c[2]);
+        net_run(net, net->now + 1000);
+        assert_int_equal(status_of(net->nodes[c[2]].core).maintain_passes, passes);
+        struct cordon_core_status before = status_of(net->nodes[c[2]].core);
+        net->nodes[c[0]].dead = true;
+        net->nodes[c[1]].dead = true;
+        net_run(net, net->now + cfg.maintain_watch_ms / (watch ? 1 : 720) + 1000);
+        struct cordon_core_status st = status_of(net->nodes[c[2]].core);
+        uint64_t held3 = stored_seq(net->nodes[c[3]].be.store, x->key, net->now);
+        uint64_t held4 = stored_seq(net->nodes[c[4]].be.store, x->key, net->now);
+        if (watch) {
+            assert_int_equal(st.maintain_watch_failed - before.maintain_watch_failed, 2);
+            assert_true(st.maintain_watched - before.maintain_watched >= 2);
+            /* One pass per failure at most (the second may land after the first's end). */
+            assert_true(st.maintain_passes >= passes + 1 && st.maintain_passes <= passes + 2);
+            assert_int_equal(st.maintain_pushed - before.maintain_pushed, 2);
+            assert_int_equal(held3, 1);
+            assert_int_equal(held4, 1);
+        } else {
+            assert_int_equal(st.maintain_watched, 0);
+            assert_int_equal(st.maintain_passes, passes);
+            assert_int_equal(held3 + held4, 0);
+        }
+        obj_free(x);
+        net_free(net);
+    }
+}
+
+/* The replicas of an object watch each other, and a replica that answers is pinged at most
+ * once per maintain_watch_ms by each other replica, less when it shows itself alive (a
+ * ping it sends counts): three replicas, 60 s, no other traffic. With passes every 2 s
+ * (SUMMARYs and WANTs both ways, so every replica heard from every other within half the
+ * watch period), none at all. */
+static void test_maintain_watch_is_quiet(void **state)
+{
+    (void)state;
+    for (int busy = 0; busy <= 1; busy++) {
+        struct cordon_core_config cfg;
+        cordon_core_config_default(&cfg);
+        cfg.maintain_ms = busy ? 2000 : 3600 * 1000;
+        cfg.maintain_soon_ms = busy ? 2000 : cfg.maintain_soon_ms;
+        cfg.maintain_watch_ms = busy ? 2000 : 5000;
+        cfg.refresh_ms = 24 * 3600 * 1000;
+        size_t c[3];
+        obj *x = NULL;
+        struct net *net = net_with_object(&cfg, 5154, 5, "quiet", "alive", c, 3, &x);
+        net_until_pass(net, c[2]);
+        uint64_t pings = 0;
+        for (size_t i = 0; i < 3; i++)
+            pings += status_of(net->nodes[c[i]].core).maintain_watched;
+        net_run(net, net->now + 60000);
+        uint64_t after = 0;
+        for (size_t i = 0; i < 3; i++) {
+            struct cordon_core_status st = status_of(net->nodes[c[i]].core);
+            after += st.maintain_watched;
+            assert_int_equal(st.maintain_watch_failed, 0);
+        }
+        if (busy) {
+            assert_int_equal(after, pings);
+        } else {
+            /* Three pairs, twelve periods: at least one ping per pair and period but the
+             * first, at most one each way and a round more. */
+            assert_true(after - pings >= 3 * 11);
+            assert_true(after - pings <= 3 * 2 * 13);
+        }
+        obj_free(x);
+        net_free(net);
+    }
 }
 
 /* (a3) A replica's failure that any other request meets (here a get's FETCH) schedules an
@@ -2847,6 +2950,8 @@ int main(void)
         cmocka_unit_test(test_get_outvotes_stale_and_forged),
         cmocka_unit_test(test_maintain_replaces_dead_replicas),
         cmocka_unit_test(test_maintain_retargets_within_a_pass),
+        cmocka_unit_test(test_maintain_watch_notices_departures),
+        cmocka_unit_test(test_maintain_watch_is_quiet),
         cmocka_unit_test(test_maintain_soon_after_a_failure),
         cmocka_unit_test(test_maintain_joiner_gets_objects_soon),
         cmocka_unit_test(test_maintain_sends_nothing_held),
