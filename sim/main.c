@@ -68,7 +68,7 @@ static const char usage_storage[] =
     "                       (default: the core's, 5000, at most --maintain-period)\n"
     "  --maintain-watch MS  between passes, each node pings the other replicas of what it\n"
     "                       holds every MS unless heard from; a failed ping starts a pass\n"
-    "                       (default: the core's, 2000, at most --maintain-period)\n"
+    "                       (default: the core's, 1000, at most --maintain-period)\n"
     "  --no-maintain        no replica maintenance: objects stay where their puts left them\n"
     "\n"
     "Churn rounds (with --objects): once every put has ended, --churn-rounds periods of\n"

@@ -37,7 +37,7 @@ void cordon_core_config_default(struct cordon_core_config *cfg)
     cfg->store_global_rate = 1000;
     cfg->maintain_ms = 60 * 1000;
     cfg->maintain_soon_ms = 5 * 1000;
-    cfg->maintain_watch_ms = 2 * 1000;
+    cfg->maintain_watch_ms = 1000;
 }
 
 static bool in_range(uint32_t v, uint32_t lo, uint32_t hi)

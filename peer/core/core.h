@@ -150,7 +150,7 @@ struct cordon_core_config {
      * not pass together; one early pass pending at a time). Only when the storage has scan
      * and held, and after cordon_core_join. Between passes, the other replicas of what
      * this node is among the r closest for (as its last pass or the STOREs it accepted
-     * since found them, at most 16) are pinged every maintain_watch_ms (2 s,
+     * since found them, at most 16) are pinged every maintain_watch_ms (1 s,
      * 1..maintain_ms) unless heard from meanwhile, without retry; when one of them fails a
      * request, a pass starts at once and hands their entries to the next closest. Under churn, the
      * time from a replica's departure to a new copy decides whether the last copy departs first

@@ -2284,10 +2284,14 @@ static void test_maintain_watch_notices_departures(void **state)
         uint64_t held3 = stored_seq(net->nodes[c[3]].be.store, x->key, net->now);
         uint64_t held4 = stored_seq(net->nodes[c[4]].be.store, x->key, net->now);
         if (watch) {
-            assert_int_equal(st.maintain_watch_failed - before.maintain_watch_failed, 2);
-            assert_true(st.maintain_watched - before.maintain_watched >= 2);
-            /* One pass per failure at most (the second may land after the first's end). */
-            assert_true(st.maintain_passes >= passes + 1 && st.maintain_passes <= passes + 2);
+            /* A partner heard from within half a period is not pinged that round: the pass
+             * the other's failed ping starts may meet it first (its SUMMARY fails and is
+             * retargeted), so one or two watch failures, and one pass per failure at most. */
+            uint64_t failed = st.maintain_watch_failed - before.maintain_watch_failed;
+            assert_true(failed >= 1 && failed <= 2);
+            assert_true(failed == 2 || st.maintain_retargeted > before.maintain_retargeted);
+            assert_true(st.maintain_watched - before.maintain_watched >= failed);
+            assert_true(st.maintain_passes >= passes + 1 && st.maintain_passes <= passes + failed);
             assert_int_equal(st.maintain_pushed - before.maintain_pushed, 2);
             assert_int_equal(held3, 1);
             assert_int_equal(held4, 1);
