@@ -162,7 +162,7 @@ struct cordon_links {
     size_t nsessions;
     size_t sessions_cap;
     uint8_t *arena;   /* the sessions' bytes: [0, arena_len) written, holes included */
-    size_t arena_len; /* at most max_sessions * CORDON_LINK_SESSION_DER_MAX */
+    size_t arena_len; /* at most (max_sessions + 1) * CORDON_LINK_SESSION_DER_MAX */
     size_t arena_cap;
     size_t arena_holes; /* bytes of dropped sessions (wiped) not reclaimed yet */
     cordon_ratelimit *rate;

@@ -922,12 +922,12 @@ static void maint_run(cordon_core *core, uint64_t now_ms)
 
 /* Between passes: pings the watched replicas not heard from within half of
  * maintain_watch_ms (the answer to the last round's ping comes a round trip after it, so
- * a whole period would skip every other round). A
- * replica that departed is otherwise noticed only by the next pass, up to a period later,
- * and meanwhile the copies left may depart too: at 10,000 nodes and half of them replaced
- * every 10 minutes, the last copy of five objects stayed 21 s alone after its two
- * partners left 2.6 s apart, and left in turn before a pass (bench/README.md, churn). A
- * node no longer in the table, or suspect already, has a pass coming for it. */
+ * a whole period would skip every other round). A replica that departed is otherwise
+ * noticed only by the next pass, up to a period later, and meanwhile the copies left may
+ * depart too: at 10,000 nodes and half of them replaced every 10 minutes, the last copy
+ * of five objects stayed 21 s alone after its two partners left 2.6 s apart, and left in
+ * turn before a pass (bench/README.md, churn). A node no longer in the table, or suspect
+ * already, has a pass coming for it. */
 static void watch_step(cordon_core *core, uint64_t now_ms)
 {
     if (core->maint_running || core->nwatch == 0 || now_ms < core->watch_at)
