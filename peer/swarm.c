@@ -342,9 +342,10 @@ static cordon_err round_once(struct swarm *s, uint64_t max_wait_ms)
          * out, and the joins it slows hold their links longer.
          * The free bytes count pages trimmed before, so a heap that keeps reusing and
          * freeing them (links that open and idle out all the time) makes no gain and was
-         * never trimmed again: 0.25 MiB per instance of free pages stayed resident in a
-         * swarm of 1,000 (bench/README.md, run 12). So it is also trimmed once every
-         * CORDON_SWARM_TRIM_PERIOD_MS: 0.1–0.25 s of stall a minute at 1,000 instances. */
+         * never trimmed again for minutes (bench/README.md, run 12: 1.43 MiB per instance
+         * in use, 1.68 resident). So it is also trimmed once every
+         * CORDON_SWARM_TRIM_PERIOD_MS, at most 0.12 s of stall a minute at 1,000 instances;
+         * what stays resident beyond use then is mostly free space within used pages. */
         s->trim_at = now + CORDON_SWARM_TRIM_MS;
         if (s->trim_period == 0)
             s->trim_period = now + CORDON_SWARM_TRIM_PERIOD_MS;

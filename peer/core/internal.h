@@ -184,8 +184,9 @@ struct storage_op {
  * targets, so a region of departed nodes costs a bounded number of SUMMARYs. */
 #define MAINT_RETARGETS 3
 /* Between passes a node watches the other replicas of the entries it is among the r
- * closest for (as its last pass found them): at most this many, pinged every
- * maintain_watch_ms unless heard from meanwhile (storage.c, watch_step). */
+ * closest for (as its last pass and the STOREs it accepted since found them): at most this
+ * many, pinged every maintain_watch_ms unless heard from within half of it (storage.c,
+ * watch_step). */
 #define MAINT_WATCH_MAX 16
 
 enum maint_target_state {
@@ -400,7 +401,7 @@ void cordon_storage_pump_all(cordon_core *core, uint64_t now_ms);
  * pass), starts a pass when one is due, and moves a running pass on. */
 void cordon_maint_step(cordon_core *core, uint64_t now_ms);
 /* A watch ping (PURPOSE_WATCH) is over. */
-void cordon_maint_watch_resolved(cordon_core *core, uint64_t now_ms, enum rpc_outcome outcome);
+void cordon_maint_watch_resolved(cordon_core *core, enum rpc_outcome outcome);
 /* Contact id failed a first request (table.c): a watched replica starts a pass at once. */
 void cordon_maint_suspect(cordon_core *core, uint64_t now_ms, const uint8_t id[CORDON_NODE_ID_LEN]);
 /* When maintenance next needs a tick (UINT64_MAX: never). */

@@ -157,7 +157,7 @@ static void resolved(cordon_core *core, uint64_t now_ms, const struct pending *p
         cordon_storage_resolved(core, now_ms, p, outcome, m);
         break;
     case PURPOSE_WATCH:
-        cordon_maint_watch_resolved(core, now_ms, outcome);
+        cordon_maint_watch_resolved(core, outcome);
         break;
     default:
         break;

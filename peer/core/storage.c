@@ -944,9 +944,8 @@ static void watch_step(cordon_core *core, uint64_t now_ms)
     }
 }
 
-void cordon_maint_watch_resolved(cordon_core *core, uint64_t now_ms, enum rpc_outcome outcome)
+void cordon_maint_watch_resolved(cordon_core *core, enum rpc_outcome outcome)
 {
-    (void)now_ms;
     /* A failure went through the table first (cordon_maint_suspect started the pass). */
     if (outcome == RPC_FAILED)
         core->st.maintain_watch_failed++;
