@@ -69,6 +69,10 @@ static const char usage_storage[] =
     "  --maintain-watch MS  between passes, each node pings the other replicas of what it\n"
     "                       holds every MS unless heard from; a failed ping starts a pass\n"
     "                       (default: the core's, 1000, at most --maintain-period)\n"
+    "  --watch-timeout-min MS\n"
+    "                       a watch ping waits a few of its receiver's round trips, at least\n"
+    "                       MS, 1..1000 (default: the core's, 200; 1000: a second, as any\n"
+    "                       request)\n"
     "  --no-maintain        no replica maintenance: objects stay where their puts left them\n"
     "\n"
     "Churn rounds (with --objects): once every put has ended, --churn-rounds periods of\n"
@@ -115,6 +119,7 @@ enum {
     OPT_MAINTAIN_PERIOD,
     OPT_MAINTAIN_SOON,
     OPT_MAINTAIN_WATCH,
+    OPT_WATCH_TIMEOUT_MIN,
     OPT_NO_MAINTAIN,
     OPT_CHURN_ROUNDS,
     OPT_CHURN_FRACTION,
@@ -150,6 +155,7 @@ static const struct option options[] = {
     {"maintain-period", required_argument, NULL, OPT_MAINTAIN_PERIOD},
     {"maintain-soon", required_argument, NULL, OPT_MAINTAIN_SOON},
     {"maintain-watch", required_argument, NULL, OPT_MAINTAIN_WATCH},
+    {"watch-timeout-min", required_argument, NULL, OPT_WATCH_TIMEOUT_MIN},
     {"no-maintain", no_argument, NULL, OPT_NO_MAINTAIN},
     {"churn-rounds", required_argument, NULL, OPT_CHURN_ROUNDS},
     {"churn-fraction", required_argument, NULL, OPT_CHURN_FRACTION},
@@ -271,6 +277,7 @@ static void print_json(const struct cordon_sim_config *c, const struct cordon_si
         set_int(o, "maintain_accepted", r->maintain_accepted);
         set_int(o, "maintain_retargeted", r->maintain_retargeted);
         set_int(o, "maintain_watch_ms", r->maintain_watch_ms);
+        set_int(o, "watch_timeout_min_ms", r->watch_timeout_min_ms);
         set_int(o, "maintain_watched", r->maintain_watched);
         set_int(o, "maintain_watch_failed", r->maintain_watch_failed);
     }
@@ -428,6 +435,9 @@ int main(int argc, char **argv)
         case OPT_MAINTAIN_WATCH:
             rc = u32_opt("--maintain-watch", optarg, 1, 86400000, &c.maintain_watch_ms);
             break;
+        case OPT_WATCH_TIMEOUT_MIN:
+            rc = u32_opt("--watch-timeout-min", optarg, 1, 1000, &c.watch_timeout_min_ms);
+            break;
         case OPT_NO_MAINTAIN:
             c.maintain = false;
             break;
@@ -506,12 +516,13 @@ int main(int argc, char **argv)
                    "nodes\n",
                    (unsigned long long)r.get_stale, (unsigned long long)r.get_forged,
                    (unsigned long long)r.stores_accepted);
-            printf("maintenance %s (%u ms, %u ms after a new contact, watch %u ms): %llu passes, "
-                   "%llu summaries sent, %llu served, %llu retargeted, %llu objects pushed, %llu "
-                   "accepted; %llu watch pings, %llu failed\n",
+            printf("maintenance %s (%u ms, %u ms after a new contact, watch %u ms with timeouts "
+                   "from %u ms): %llu passes, %llu summaries sent, %llu served, %llu retargeted, "
+                   "%llu objects pushed, %llu accepted; %llu watch pings, %llu failed\n",
                    c.maintain ? "on" : "off", r.maintain_ms, r.maintain_soon_ms,
-                   r.maintain_watch_ms, (unsigned long long)r.maintain_passes,
-                   (unsigned long long)r.summaries_sent, (unsigned long long)r.summaries_served,
+                   r.maintain_watch_ms, r.watch_timeout_min_ms,
+                   (unsigned long long)r.maintain_passes, (unsigned long long)r.summaries_sent,
+                   (unsigned long long)r.summaries_served,
                    (unsigned long long)r.maintain_retargeted, (unsigned long long)r.maintain_pushed,
                    (unsigned long long)r.maintain_accepted, (unsigned long long)r.maintain_watched,
                    (unsigned long long)r.maintain_watch_failed);

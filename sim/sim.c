@@ -1305,6 +1305,7 @@ static void finish(struct sim *s, struct cordon_sim_result *r)
     r->maintain_accepted = s->st.maintain_accepted;
     r->maintain_retargeted = s->st.maintain_retargeted;
     r->maintain_watch_ms = s->core_cfg.maintain_watch_ms;
+    r->watch_timeout_min_ms = s->core_cfg.watch_timeout_min_ms;
     r->maintain_watched = s->st.maintain_watched;
     r->maintain_watch_failed = s->st.maintain_watch_failed;
     r->checks_done = s->st.checks_done;
@@ -1340,7 +1341,7 @@ cordon_err cordon_sim_run(const struct cordon_sim_config *cfg, struct cordon_sim
          cfg->reads > 10000000))
         return CORDON_ERR_INVAL;
     if (cfg->maintain_ms > 86400000 || cfg->maintain_soon_ms > 86400000 ||
-        cfg->maintain_watch_ms > 86400000 ||
+        cfg->maintain_watch_ms > 86400000 || cfg->watch_timeout_min_ms > 1000 ||
         (cfg->maintain_ms > 0 && cfg->maintain_soon_ms > cfg->maintain_ms) ||
         (cfg->maintain_ms > 0 && cfg->maintain_watch_ms > cfg->maintain_ms))
         return CORDON_ERR_INVAL;
@@ -1377,6 +1378,8 @@ cordon_err cordon_sim_run(const struct cordon_sim_config *cfg, struct cordon_sim
         s->core_cfg.maintain_soon_ms = cfg->maintain_soon_ms;
     if (cfg->maintain_watch_ms > 0)
         s->core_cfg.maintain_watch_ms = cfg->maintain_watch_ms;
+    if (cfg->watch_timeout_min_ms > 0)
+        s->core_cfg.watch_timeout_min_ms = cfg->watch_timeout_min_ms;
     s->rounds = cfg->objects > 0 && cfg->churn_rounds > 0;
     for (int k = 1; k < CORDON_SIM_KINDS; k++)
         s->adversaries = s->adversaries || cfg->share[k] > 0;

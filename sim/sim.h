@@ -82,10 +82,11 @@ struct cordon_sim_config {
     uint32_t read_interval_ms; /* between two get starts (5) */
     /* Replica maintenance (peer/core/core.h): off gives the stores no scan and held, so the
      * cores run none; the periods are the core's defaults when 0. */
-    bool maintain;              /* (true) */
-    uint32_t maintain_ms;       /* a pass over the whole store, 1..86400000 (0: default) */
-    uint32_t maintain_soon_ms;  /* after the table gains a node, 1..maintain_ms (0: default) */
-    uint32_t maintain_watch_ms; /* pings to other replicas, 1..maintain_ms (0: default) */
+    bool maintain;                 /* (true) */
+    uint32_t maintain_ms;          /* a pass over the whole store, 1..86400000 (0: default) */
+    uint32_t maintain_soon_ms;     /* after the table gains a node, 1..maintain_ms (0: default) */
+    uint32_t maintain_watch_ms;    /* pings to other replicas, 1..maintain_ms (0: default) */
+    uint32_t watch_timeout_min_ms; /* their least timeout, 1..1000 (0: default) */
     /* Churn rounds (storage only): once every put has ended, churn_rounds periods of
      * churn_period_ms follow; in each, churn_fraction of the honest nodes live at its start,
      * drawn at random, leave for good, one at a time at even intervals, and as many new
@@ -151,6 +152,7 @@ struct cordon_sim_result {
     uint64_t maintain_retargeted;                     /* targets added after a SUMMARY failed */
     uint64_t maintain_watched, maintain_watch_failed; /* watch pings sent, failed */
     uint32_t maintain_ms, maintain_soon_ms, maintain_watch_ms; /* the periods the cores ran with */
+    uint32_t watch_timeout_min_ms;
     /* churn rounds: checks[0] before the first round, checks[i] after round i */
     uint32_t checks_done;
     uint32_t replaced;

@@ -38,6 +38,7 @@ void cordon_core_config_default(struct cordon_core_config *cfg)
     cfg->maintain_ms = 60 * 1000;
     cfg->maintain_soon_ms = 5 * 1000;
     cfg->maintain_watch_ms = 1000;
+    cfg->watch_timeout_min_ms = 200;
 }
 
 static bool in_range(uint32_t v, uint32_t lo, uint32_t hi)
@@ -58,7 +59,8 @@ static bool config_ok(const struct cordon_core_config *cfg)
            in_range(cfg->store_global_rate, 1, STORE_RATE_MAX) &&
            in_range(cfg->maintain_ms, 1, MAINTAIN_MS_MAX) &&
            in_range(cfg->maintain_soon_ms, 1, cfg->maintain_ms) &&
-           in_range(cfg->maintain_watch_ms, 1, cfg->maintain_ms);
+           in_range(cfg->maintain_watch_ms, 1, cfg->maintain_ms) &&
+           in_range(cfg->watch_timeout_min_ms, 1, cfg->rpc_timeout_ms);
 }
 
 void cordon_core_fill_random(cordon_core *core, void *out, size_t n)

@@ -127,7 +127,8 @@ struct cordon_core_storage {
 /* cordon_core_new refuses (CORDON_ERR_INVAL) params that cordon_overlay_params_check
  * refuses, rpc_timeout_ms outside 1..600000, rpc_retries over CORDON_RPC_RETRIES_MAX,
  * fail_evict outside 1..CORDON_FAIL_EVICT_MAX, refresh_ms 0, maintain_ms outside
- * 1..86400000 and maintain_soon_ms or maintain_watch_ms outside 1..maintain_ms. */
+ * 1..86400000, maintain_soon_ms or maintain_watch_ms outside 1..maintain_ms and
+ * watch_timeout_min_ms outside 1..rpc_timeout_ms. */
 struct cordon_core_config {
     struct cordon_overlay_params params; /* k, alpha, disjoint_paths, limits (overlay doc) */
     uint32_t rpc_timeout_ms;             /* first timeout of a request (1000) */
@@ -158,6 +159,11 @@ struct cordon_core_config {
     uint32_t maintain_ms;
     uint32_t maintain_soon_ms;
     uint32_t maintain_watch_ms;
+    /* A watch ping waits SRTT + 4 x RTTVAR of its receiver (RFC 6298's estimator, from
+     * answers to first tries), at least this (200 ms) and at most rpc_timeout_ms, which it
+     * also waits before the first sample: a departed replica is noticed a few round trips
+     * after the ping rather than a second. A late PONG costs one early pass. */
+    uint32_t watch_timeout_min_ms;
 };
 
 void cordon_core_config_default(struct cordon_core_config *cfg);

@@ -33,6 +33,10 @@ struct table_entry {
     uint64_t last_seen_ms; /* last accepted message from it */
     struct cordon_contact c;
     uint8_t fails; /* consecutive failures; fail_evict of them evict */
+    /* Round-trip time to it, RFC 6298's estimator in ms (srtt8 = 8 x SRTT, rttvar4 = 4 x
+     * RTTVAR, saturating), from answers to first tries only (Karn): the watch's timeout. */
+    bool has_rtt;
+    uint16_t srtt8, rttvar4;
 };
 
 /* One k-bucket, allocated when its first contact arrives and grown up to k entries. */
@@ -334,6 +338,11 @@ size_t cordon_table_closest(const cordon_core *core, const uint8_t target[CORDON
 /* A lookup into target's range counts as activity of that bucket. */
 void cordon_table_touch(cordon_core *core, uint64_t now_ms,
                         const uint8_t target[CORDON_NODE_ID_LEN]);
+/* An answer to the first try of a request to id came sample_ms after it went out. */
+void cordon_table_rtt(cordon_core *core, const uint8_t id[CORDON_NODE_ID_LEN], uint64_t sample_ms);
+/* The timeout of a watch ping to id: SRTT + 4 x RTTVAR, within watch_timeout_min_ms and
+ * rpc_timeout_ms; rpc_timeout_ms before the first sample. */
+uint32_t cordon_table_watch_timeout(cordon_core *core, const uint8_t id[CORDON_NODE_ID_LEN]);
 /* The check ping of bucket b was resolved. */
 void cordon_table_check_done(cordon_core *core, unsigned b);
 void cordon_table_free(cordon_core *core);

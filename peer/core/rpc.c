@@ -71,7 +71,8 @@ static void pend_send(cordon_core *core, const struct pending *p)
 
 /* The tries p may take after its first. A watch ping takes none: it asks whether a replica
  * is still there, and a failure only starts a maintenance pass early (storage.c); a retry
- * would triple the time a departed replica's last partners take to notice. */
+ * would triple the time a departed replica's last partners take to notice. For the same
+ * reason it waits a few round trips (cordon_table_watch_timeout), not rpc_timeout_ms. */
 static uint32_t pend_retries(const cordon_core *core, const struct pending *p)
 {
     return p->purpose == PURPOSE_WATCH ? 0 : core->cfg.rpc_retries;
@@ -130,7 +131,8 @@ cordon_err cordon_rpc_request(cordon_core *core, uint64_t now_ms, const struct c
     if (target != NULL)
         memcpy(p->target, target, CORDON_NODE_ID_LEN);
     p->txid = txid;
-    p->timeout_ms = core->cfg.rpc_timeout_ms;
+    p->timeout_ms = purpose == PURPOSE_WATCH ? cordon_table_watch_timeout(core, to->id)
+                                             : core->cfg.rpc_timeout_ms;
     p->lookup = lookup;
     p->type = type;
     p->purpose = purpose;
@@ -196,6 +198,8 @@ void cordon_rpc_answer(cordon_core *core, uint64_t now_ms, const struct cordon_c
         return;
     }
     struct pending p = pend_take(core, i);
+    /* The first try's send time: a sample once the contact is in the table (below). */
+    uint64_t sent_ms = p.deadline_ms - p.timeout_ms;
     enum rpc_outcome outcome = RPC_ANSWERED;
     if (m->type == CORDON_MSG_ERROR) {
         outcome = RPC_REFUSED;
@@ -207,6 +211,8 @@ void cordon_rpc_answer(cordon_core *core, uint64_t now_ms, const struct cordon_c
     } else {
         cordon_table_seen(core, now_ms, from);
     }
+    if (p.tries == 0 && !p.held && now_ms >= sent_ms)
+        cordon_table_rtt(core, from->id, now_ms - sent_ms);
     resolved(core, now_ms, &p, outcome, m);
 }
 

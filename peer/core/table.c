@@ -97,6 +97,43 @@ struct table_entry *cordon_table_find(cordon_core *core, const uint8_t id[CORDON
     return i == SIZE_MAX ? NULL : &core->buckets[b]->e[i];
 }
 
+static uint16_t sat16(uint64_t v)
+{
+    return v > UINT16_MAX ? UINT16_MAX : (uint16_t)v;
+}
+
+void cordon_table_rtt(cordon_core *core, const uint8_t id[CORDON_NODE_ID_LEN], uint64_t sample_ms)
+{
+    struct table_entry *e = cordon_table_find(core, id);
+    if (e == NULL)
+        return;
+    uint64_t r = sample_ms > UINT16_MAX ? UINT16_MAX : sample_ms;
+    if (!e->has_rtt) { /* RFC 6298 2.2: SRTT = R, RTTVAR = R / 2 */
+        e->has_rtt = true;
+        e->srtt8 = sat16(8 * r);
+        e->rttvar4 = sat16(2 * r);
+        return;
+    }
+    /* 2.3: RTTVAR = 3/4 RTTVAR + 1/4 |SRTT - R|, then SRTT = 7/8 SRTT + 1/8 R, in the
+     * scaled integers of Jacobson's code. */
+    uint64_t srtt = e->srtt8 / 8;
+    uint64_t dev = srtt > r ? srtt - r : r - srtt;
+    e->rttvar4 = sat16(e->rttvar4 - e->rttvar4 / 4 + dev);
+    e->srtt8 = sat16(e->srtt8 - e->srtt8 / 8 + r);
+}
+
+uint32_t cordon_table_watch_timeout(cordon_core *core, const uint8_t id[CORDON_NODE_ID_LEN])
+{
+    const struct table_entry *e = cordon_table_find(core, id);
+    uint64_t t = core->cfg.rpc_timeout_ms;
+    if (e != NULL && e->has_rtt) {
+        uint64_t rto = (uint64_t)e->srtt8 / 8 + (e->rttvar4 > 0 ? e->rttvar4 : 1u);
+        if (rto < t)
+            t = rto;
+    }
+    return t < core->cfg.watch_timeout_min_ms ? core->cfg.watch_timeout_min_ms : (uint32_t)t;
+}
+
 /* Pings the least-recently-seen resident of a full bucket: its answer keeps it, its
  * failure counts towards its eviction and lets the waiting newcomer in. A resident heard
  * from within check_quiet_ms is presumed alive, so a busy bucket is not pinged for every
@@ -155,9 +192,9 @@ void cordon_table_seen(cordon_core *core, uint64_t now_ms, const struct cordon_c
         return; /* out of memory: the node stays a stranger */
     if (bk->has_repl && cordon_id_equal(bk->repl.id, c->id))
         bk->has_repl = false;
+    memset(&bk->e[bk->n], 0, sizeof(bk->e[bk->n]));
     bk->e[bk->n].last_seen_ms = now_ms;
     bk->e[bk->n].c = *c;
-    bk->e[bk->n].fails = 0;
     bk->n++;
     bk->last_active_ms = now_ms;
     core->table_size++;

@@ -829,6 +829,67 @@ static void test_rpc_timeouts_and_backoff(void **state)
     capture_free(&cap, core);
 }
 
+/* The watch's timeout (RFC 6298's estimator): a second before any sample, then SRTT + 4 x
+ * RTTVAR within watch_timeout_min_ms and rpc_timeout_ms; fast to grow when the round trip
+ * jumps, slow to shrink; only answers to first tries are samples (Karn), and only the
+ * watch's pings wait less than rpc_timeout_ms. */
+static void test_rtt_watch_timeout(void **state)
+{
+    (void)state;
+    struct cordon_core_config cfg;
+    cordon_core_config_default(&cfg);
+    cfg.watch_timeout_min_ms = 10;
+    struct capture cap;
+    cordon_core *core = capture_core(&cap, &cfg);
+    struct cordon_contact a = in_bucket(3, 1, 1, 1);
+    assert_int_equal(cordon_table_watch_timeout(core, a.id), 1000); /* not in the table */
+    deliver_simple(core, 1, &a, CORDON_MSG_PING, 1);
+    assert_int_equal(cordon_table_watch_timeout(core, a.id), 1000); /* no sample yet */
+    cordon_table_rtt(core, a.id, 100);
+    assert_int_equal(cordon_table_watch_timeout(core, a.id), 300); /* 100 + 4 x 50 */
+    for (int i = 0; i < 40; i++)
+        cordon_table_rtt(core, a.id, 100);
+    /* The variance decays to the integer fixed point of x - x / 4 (3). */
+    assert_int_equal(cordon_table_watch_timeout(core, a.id), 103);
+    cordon_table_rtt(core, a.id, 500);
+    assert_int_equal(cordon_table_watch_timeout(core, a.id), 553); /* 150 + (3 + 400) */
+    cordon_table_rtt(core, a.id, UINT64_MAX); /* saturates, and rpc_timeout_ms caps it */
+    assert_int_equal(cordon_table_watch_timeout(core, a.id), 1000);
+    capture_free(&cap, core);
+
+    /* Through the requests in flight: a PONG 30 ms after the first try is a sample; one
+     * after a retry is not (which try it answers is unknown). */
+    cfg.watch_timeout_min_ms = 200;
+    core = capture_core(&cap, &cfg);
+    struct cordon_contact b = in_bucket(0, 1, 1, 1);
+    assert_int_equal(cordon_core_join(core, 0, &b, 1), CORDON_OK);
+    deliver_simple(core, 30, &b, CORDON_MSG_PONG, cap.sent[0].m.txid);
+    assert_int_equal(status_of(core).table_size, 1);
+    assert_true(cordon_table_find(core, b.id)->has_rtt);
+    assert_int_equal(cordon_table_find(core, b.id)->srtt8, 8 * 30);
+    assert_int_equal(cordon_table_watch_timeout(core, b.id), 200); /* 30 + 60, the floor */
+    /* Any other request waits rpc_timeout_ms, whatever the estimate: the self-lookup's
+     * FIND_NODE to b, sent with the PONG, which an empty NODES then ends. */
+    size_t q = last_sent(&cap, b.id, CORDON_MSG_FIND_NODE);
+    assert_true(q != SIZE_MAX);
+    assert_int_equal(cordon_core_next_deadline(core), 1030);
+    struct cordon_msg nodes;
+    memset(&nodes, 0, sizeof(nodes));
+    nodes.type = CORDON_MSG_NODES;
+    nodes.flags = CORDON_MSG_FLAG_RESPONSE;
+    nodes.txid = cap.sent[q].m.txid;
+    deliver(core, 40, &b, &nodes);
+    assert_int_equal(cordon_table_find(core, b.id)->srtt8, 8 * 30 - 30 + 10); /* 7/8 30 + 10 */
+    assert_int_equal(cordon_core_join(core, 8000, &b, 1), CORDON_OK);
+    uint32_t t2 = cap.sent[cap.n - 1].m.txid;
+    cordon_core_tick(core, 9000); /* the retry */
+    assert_int_equal(cap.sent[cap.n - 1].m.txid, t2);
+    deliver_simple(core, 9990, &b, CORDON_MSG_PONG, t2);
+    assert_int_equal(status_of(core).dropped_unsolicited, 0);
+    assert_int_equal(cordon_table_find(core, b.id)->srtt8, 8 * 30 - 30 + 10);
+    capture_free(&cap, core);
+}
+
 static void test_rpc_unsolicited(void **state)
 {
     (void)state;
@@ -1683,6 +1744,7 @@ int main(void)
         cmocka_unit_test(test_table_prefix_limit),
         cmocka_unit_test(test_table_eviction_after_failures),
         cmocka_unit_test(test_rpc_timeouts_and_backoff),
+        cmocka_unit_test(test_rtt_watch_timeout),
         cmocka_unit_test(test_rpc_unsolicited),
         cmocka_unit_test(test_rpc_pending_cap),
         cmocka_unit_test(test_lookup_empty_table_and_busy),

@@ -2305,6 +2305,61 @@ static void test_maintain_watch_notices_departures(void **state)
     }
 }
 
+/* A replica that goes silent (a crash: no link fails, nothing answers) is noticed a few
+ * round trips after the watch's ping to it, not rpc_timeout_ms after: the pings and the
+ * pass's SUMMARYs and WANTs gave the survivor round-trip samples of 20 ms here, so the ping
+ * fails after watch_timeout_min_ms, and the entry has its third copy again within a watch
+ * period, that timeout and a few round trips. With the floor at rpc_timeout_ms, the ping
+ * waits the whole second, as every ping did before. */
+static void test_maintain_watch_times_out_in_round_trips(void **state)
+{
+    (void)state;
+    for (int slow = 0; slow <= 1; slow++) {
+        struct cordon_core_config cfg;
+        cordon_core_config_default(&cfg);
+        cfg.maintain_ms = 3600 * 1000;
+        cfg.refresh_ms = 24 * 3600 * 1000;
+        if (slow)
+            cfg.watch_timeout_min_ms = cfg.rpc_timeout_ms;
+        size_t c[4];
+        obj *x = NULL;
+        struct net *net = net_with_object(&cfg, 5155, 5, "silent", "kept", c, 4, &x);
+        net_until_pass(net, c[2]);
+        net_run(net, net->now + 1000);
+        net->nodes[c[0]].mute = true;
+        uint64_t muted = net->now;
+        /* Steps of 1 ms: when c[2] sent watch pings, and when one failed. */
+        struct cordon_core_status st = status_of(net->nodes[c[2]].core);
+        uint64_t watched = st.maintain_watched, failed = st.maintain_watch_failed;
+        uint64_t rounds[8], failed_at = 0;
+        size_t nrounds = 0;
+        for (int i = 0; i < 8000 && failed_at == 0; i++) {
+            net_run(net, net->now + 1);
+            st = status_of(net->nodes[c[2]].core);
+            if (st.maintain_watched != watched && nrounds < 8)
+                rounds[nrounds++] = net->now;
+            watched = st.maintain_watched;
+            if (st.maintain_watch_failed != failed)
+                failed_at = net->now;
+        }
+        assert_true(failed_at != 0);
+        /* The failing ping went out a timeout before, in a round of pings. */
+        uint64_t timeout = slow ? cfg.rpc_timeout_ms : cfg.watch_timeout_min_ms;
+        size_t k = 0;
+        while (k < nrounds && rounds[k] + timeout != failed_at)
+            k++;
+        assert_true(k < nrounds);
+        /* c[0], deaf, still sends until its own ping to c[2] fails (up to a period and
+         * that timeout after the mute); c[2] pings it in its first round that finds it
+         * quiet for half a period (up to one and a half periods later). */
+        assert_true(failed_at - muted <= 3 * cfg.maintain_watch_ms + 2 * timeout);
+        net_run(net, failed_at + 6 * LATENCY_MS); /* SUMMARY, WANT, STORE */
+        assert_int_equal(stored_seq(net->nodes[c[3]].be.store, x->key, net->now), 1);
+        obj_free(x);
+        net_free(net);
+    }
+}
+
 /* The replicas of an object watch each other, and a replica that answers is pinged at most
  * once per maintain_watch_ms by each other replica, less when it shows itself alive (a
  * ping it sends counts): three replicas, 60 s, no other traffic. With passes every 2 s
@@ -2955,6 +3010,7 @@ int main(void)
         cmocka_unit_test(test_maintain_replaces_dead_replicas),
         cmocka_unit_test(test_maintain_retargets_within_a_pass),
         cmocka_unit_test(test_maintain_watch_notices_departures),
+        cmocka_unit_test(test_maintain_watch_times_out_in_round_trips),
         cmocka_unit_test(test_maintain_watch_is_quiet),
         cmocka_unit_test(test_maintain_soon_after_a_failure),
         cmocka_unit_test(test_maintain_joiner_gets_objects_soon),
