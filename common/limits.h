@@ -115,6 +115,14 @@
  * (SSL_free_buffers: the 16.7 KB read buffer and the 1.3 KB write buffer) until its next
  * record; an idle 1,000-peer swarm holds dozens of such links per peer (bench/swarm). */
 #define CORDON_LINK_QUIET_MS 1000
+/* An established link that has not been used again since it first went quiet closes after
+ * this rather than the idle timeout (when shorter): in an idle overlay most links carry one
+ * exchange (a lookup's FIND_NODE, a get's FETCH) and are not used again within the
+ * timeout, and at 1,000 idle swarm peers such links, ~50 KB per end, were most of the
+ * RSS left (bench/README.md, bench/swarm). A link used again after a quiet spell has shown
+ * it is reused and keeps the whole idle timeout; one closed early costs a resumed handshake
+ * when it is needed again. */
+#define CORDON_LINK_BRIEF_IDLE_MS 10000
 #define CORDON_LINK_DEFAULT_HANDSHAKE_MS 15000 /* handshake must complete within */
 #define CORDON_LINK_DEFAULT_RATE 2.0           /* handshakes per second per source IP */
 #define CORDON_LINK_DEFAULT_BURST 8.0

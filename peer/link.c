@@ -73,6 +73,7 @@ struct link {
     bool verified;     /* the verify callback accepted the peer certificate */
     bool wrong_node;   /* refused because the node ID was not the expected one */
     bool quiet;        /* established and idle: its record buffers are given back */
+    bool reused;       /* used again after a quiet spell: keeps the whole idle timeout */
     uint8_t expected[CORDON_NODE_ID_LEN];
     uint8_t peer_id[CORDON_NODE_ID_LEN];
     uint8_t peer_serial[CORDON_SERIAL_LEN]; /* of the certificate that proved peer_id */
@@ -346,6 +347,7 @@ static bool link_buffers(struct cordon_links *t, struct link *l)
     if (SSL_alloc_buffers(l->ssl) != 1)
         return false;
     l->quiet = false;
+    l->reused = true;
     t->due_valid = false; /* its next quiet time may come before the deadline known */
     return true;
 }
@@ -359,6 +361,13 @@ static void link_quiet(struct cordon_links *t, struct link *l)
         return;
     l->quiet = true;
     t->c.links_quieted++;
+}
+
+/* How long an established link may go without records before it closes. */
+static uint64_t link_idle_ms(const struct cordon_links *t, const struct link *l)
+{
+    uint64_t ms = t->cfg.idle_timeout_ms;
+    return l->reused || ms < CORDON_LINK_BRIEF_IDLE_MS ? ms : CORDON_LINK_BRIEF_IDLE_MS;
 }
 
 static void link_touch(struct cordon_links *t, struct link *l)
@@ -1665,7 +1674,7 @@ void cordon_links_tick(cordon_links *t, uint64_t now_ms)
                 link_fail(t, l, CORDON_ERR_NETWORK);
             }
         } else if (l->state == LINK_UP) {
-            if (now_ms - l->last_ms >= t->cfg.idle_timeout_ms) {
+            if (now_ms - l->last_ms >= link_idle_ms(t, l)) {
                 t->c.links_idle++;
                 link_kill(t, l, true);
             } else if (now_ms >= l->expire_ms && link_expired(t, l)) {
@@ -1701,7 +1710,7 @@ uint64_t cordon_links_next_deadline(cordon_links *t, uint64_t now_ms)
                     d = now_ms + in;
             }
         } else {
-            d = l->last_ms + (l->quiet ? t->cfg.idle_timeout_ms : CORDON_LINK_QUIET_MS);
+            d = l->last_ms + (l->quiet ? link_idle_ms(t, l) : CORDON_LINK_QUIET_MS);
             if (l->expire_ms < d)
                 d = l->expire_ms;
         }

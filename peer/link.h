@@ -18,7 +18,9 @@
  *   with a valid cookie, i.e. from an address that receives our datagrams;
  * - the links: at most config.max_links, of which at most config.max_half_open still
  *   handshaking; when the table is full, the least recently used established link is
- *   closed to make room; established links idle for config.idle_timeout_ms are closed;
+ *   closed to make room; established links idle for config.idle_timeout_ms are closed
+ *   (CORDON_LINK_BRIEF_IDLE_MS, when shorter, for a link not used again since it first
+ *   went quiet);
  *   handshakes older than config.handshake_timeout_ms are abandoned;
  * - a per-source-IP token bucket for handshakes (checked once the cookie proved the
  *   address, so a spoofer cannot spend a victim's budget);
@@ -147,7 +149,7 @@ struct cordon_link_counters {
     uint64_t links_opened;           /* links created (client or server side) */
     uint64_t links_closed;           /* links freed for any reason */
     uint64_t links_evicted;          /* established links closed to make room (LRU) */
-    uint64_t links_idle;             /* established links closed after idle_timeout_ms */
+    uint64_t links_idle;             /* established links closed for idleness */
     uint64_t links_quieted;          /* times an idle link gave its record buffers back */
     uint64_t links_revoked;          /* established links closed by cordon_links_set_crl() */
     uint64_t links_expired;          /* established links closed when the peer cert expired */

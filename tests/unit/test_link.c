@@ -799,6 +799,65 @@ static void test_quiet_link(void **state)
     assert_int_equal(oversize_sends, 0);
 }
 
+/* A link that carried one exchange and was not used again closes CORDON_LINK_BRIEF_IDLE_MS
+ * after it, at both ends; one used again after a quiet spell keeps the whole idle timeout.
+ * The next message after an early close resumes the session. */
+static void test_brief_link(void **state)
+{
+    (void)state;
+    struct node *a = good(0x10, 4001);
+    struct node *b = good(0x20, 4002);
+    struct node *c = good(0x30, 4003);
+
+    must(send_str(a, b, b->node_id, "once"));
+    must(send_str(a, c, c->node_id, "once"));
+    pump();
+    must(send_str(c, a, NULL, "answer"));
+    pump();
+    now_ms += CORDON_LINK_QUIET_MS;
+    cordon_links_tick(a->links, now_ms);
+    cordon_links_tick(b->links, now_ms);
+    cordon_links_tick(c->links, now_ms);
+    assert_int_equal(ctr(a)->links_quieted, 2);
+    /* a and c again, after the quiet spell: that link is reused. */
+    must(send_str(a, c, c->node_id, "again"));
+    pump();
+    assert_int_equal(c->delivered, 2);
+    uint64_t again_ms = now_ms;
+    now_ms += CORDON_LINK_BRIEF_IDLE_MS - CORDON_LINK_QUIET_MS - 1;
+    cordon_links_tick(a->links, now_ms);
+    cordon_links_tick(b->links, now_ms);
+    assert_int_equal(cordon_links_count(a->links), 2);
+    assert_int_equal(cordon_links_count(b->links), 1);
+    now_ms += 1;
+    assert_int_equal(cordon_links_next_deadline(b->links, now_ms), now_ms);
+    cordon_links_tick(a->links, now_ms);
+    cordon_links_tick(b->links, now_ms);
+    pump();
+    assert_int_equal(ctr(a)->links_idle, 1);
+    assert_int_equal(ctr(b)->links_idle, 1);
+    assert_int_equal(cordon_links_count(b->links), 0);
+    assert_false(cordon_links_peer(a->links, sa(b), sizeof(b->addr), NULL));
+    assert_true(cordon_links_peer(a->links, sa(c), sizeof(c->addr), NULL));
+    /* The reused link: its idle timeout from its last record. */
+    now_ms = again_ms + CORDON_LINK_DEFAULT_IDLE_MS - 1;
+    cordon_links_tick(a->links, now_ms);
+    cordon_links_tick(c->links, now_ms);
+    assert_int_equal(cordon_links_count(a->links), 1);
+    assert_int_equal(cordon_links_count(c->links), 1);
+    now_ms += 1;
+    cordon_links_tick(a->links, now_ms);
+    pump();
+    assert_int_equal(cordon_links_count(a->links), 0);
+    assert_int_equal(cordon_links_count(c->links), 0);
+    /* b again: resumed. */
+    must(send_str(a, b, b->node_id, "later"));
+    pump();
+    assert_int_equal(b->delivered, 2);
+    assert_int_equal(ctr(a)->handshakes_full, 2);
+    assert_int_equal(ctr(a)->handshakes_resumed, 1);
+}
+
 /* The session store keeps at most max_sessions, dropping the least recently used, and a
  * session taken out of it (serialized) still resumes. */
 static void test_session_store_lru(void **state)
@@ -981,27 +1040,27 @@ static void test_crl_swap_drops_only_revoked(void **state)
 static void test_expired_link_closed(void **state)
 {
     (void)state;
-    struct node_opts ao = {.id_byte = 0x10, .serial = 0x10, .nb = T0, .na = NOW + 20};
+    struct node_opts ao = {.id_byte = 0x10, .serial = 0x10, .nb = T0, .na = NOW + 5};
     struct node *a = node_new(&ao, 4001);
     struct node *b = good(0x20, 4002);
 
     must(send_str(a, b, b->node_id, "hi"));
     pump();
     assert_int_equal(b->delivered, 1);
-    /* b holds a's certificate: 20 s left, less than the idle timeout (30 s). First the
-     * link goes quiet (CORDON_LINK_QUIET_MS without a record), then it expires, and its
-     * close_notify needs the buffers back. */
+    /* b holds a's certificate: 5 s left, less than the idle timeout of a link used once
+     * (CORDON_LINK_BRIEF_IDLE_MS). First the link goes quiet (CORDON_LINK_QUIET_MS without
+     * a record), then it expires, and its close_notify needs the buffers back. */
     uint64_t up_ms = now_ms;
     assert_int_equal(cordon_links_next_deadline(b->links, now_ms), now_ms + CORDON_LINK_QUIET_MS);
     now_ms += CORDON_LINK_QUIET_MS;
     cordon_links_tick(b->links, now_ms);
     assert_int_equal(ctr(b)->links_quieted, 1);
-    assert_int_equal(cordon_links_next_deadline(b->links, now_ms), up_ms + 20000);
+    assert_int_equal(cordon_links_next_deadline(b->links, now_ms), up_ms + 5000);
 
     /* The monotonic clock ran ahead of the wall clock: not expired yet, and the deadline
      * moves on instead of coming back at once. */
-    now_ms = up_ms + 20000;
-    wall_now = NOW + 19;
+    now_ms = up_ms + 5000;
+    wall_now = NOW + 4;
     cordon_links_tick(b->links, now_ms);
     assert_int_equal(cordon_links_count(b->links), 1);
     assert_int_equal(ctr(b)->links_expired, 0);
@@ -1009,7 +1068,7 @@ static void test_expired_link_closed(void **state)
     assert_true(d > now_ms && d <= now_ms + 1000);
 
     now_ms += 1000;
-    wall_now = NOW + 20; /* notAfter: expired (OpenSSL's rule) */
+    wall_now = NOW + 5; /* notAfter: expired (OpenSSL's rule) */
     cordon_links_tick(b->links, now_ms);
     assert_int_equal(ctr(b)->links_expired, 1);
     assert_int_equal(cordon_links_count(b->links), 0);
@@ -1153,6 +1212,7 @@ int main(void)
         cmocka_unit_test_teardown(test_revoked_after_crl_update, test_teardown),
         cmocka_unit_test_teardown(test_simultaneous_open, test_teardown),
         cmocka_unit_test_teardown(test_quiet_link, test_teardown),
+        cmocka_unit_test_teardown(test_brief_link, test_teardown),
         cmocka_unit_test_teardown(test_session_store_lru, test_teardown),
         cmocka_unit_test_teardown(test_session_arena, test_teardown),
         cmocka_unit_test_teardown(test_idle_and_lru, test_teardown),
