@@ -132,36 +132,44 @@ static bool get(CURL *c, const char *sock, const char *path, cordon_buf *b)
     return get_status(c, sock, path, b, NULL);
 }
 
-/* Sums the handshake counters of every instance, and (when origin is not NULL) the
- * handshakes that the instances it marks started, into o_full and o_resumed. */
+/* Handshake counters: the whole swarm's, and the origins' own. */
+struct hs {
+    uint64_t full, resumed;                /* every instance's (both ends count each) */
+    uint64_t o_full, o_resumed, o_offered; /* those the origins started; of o_full, those
+                                              that offered a stored session */
+};
+
+/* Reads every instance's counters into h (the origins' part only when origin is not
+ * NULL). */
 static bool handshakes(CURL *c, const struct swarm_instance *inst, size_t n, const bool *origin,
-                       uint64_t *full, uint64_t *resumed, uint64_t *o_full, uint64_t *o_resumed)
+                       struct hs *h)
 {
+    static const char *const names[] = {"link_handshakes_full", "link_handshakes_resumed",
+                                        "link_handshakes_full_out", "link_handshakes_resumed_out",
+                                        "link_handshakes_full_offered"};
     cordon_buf b;
     cordon_buf_init(&b, ANSWER_MAX, false);
     bool ok = true;
-    *full = *resumed = 0;
-    if (origin != NULL)
-        *o_full = *o_resumed = 0;
+    memset(h, 0, sizeof(*h));
     for (size_t i = 0; i < n && ok; i++) {
         json_t *o = NULL;
         ok = get(c, inst[i].sock, "/v1/status", &b) &&
              (o = json_loads((const char *)b.data, 0, NULL)) != NULL;
         json_t *counters = o != NULL ? json_object_get(o, "counters") : NULL;
-        json_t *f = json_object_get(counters, "link_handshakes_full");
-        json_t *r = json_object_get(counters, "link_handshakes_resumed");
-        json_t *fo = json_object_get(counters, "link_handshakes_full_out");
-        json_t *ro = json_object_get(counters, "link_handshakes_resumed_out");
-        if (ok && json_is_integer(f) && json_is_integer(r) && json_is_integer(fo) &&
-            json_is_integer(ro)) {
-            *full += (uint64_t)json_integer_value(f);
-            *resumed += (uint64_t)json_integer_value(r);
+        uint64_t v[5] = {0};
+        for (size_t k = 0; ok && k < 5; k++) {
+            json_t *x = json_object_get(counters, names[k]);
+            ok = json_is_integer(x);
+            v[k] = ok ? (uint64_t)json_integer_value(x) : 0;
+        }
+        if (ok) {
+            h->full += v[0];
+            h->resumed += v[1];
             if (origin != NULL && origin[i]) {
-                *o_full += (uint64_t)json_integer_value(fo);
-                *o_resumed += (uint64_t)json_integer_value(ro);
+                h->o_full += v[2];
+                h->o_resumed += v[3];
+                h->o_offered += v[4];
             }
-        } else {
-            ok = false;
         }
         json_decref(o);
     }
@@ -342,25 +350,26 @@ int main(int argc, char **argv)
     uint64_t rtt50 = 0, rtt99 = 0;
     bool rtt_ok = udp_rtt(rtts, &rtt50, &rtt99);
 
-    uint64_t state = seed, not_found = 0, failed = 0, full0, res0, full1, res1;
-    uint64_t ofull0 = 0, ores0 = 0, ofull1 = 0, ores1 = 0;
+    uint64_t state = seed, not_found = 0, failed = 0;
+    struct hs h0 = {0}, h1 = {0}, bg;
     static bool is_origin[INSTANCES_MAX];
     for (size_t i = 0; i < n_origins; i++)
         is_origin[origins[i].index] = true;
     bool counted = true;
 
     /* Settle: the background that the measurement would otherwise count as its own. */
-    uint64_t settled_s = 0, bg_full = 0, bg_prev = 0, bg_res = 0;
+    uint64_t settled_s = 0, bg_full = 0, bg_prev = 0;
     bool quiet = settle == 0;
-    if (!quiet)
-        counted = handshakes(counter, inst, n, NULL, &bg_prev, &bg_res, NULL, NULL);
+    if (!quiet) {
+        counted = handshakes(counter, inst, n, NULL, &bg);
+        bg_prev = bg.full;
+    }
     while (!quiet && counted && settled_s < settle) {
         sleep(5);
         settled_s += 5;
-        uint64_t f = 0;
-        counted = handshakes(counter, inst, n, NULL, &f, &bg_res, NULL, NULL);
-        bg_full = f - bg_prev; /* both ends count each: halved when printed */
-        bg_prev = f;
+        counted = handshakes(counter, inst, n, NULL, &bg);
+        bg_full = bg.full - bg_prev; /* both ends count each: halved when printed */
+        bg_prev = bg.full;
         quiet = bg_full / 2 <= n / 64;
     }
     if (settle > 0)
@@ -382,7 +391,7 @@ int main(int argc, char **argv)
     warmup += first;
     for (uint64_t k = 0; k < warmup + lookups; k++) {
         if (k == warmup)
-            counted = handshakes(counter, inst, n, is_origin, &full0, &res0, &ofull0, &ores0);
+            counted = handshakes(counter, inst, n, is_origin, &h0);
         struct origin *o = &origins[k % n_origins];
         uint64_t wait = o->next_us > now_us() ? o->next_us - now_us() : 0;
         if (wait > 0)
@@ -419,16 +428,17 @@ int main(int argc, char **argv)
             not_found++;
         json_decref(j);
     }
-    counted = counted && handshakes(counter, inst, n, is_origin, &full1, &res1, &ofull1, &ores1);
+    counted = counted && handshakes(counter, inst, n, is_origin, &h1);
 
     qsort(lat, lookups, sizeof(*lat), cmp_u64);
     uint64_t sum = 0;
     for (uint64_t i = 0; i < lookups; i++)
         sum += lat[i];
-    double full = counted ? (double)(full1 - full0) / 2.0 : -1.0;
-    double resumed = counted ? (double)(res1 - res0) / 2.0 : -1.0;
-    double ofull = counted ? (double)(ofull1 - ofull0) : -1.0;
-    double oresumed = counted ? (double)(ores1 - ores0) : -1.0;
+    double full = counted ? (double)(h1.full - h0.full) / 2.0 : -1.0;
+    double resumed = counted ? (double)(h1.resumed - h0.resumed) / 2.0 : -1.0;
+    double ofull = counted ? (double)(h1.o_full - h0.o_full) : -1.0;
+    double oresumed = counted ? (double)(h1.o_resumed - h0.o_resumed) : -1.0;
+    double offered = counted ? (double)(h1.o_offered - h0.o_offered) : -1.0;
     printf("swarm of %zu instances, %llu origins at most %.1f lookups/s each, %llu warm-up + "
            "%llu measured lookups, targets: %s%llu\n",
            n, (unsigned long long)n_origins, rate, (unsigned long long)warmup,
@@ -445,9 +455,10 @@ int main(int argc, char **argv)
             printf(" %d x%llu", i, (unsigned long long)statuses[i]);
     }
     printf("\n");
-    printf("  handshakes the origins started during the measurement: full %.0f (%.3f per lookup), "
-           "resumed %.0f (%.3f per lookup)\n",
-           ofull, ofull / (double)lookups, oresumed, oresumed / (double)lookups);
+    printf("  handshakes the origins started during the measurement: full %.0f (%.3f per lookup; "
+           "%.0f of them offered a stored session the other end did not resume, the rest were "
+           "with nodes the origin held no session for), resumed %.0f (%.3f per lookup)\n",
+           ofull, ofull / (double)lookups, offered, oresumed, oresumed / (double)lookups);
     printf("  handshakes in the whole swarm meanwhile, the overlay's own upkeep included: full "
            "%.1f (%.3f per lookup), resumed %.1f (%.3f per lookup)\n",
            full, full / (double)lookups, resumed, resumed / (double)lookups);
@@ -455,14 +466,14 @@ int main(int argc, char **argv)
            (unsigned long long)rtt50, (unsigned long long)rtt99, rtt_ok ? "ok" : "FAILED");
     printf("RESULT instances=%zu targets=%llu lookups=%llu p50_us=%llu p90_us=%llu p99_us=%llu "
            "max_us=%llu "
-           "not_found=%llu failed=%llu full_per_lookup=%.3f resumed_per_lookup=%.3f "
-           "swarm_full_per_lookup=%.3f swarm_resumed_per_lookup=%.3f "
+           "not_found=%llu failed=%llu full_per_lookup=%.3f full_offered=%.0f "
+           "resumed_per_lookup=%.3f swarm_full_per_lookup=%.3f swarm_resumed_per_lookup=%.3f "
            "udp_rtt_p50_us=%llu udp_rtt_p99_us=%llu settled_s=%llu background_full_5s=%.1f\n",
            n, (unsigned long long)(n_targets == 0 ? n : n_targets), (unsigned long long)lookups,
            (unsigned long long)pct(lat, lookups, 0.50), (unsigned long long)pct(lat, lookups, 0.90),
            (unsigned long long)pct(lat, lookups, 0.99), (unsigned long long)lat[lookups - 1],
            (unsigned long long)not_found, (unsigned long long)failed, ofull / (double)lookups,
-           oresumed / (double)lookups, full / (double)lookups, resumed / (double)lookups,
+           offered, oresumed / (double)lookups, full / (double)lookups, resumed / (double)lookups,
            (unsigned long long)rtt50, (unsigned long long)rtt99, (unsigned long long)settled_s,
            (double)bg_full / 2.0);
 

@@ -74,6 +74,7 @@ struct link {
     bool wrong_node;   /* refused because the node ID was not the expected one */
     bool quiet;        /* established and idle: its record buffers are given back */
     bool reused;       /* used again after a quiet spell: keeps the whole idle timeout */
+    bool offered;      /* the client offered a stored session */
     uint8_t expected[CORDON_NODE_ID_LEN];
     uint8_t peer_id[CORDON_NODE_ID_LEN];
     uint8_t peer_serial[CORDON_SERIAL_LEN]; /* of the certificate that proved peer_id */
@@ -1244,6 +1245,7 @@ static void link_established(struct cordon_links *t, struct link *l)
     } else {
         t->c.handshakes_full++;
         t->c.handshakes_full_out += out;
+        t->c.handshakes_full_offered += out && l->offered;
     }
     l->state = LINK_UP;
     l->expire_ms = expiry_ms(t, l->peer_not_after);
@@ -1551,6 +1553,8 @@ static cordon_err link_new_client(struct cordon_links *t, const struct sockaddr_
         SSL_SESSION *sess = d2i_SSL_SESSION(NULL, &p, (long)s->der_len);
         if (sess == NULL || SSL_set_session(l->ssl, sess) != 1)
             session_forget(t, a, alen);
+        else
+            l->offered = true;
         SSL_SESSION_free(sess); /* the SSL holds its own reference */
     }
     link_insert(t, l);

@@ -122,39 +122,42 @@ struct cordon_link_host {
 };
 
 struct cordon_link_counters {
-    uint64_t handshakes_full;        /* completed with certificates */
-    uint64_t handshakes_resumed;     /* completed by session resumption */
-    uint64_t sessions_too_large;     /* client sessions not stored: over
-                                      * CORDON_LINK_SESSION_DER_MAX serialized */
-    uint64_t handshakes_full_out;    /* of handshakes_full, those this node started */
-    uint64_t handshakes_resumed_out; /* of handshakes_resumed, those this node started */
-    uint64_t handshakes_failed;      /* any handshake that did not complete (refusals too) */
-    uint64_t handshakes_timeout;     /* abandoned after handshake_timeout_ms */
-    uint64_t cookies_sent;           /* HelloVerifyRequests (stateless) */
-    uint64_t cookies_verified;       /* ClientHellos that came back with a valid cookie */
-    uint64_t refused_untrusted;      /* foreign CA, bad signature, wrong purpose */
-    uint64_t refused_expired;        /* past notAfter */
-    uint64_t refused_not_yet;        /* before notBefore */
-    uint64_t refused_revoked;        /* listed in the CRL */
-    uint64_t refused_node_id;        /* no node ID of this overlay, or several */
-    uint64_t refused_wrong_node;     /* a valid node, but not the one the sender expected */
-    uint64_t refused_no_cert;        /* peer sent no certificate */
-    uint64_t refused_other;          /* key type, stale CRL, internal failure */
-    uint64_t dropped_garbage;        /* not DTLS, truncated, not a ClientHello from a stranger */
-    uint64_t dropped_oversize;       /* datagrams over CORDON_LINK_DATAGRAM_MAX */
-    uint64_t dropped_half_open;      /* ClientHellos refused: half-open cap */
-    uint64_t dropped_rate;           /* handshakes refused: per-source rate */
-    uint64_t dropped_full;           /* handshakes refused: table full of busy links */
-    uint64_t dropped_queue;          /* sends refused: pending queue of a handshaking link full */
-    uint64_t links_opened;           /* links created (client or server side) */
-    uint64_t links_closed;           /* links freed for any reason */
-    uint64_t links_evicted;          /* established links closed to make room (LRU) */
-    uint64_t links_idle;             /* established links closed for idleness */
-    uint64_t links_quieted;          /* times an idle link gave its record buffers back */
-    uint64_t links_revoked;          /* established links closed by cordon_links_set_crl() */
-    uint64_t links_expired;          /* established links closed when the peer cert expired */
-    uint64_t records_in;             /* plaintext records delivered */
-    uint64_t records_out;            /* plaintext records encrypted and sent */
+    uint64_t handshakes_full;         /* completed with certificates */
+    uint64_t handshakes_resumed;      /* completed by session resumption */
+    uint64_t sessions_too_large;      /* client sessions not stored: over
+                                       * CORDON_LINK_SESSION_DER_MAX serialized */
+    uint64_t handshakes_full_out;     /* of handshakes_full, those this node started */
+    uint64_t handshakes_resumed_out;  /* of handshakes_resumed, those this node started */
+    uint64_t handshakes_full_offered; /* of handshakes_full_out, those that offered a stored
+                                       * session the server did not resume: once a pair is
+                                       * warm, every full handshake it costs counts here */
+    uint64_t handshakes_failed;       /* any handshake that did not complete (refusals too) */
+    uint64_t handshakes_timeout;      /* abandoned after handshake_timeout_ms */
+    uint64_t cookies_sent;            /* HelloVerifyRequests (stateless) */
+    uint64_t cookies_verified;        /* ClientHellos that came back with a valid cookie */
+    uint64_t refused_untrusted;       /* foreign CA, bad signature, wrong purpose */
+    uint64_t refused_expired;         /* past notAfter */
+    uint64_t refused_not_yet;         /* before notBefore */
+    uint64_t refused_revoked;         /* listed in the CRL */
+    uint64_t refused_node_id;         /* no node ID of this overlay, or several */
+    uint64_t refused_wrong_node;      /* a valid node, but not the one the sender expected */
+    uint64_t refused_no_cert;         /* peer sent no certificate */
+    uint64_t refused_other;           /* key type, stale CRL, internal failure */
+    uint64_t dropped_garbage;         /* not DTLS, truncated, not a ClientHello from a stranger */
+    uint64_t dropped_oversize;        /* datagrams over CORDON_LINK_DATAGRAM_MAX */
+    uint64_t dropped_half_open;       /* ClientHellos refused: half-open cap */
+    uint64_t dropped_rate;            /* handshakes refused: per-source rate */
+    uint64_t dropped_full;            /* handshakes refused: table full of busy links */
+    uint64_t dropped_queue;           /* sends refused: pending queue of a handshaking link full */
+    uint64_t links_opened;            /* links created (client or server side) */
+    uint64_t links_closed;            /* links freed for any reason */
+    uint64_t links_evicted;           /* established links closed to make room (LRU) */
+    uint64_t links_idle;              /* established links closed for idleness */
+    uint64_t links_quieted;           /* times an idle link gave its record buffers back */
+    uint64_t links_revoked;           /* established links closed by cordon_links_set_crl() */
+    uint64_t links_expired;           /* established links closed when the peer cert expired */
+    uint64_t records_in;              /* plaintext records delivered */
+    uint64_t records_out;             /* plaintext records encrypted and sent */
 };
 
 /* Creates a table. identity and host are borrowed: identity's handles must outlive the

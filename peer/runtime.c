@@ -1770,6 +1770,7 @@ static cordon_err ctl_status(void *ctx, struct cordon_control_status *st)
     add_counter(st, "link_handshakes_resumed", lc->handshakes_resumed);
     add_counter(st, "link_handshakes_full_out", lc->handshakes_full_out);
     add_counter(st, "link_handshakes_resumed_out", lc->handshakes_resumed_out);
+    add_counter(st, "link_handshakes_full_offered", lc->handshakes_full_offered);
     add_counter(st, "link_handshakes_failed", lc->handshakes_failed);
     add_counter(st, "link_handshakes_timeout", lc->handshakes_timeout);
     add_counter(st, "link_cookies_sent", lc->cookies_sent);

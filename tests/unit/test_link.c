@@ -233,6 +233,24 @@ static struct node *node_new(const struct node_opts *o, uint16_t port)
     return n;
 }
 
+/* The node's process restarts: a new table with the same identity at the same address,
+ * which has forgotten every session. */
+static void node_restart(struct node *n)
+{
+    struct cordon_link_config cfg;
+    struct cordon_link_host host = {
+        .ctx = n,
+        .send_datagram = host_send,
+        .deliver = host_deliver,
+        .link_up = host_up,
+        .link_failed = host_failed,
+        .wall_time = host_wall,
+    };
+    cordon_link_config_default(&cfg);
+    cordon_links_free(n->links);
+    must(cordon_links_new(&cfg, &n->id, &host, &n->links));
+}
+
 static struct node *good(uint8_t id_byte, uint16_t port)
 {
     struct node_opts o = {.id_byte = id_byte, .serial = id_byte};
@@ -613,6 +631,20 @@ static void test_resumption(void **state)
     must(send_str(b, a, NULL, "back"));
     pump();
     assert_int_equal(a->delivered, 1);
+    assert_int_equal(ctr(a)->handshakes_full_offered, 0);
+
+    /* b restarts and knows no session: a offers its stored one, b does not resume it, and
+     * that full handshake is counted apart from those with nodes a held no session for. */
+    must(cordon_links_close(a->links, now_ms, sa(b), sizeof(b->addr)));
+    drop_queue();
+    node_restart(b);
+    must(send_str(a, b, b->node_id, "four"));
+    pump();
+    assert_int_equal(b->delivered, 4);
+    assert_int_equal(ctr(a)->handshakes_full, 2);
+    assert_int_equal(ctr(a)->handshakes_full_out, 2);
+    assert_int_equal(ctr(a)->handshakes_full_offered, 1);
+    assert_int_equal(ctr(a)->handshakes_resumed, 2);
 }
 
 static void test_revoked_after_crl_update(void **state)
