@@ -303,8 +303,11 @@ flood frag1 frag-flood --dir "$TMP/attacker" --first-source 127.68.0.1 --links 1
 # The attacker sends no valid WHOLE record and the honest messages all fit one (4 peers: at
 # most 3 contacts in a NODES answer), so records minus WHOLE ones are the attacker's.
 got=$((D_frag_records - D_frag_whole))
-check '[ "$O_links" = 1 ] && [ "$D_link_handshakes_full" = 1 ]' \
-    "the attacker's enrolled identity got its link"
+# The victim's count holds the attacker's full handshake, and may hold honest ones: a link
+# that carried one exchange idles out after 10 s, and comes back full from an end that never
+# started a handshake with p3 (only ever its server), since that end holds no session.
+check '[ "$O_links" = 1 ] && [ "$D_link_handshakes_full" -ge 1 ]' \
+    "the attacker's enrolled identity got its link (p3 counted $D_link_handshakes_full full handshakes meanwhile)"
 check '[ "$got" -le "$O_records" ] && [ "$got" -ge $((O_records - D_kernel_drops)) ]' \
     "p3's reassemblers took the $O_records records ($got, kernel drops $D_kernel_drops)"
 if [ "$D_kernel_drops" = 0 ]; then
