@@ -186,19 +186,30 @@ struct node_opts {
     const struct cordon_link_config *config;
 };
 
-static struct node *node_new(const struct node_opts *o, uint16_t port)
+/* The node's link table, with its identity and this harness's host callbacks. */
+static void links_open(struct node *n, const struct cordon_link_config *config)
 {
-    struct node *n = calloc(1, sizeof(*n));
-    struct cordon_node_cert_params p;
     struct cordon_link_config cfg;
-    cordon_csr *csr = NULL;
     struct cordon_link_host host = {
+        .ctx = n,
         .send_datagram = host_send,
         .deliver = host_deliver,
         .link_up = host_up,
         .link_failed = host_failed,
         .wall_time = host_wall,
     };
+    if (config != NULL)
+        cfg = *config;
+    else
+        cordon_link_config_default(&cfg);
+    must(cordon_links_new(&cfg, &n->id, &host, &n->links));
+}
+
+static struct node *node_new(const struct node_opts *o, uint16_t port)
+{
+    struct node *n = calloc(1, sizeof(*n));
+    struct cordon_node_cert_params p;
+    cordon_csr *csr = NULL;
 
     assert_non_null(n);
     must(cordon_key_generate(o->type == CORDON_KEY_NONE ? CORDON_KEY_P256 : o->type, &n->id.key));
@@ -221,13 +232,7 @@ static struct node *node_new(const struct node_opts *o, uint16_t port)
     n->addr.sin_family = AF_INET;
     n->addr.sin_port = htons(port);
     n->addr.sin_addr.s_addr = htonl(0x7f000001);
-    host.ctx = n;
-    if (o->config != NULL) {
-        cfg = *o->config;
-    } else {
-        cordon_link_config_default(&cfg);
-    }
-    must(cordon_links_new(&cfg, &n->id, &host, &n->links));
+    links_open(n, o->config);
     assert_true(n_nodes < NODES_MAX);
     nodes[n_nodes++] = n;
     return n;
@@ -237,18 +242,8 @@ static struct node *node_new(const struct node_opts *o, uint16_t port)
  * which has forgotten every session. */
 static void node_restart(struct node *n)
 {
-    struct cordon_link_config cfg;
-    struct cordon_link_host host = {
-        .ctx = n,
-        .send_datagram = host_send,
-        .deliver = host_deliver,
-        .link_up = host_up,
-        .link_failed = host_failed,
-        .wall_time = host_wall,
-    };
-    cordon_link_config_default(&cfg);
     cordon_links_free(n->links);
-    must(cordon_links_new(&cfg, &n->id, &host, &n->links));
+    links_open(n, NULL);
 }
 
 static struct node *good(uint8_t id_byte, uint16_t port)
